@@ -1,0 +1,65 @@
+"""Temporal-Modeling Adapter (TMA): a T-Adapter that attends over the frames of a clip at each
+spatial position, a LayerNorm, and an S-Adapter (bottleneck MLP). Neither adapter has a
+residual of its own; S2D adds the TMA output ``A`` to the tokens in ``x <- x + A + P``.
+"""
+from __future__ import annotations
+
+import torch
+from timm.layers import Attention
+from torch import nn
+
+__all__ = ["SAdapter", "TAdapter", "TMA"]
+
+
+class SAdapter(nn.Module):
+    """Spatial/channel adapter: Linear D -> rD, GELU, Linear rD -> D."""
+
+    def __init__(self, dim: int, ratio: float = 0.25) -> None:
+        super().__init__()
+        hidden = int(dim * ratio)
+        self.D_fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.D_fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.D_fc2(self.act(self.D_fc1(x)))
+
+
+class TAdapter(SAdapter):
+    """Temporal adapter: the S-Adapter's bottleneck with self-attention over the T frames in it.
+
+    Input ``(B*T, N, D)``; each of the ``B*N`` spatial positions becomes a length-T sequence.
+    """
+
+    def __init__(self, dim: int, ratio: float = 0.25, num_heads: int = 8) -> None:
+        super().__init__(dim, ratio)
+        self.attn = Attention(self.D_fc1.out_features, num_heads=num_heads, qkv_bias=False)
+
+    def to_sequences(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """``(B*T, N, C) -> (B*N, T, C)``."""
+        bt, n, c = x.shape
+        return x.view(bt // num_frames, num_frames, n, c).transpose(1, 2).reshape(-1, num_frames, c)
+
+    def from_sequences(self, x: torch.Tensor, num_tokens: int) -> torch.Tensor:
+        """``(B*N, T, C) -> (B*T, N, C)``."""
+        bn, t, c = x.shape
+        return x.view(bn // num_tokens, num_tokens, t, c).transpose(1, 2).reshape(-1, num_tokens, c)
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        n = x.shape[1]
+        h = self.to_sequences(self.act(self.D_fc1(x)), num_frames)
+        h = self.from_sequences(self.attn(h), n)
+        return self.D_fc2(h)
+
+
+class TMA(nn.Module):
+    """Temporal-Modeling Adapter: ``A = S_Adapter(LayerNorm(T_Adapter(u)))``."""
+
+    def __init__(self, dim: int, ratio: float = 0.25, num_heads: int = 8) -> None:
+        super().__init__()
+        self.T_Adapter = TAdapter(dim, ratio, num_heads)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.S_Adapter = SAdapter(dim, ratio)
+
+    def forward(self, u: torch.Tensor, num_frames: int) -> torch.Tensor:
+        return self.S_Adapter(self.norm(self.T_Adapter(u, num_frames)))

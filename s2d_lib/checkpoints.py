@@ -1,0 +1,281 @@
+"""Checkpoints: the authors' released files, timm ViT backbones, and the project's own files.
+
+* ``load_released(model, source)`` reads a released S2D checkpoint (or any state dict in its
+  naming) with a fixed list of documented conversions; anything else is an error.
+* ``load_landmark_weights(model_or_net, source)`` does the same for the MobileFaceNet file.
+* ``load_vit_backbone(model, source)`` copies a timm ViT (e.g. MAE weights) into S2D's ViT.
+* ``save_checkpoint`` / ``load_checkpoint``: the project's own format, a safetensors file with
+  the weights (landmark stream included) and a JSON of the model config beside it, written
+  atomically.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .landmarks import LandmarkStream, MobileFaceNet
+
+__all__ = ["CheckpointError", "LoadReport", "read_state_dict", "checkpoint_filter_fn",
+           "load_released", "load_landmark_weights", "load_vit_backbone", "save_checkpoint",
+           "load_checkpoint"]
+
+StateDict = Mapping[str, torch.Tensor]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint does not fit the model beyond the documented conversions."""
+
+
+@dataclass
+class LoadReport:
+    """What a load did: the conversions applied and the keys that did not fit."""
+
+    source: str
+    loaded: int = 0
+    conversions: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    reinitialised: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def __str__(self) -> str:
+        lines = [f"{self.source}: {self.loaded} tensors loaded"]
+        lines += [f"  conversion: {c}" for c in self.conversions]
+        if self.dropped:
+            lines.append(f"  dropped {len(self.dropped)} keys (e.g. {self.dropped[0]})")
+        lines += [f"  re-initialised: {k}" for k in self.reinitialised]
+        for what in ("missing", "unexpected", "mismatched"):
+            keys = getattr(self, what)
+            if keys:
+                lines.append(f"  {what} ({len(keys)}): {', '.join(keys[:8])}"
+                             + (" ..." if len(keys) > 8 else ""))
+        return "\n".join(lines)
+
+
+def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
+    """The state dict inside ``source`` (a path, a loaded checkpoint dict, or a bare state dict)
+    and a name for messages. Accepts the keys ``model`` / ``model_state_dict`` / ``state_dict``."""
+    name = "<state dict>"
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        name = str(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint file")
+        if path.suffix == ".safetensors":
+            return dict(load_file(str(path))), name
+        try:
+            source = _torch_load(path)
+        except Exception as exc:  # corrupt, truncated, or not a torch file at all
+            raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint ({exc})") from exc
+    if not isinstance(source, Mapping):
+        raise CheckpointError(f"{name}: expected a dict, got {type(source).__name__}")
+    for key in ("model", "model_state_dict", "state_dict"):
+        if key in source and isinstance(source[key], Mapping):
+            source = source[key]
+            break
+    tensors = {k: v for k, v in source.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise CheckpointError(f"{name}: holds no tensors (keys: {list(source)[:5]})")
+    return tensors, name
+
+
+def _torch_load(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" not in str(exc):
+            raise
+    # Released training checkpoints also pickle their argparse options: only do this for files
+    # you trust.
+    warnings.warn(f"{path}: holds pickled Python objects besides tensors; loading it with "
+                  "weights_only=False", stacklevel=3)
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module,
+                         report: LoadReport | None = None) -> dict[str, torch.Tensor]:
+    """Turn a released S2D state dict into ours (the documented conversions, nothing else).
+
+    1. a ``module.`` prefix (saved from DistributedDataParallel) is stripped;
+    2. keys of the landmark network (containing ``landmark``) are dropped: it loads separately;
+    3. a final norm saved as ``norm.*`` becomes ``ln_post.*``;
+    4. a static (T=1) ``temporal_embedding`` is repeated over the model's T frames, so every
+       frame starts with the embedding the static model was trained with;
+    5. a classifier with another class count is dropped and the model's own (freshly
+       initialised) one is kept.
+    """
+    report = report if report is not None else LoadReport("<state dict>")
+    own = model.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    if any(k.startswith("module.") for k in state_dict):
+        report.conversions.append("stripped the 'module.' prefix")
+    for key, value in state_dict.items():
+        key = key[len("module."):] if key.startswith("module.") else key
+        if "landmark" in key:
+            report.dropped.append(key)
+            continue
+        if key.startswith("norm."):
+            new = "ln_post." + key[len("norm."):]
+            report.conversions.append(f"renamed {key} -> {new}")
+            key = new
+        out[key] = value
+    te = out.get("temporal_embedding")
+    if te is not None and "temporal_embedding" in own:
+        t_model = own["temporal_embedding"].shape[1]
+        if te.shape[1] == 1 and t_model > 1:
+            out["temporal_embedding"] = te.expand(-1, t_model, -1).clone()
+            report.conversions.append(f"temporal_embedding: static T=1 repeated to T={t_model}")
+    for key in ("head.fc_cls.weight", "head.fc_cls.bias"):
+        if key in out and key in own and out[key].shape[0] != own[key].shape[0]:
+            report.reinitialised.append(
+                f"{key}: checkpoint has {out[key].shape[0]} classes, model has {own[key].shape[0]}")
+            out[key] = own[key]
+    return out
+
+
+def _load_exact(module: nn.Module, state_dict: StateDict, report: LoadReport) -> LoadReport:
+    """Load when names and shapes fit exactly; otherwise raise with the report."""
+    own = module.state_dict()
+    report.missing = sorted(set(own) - set(state_dict))
+    report.unexpected = sorted(set(state_dict) - set(own))
+    report.mismatched = sorted(f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model "
+                               f"{tuple(own[k].shape)}" for k in set(own) & set(state_dict)
+                               if state_dict[k].shape != own[k].shape)
+    if not report.ok:
+        raise CheckpointError(f"checkpoint does not fit the model:\n{report}")
+    module.load_state_dict(state_dict, strict=True)
+    report.loaded = len(state_dict)
+    for message in report.reinitialised:
+        warnings.warn(f"{report.source}: classifier re-initialised ({message})", stacklevel=3)
+    return report
+
+
+def load_released(model: nn.Module, source: str | os.PathLike | Mapping[str, Any]) -> LoadReport:
+    """Load the authors' released S2D checkpoint (static or fine-tuned) into ``model``.
+
+    Raises ``CheckpointError`` listing missing, unexpected and shape-mismatched keys when the
+    file does not fit after the conversions of ``checkpoint_filter_fn``; never loads partially.
+    """
+    state_dict, name = read_state_dict(source)
+    report = LoadReport(name)
+    return _load_exact(model, checkpoint_filter_fn(state_dict, model, report), report)
+
+
+def load_landmark_weights(target: nn.Module, source: str | os.PathLike | Mapping[str, Any]
+                          ) -> LoadReport:
+    """Load released (or our own) MobileFaceNet weights into an S2D model's landmark stream,
+    a ``LandmarkStream`` or a ``MobileFaceNet``. Names and shapes must match exactly."""
+    net = getattr(target, "landmark_stream", target)
+    net = net.net if isinstance(net, LandmarkStream) else net
+    if not isinstance(net, MobileFaceNet):
+        raise TypeError(f"cannot find a MobileFaceNet in {type(target).__name__}")
+    state_dict, name = read_state_dict(source)
+    state_dict = {k[len("module."):] if k.startswith("module.") else k: v
+                  for k, v in state_dict.items()}
+    report = _load_exact(net, state_dict, LoadReport(name))
+    net.eval()
+    return report
+
+
+def load_vit_backbone(model: nn.Module, source: str | os.PathLike | Mapping[str, Any] | nn.Module
+                      ) -> LoadReport:
+    """Copy a timm ViT's weights (``patch_embed``, ``cls_token``, ``pos_embed``, ``blocks``,
+    final ``norm``/``fc_norm`` -> ``ln_post``) into S2D; S2D's own parts keep their values.
+
+    ``source`` may be a timm ``VisionTransformer``, its state dict, or a file holding one (such
+    as MAE weights saved locally). Its blocks must have S2D's width and depth."""
+    if isinstance(source, nn.Module):
+        state_dict, name = source.state_dict(), type(source).__name__
+    else:
+        state_dict, name = read_state_dict(source)
+    report = LoadReport(name)
+    own = model.state_dict()
+    picked: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        target = key
+        if key.startswith(("norm.", "fc_norm.")):
+            target = "ln_post." + key.split(".", 1)[1]
+        if target.startswith(("patch_embed.", "blocks.", "ln_post.")) or target in ("cls_token",
+                                                                                   "pos_embed"):
+            picked[target] = value
+        else:
+            report.dropped.append(key)
+    expected = {k for k in own if k.startswith(("patch_embed.", "blocks.", "ln_post."))}
+    expected |= {"cls_token", "pos_embed"}
+    report.missing = sorted(expected - set(picked))
+    report.unexpected = sorted(set(picked) - set(own))
+    report.mismatched = sorted(k for k in set(picked) & set(own) if picked[k].shape != own[k].shape)
+    if not report.ok:
+        raise CheckpointError(f"ViT weights do not fit the S2D backbone:\n{report}")
+    model.load_state_dict({**own, **picked}, strict=True)
+    report.loaded = len(picked)
+    return report
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_checkpoint(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Write ``path`` (.safetensors: S2D weights + ``landmark_stream.*``) and ``path``'s ``.json``
+    (model config and ``metadata``), each atomically. Returns the safetensors path."""
+    path = Path(path).with_suffix(".safetensors")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    stream = getattr(model, "landmark_stream", None)
+    if stream is not None:
+        tensors.update({f"landmark_stream.{k}": v.detach().cpu().contiguous()
+                        for k, v in stream.net.state_dict().items()})
+    config = {"model": type(model).__name__, "config": getattr(model, "config", {}),
+              "metadata": metadata or {}}
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp))
+    _atomic_write(path.with_suffix(".json"),
+                  lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)))
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
+    """Rebuild the model saved by ``save_checkpoint`` (S2D or MobileFaceNet) with its weights.
+    The JSON's ``metadata`` is attached as ``model.checkpoint_metadata``."""
+    from .model import S2D  # local import: model imports nothing from here
+
+    path = Path(path).with_suffix(".safetensors")
+    meta_path = path.with_suffix(".json")
+    for p in (path, meta_path):
+        if not p.is_file():
+            raise CheckpointError(f"{p}: missing (a checkpoint is a .safetensors + .json pair)")
+    info = json.loads(meta_path.read_text())
+    classes = {"S2D": S2D, "MobileFaceNet": MobileFaceNet}
+    if info.get("model") not in classes:
+        raise CheckpointError(f"{meta_path}: unknown model type {info.get('model')!r}")
+    tensors = load_file(str(path), device=str(map_location))
+    model = classes[info["model"]](**info["config"])
+    stream = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("landmark_stream.")}
+    own = {k: v for k, v in tensors.items() if not k.startswith("landmark_stream.")}
+    _load_exact(model, own, LoadReport(str(path)))
+    if stream:
+        _load_exact(model.landmark_stream.net, stream, LoadReport(str(path)))
+    model.checkpoint_metadata = info.get("metadata", {})
+    return model.to(map_location)

@@ -1,0 +1,278 @@
+"""The S2D model: a ViT whose every layer receives a landmark-aware prompt (MCP) and a
+temporal adapter (TMA), with an I3D-style head on the clip-averaged class token.
+
+``forward(video[B,3,T,H,W], landmark_features=None) -> (logits[B,K], clip_feature[B,D])``.
+``num_frames=1`` is the static (image) model. The forward pass follows
+``../shared/design/s2d-architecture.md`` section 5 literally, quirks included, so that the
+authors' released checkpoints give the same logits here.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Iterable
+
+import torch
+import torch.nn.functional as F
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import PatchEmbed, build_sincos2d_pos_embed, trunc_normal_
+from timm.models import register_model
+from timm.models.vision_transformer import Block
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from .landmarks import FEATURE_CHANNELS, LandmarkStream, MobileFaceNet
+from .prompters import MCPrompter
+
+__all__ = ["S2D", "I3DHead", "set_trainable", "STAGES", "FROZEN_IN_DYNAMIC"]
+
+#: Parameter-name prefixes of the image ViT, frozen during dynamic (video) fine-tuning.
+FROZEN_IN_DYNAMIC = ("patch_embed.", "cls_token", "pos_embed", "blocks.")
+STAGES = ("static", "dynamic")
+
+
+class I3DHead(nn.Module):
+    """Dropout + linear classifier on the clip feature (named as in the release)."""
+
+    def __init__(self, dim: int, num_classes: int, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.fc_cls = nn.Linear(dim, num_classes)
+        nn.init.normal_(self.fc_cls.weight, std=0.01)
+        nn.init.zeros_(self.fc_cls.bias)
+
+    def forward(self, feature: torch.Tensor) -> torch.Tensor:
+        return self.fc_cls(self.dropout(feature))
+
+
+class S2D(nn.Module):
+    """Landmark-aware ViT with Multi-view Complementary Prompters and Temporal-Modeling Adapters.
+
+    Args:
+        img_size: input frame side H = W.
+        patch_size: ViT patch side p; the patch grid is ``g = img_size // patch_size``.
+        num_classes: K, classifier outputs.
+        num_frames: T, frames per clip (1 = static image model).
+        embed_dim, depth, num_heads, mlp_ratio: the ViT's width D, layers, heads, MLP ratio.
+        prompt_dim: h, the MCP bottleneck width (8).
+        adapter_ratio: r, the TMA bottleneck ratio (0.25).
+        adapter_heads: heads of the T-Adapter's temporal attention (8).
+        landmark_input_size: MobileFaceNet input side; its feature grid ``size / 8`` must be g.
+        drop_rate: head dropout (0.5 in the release, 0 for FERV39k).
+        drop_path_rate: stochastic depth in the ViT blocks.
+        with_landmark_stream: attach a (randomly initialised, frozen) MobileFaceNet that computes
+            the landmark view when ``forward`` is not given ``landmark_features``.
+    """
+
+    def __init__(self, img_size: int = 224, patch_size: int = 16, num_classes: int = 7,
+                 num_frames: int = 16, embed_dim: int = 768, depth: int = 12, num_heads: int = 12,
+                 mlp_ratio: float = 4.0, prompt_dim: int = 8, adapter_ratio: float = 0.25,
+                 adapter_heads: int = 8, landmark_input_size: int = 112, drop_rate: float = 0.5,
+                 drop_path_rate: float = 0.0, with_landmark_stream: bool = True) -> None:
+        super().__init__()
+        grid = img_size // patch_size
+        if landmark_input_size // 8 != grid:
+            raise ValueError(f"landmark grid {landmark_input_size // 8} (input {landmark_input_size}/8) "
+                             f"must equal the patch grid {grid} ({img_size}/{patch_size})")
+        self.config = dict(img_size=img_size, patch_size=patch_size, num_classes=num_classes,
+                           num_frames=num_frames, embed_dim=embed_dim, depth=depth,
+                           num_heads=num_heads, mlp_ratio=mlp_ratio, prompt_dim=prompt_dim,
+                           adapter_ratio=adapter_ratio, adapter_heads=adapter_heads,
+                           landmark_input_size=landmark_input_size, drop_rate=drop_rate,
+                           drop_path_rate=drop_path_rate)
+        self.num_frames = num_frames
+        self.num_classes = num_classes
+        self.embed_dim = self.num_features = embed_dim
+        self.grid_size = grid
+        self.grad_checkpointing = False
+
+        self.patch_embed = PatchEmbed(img_size, patch_size, 3, embed_dim)
+        self.patch_embed_prompt = PatchEmbed(img_size=grid, patch_size=1, in_chans=FEATURE_CHANNELS,
+                                             embed_dim=embed_dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        # Fixed 2-D sin-cos position embedding (as in MAE); a checkpoint may overwrite it.
+        pos = build_sincos2d_pos_embed([grid, grid], embed_dim)
+        self.pos_embed = nn.Parameter(torch.cat([torch.zeros(1, embed_dim), pos])[None],
+                                      requires_grad=False)
+        self.temporal_embedding = nn.Parameter(torch.zeros(1, num_frames, embed_dim))
+        self.prompt_blocks = nn.ModuleList([
+            MCPrompter(embed_dim, grid, prompt_dim, adapter_ratio, adapter_heads)
+            for _ in range(depth)])
+        self.prompt_norms = nn.ModuleList([nn.LayerNorm(embed_dim, eps=1e-6) for _ in range(depth)])
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
+        self.blocks = nn.ModuleList([
+            Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=dpr[i],
+                  norm_layer=partial(nn.LayerNorm, eps=1e-6))
+            for i in range(depth)])
+        self.ln_post = nn.LayerNorm(embed_dim, eps=1e-6)
+        self.head = I3DHead(embed_dim, num_classes, drop_rate)
+        self._init_vit()
+        self.pretrained_cfg = dict(input_size=(3, num_frames, img_size, img_size),
+                                   mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD,
+                                   num_classes=num_classes)
+        # The frozen landmark network is kept outside the module tree: it is not part of S2D's
+        # parameters or state dict (the release stores it separately), but follows .to()/.half().
+        self._landmark_stream: LandmarkStream | None = None
+        if with_landmark_stream:
+            self.attach_landmark_stream(LandmarkStream(MobileFaceNet(landmark_input_size)))
+
+    def _init_vit(self) -> None:
+        trunc_normal_(self.cls_token, std=0.02)
+        for name, m in self.named_modules():
+            if name.startswith(("blocks", "patch_embed")) and isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+            elif name.startswith(("blocks", "ln_post", "prompt_norms")) and isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    # ----------------------------------------------------------------- landmark view
+    @property
+    def landmark_stream(self) -> LandmarkStream | None:
+        """The attached frozen landmark network (not a submodule; see ``attach_landmark_stream``)."""
+        return self._landmark_stream
+
+    def attach_landmark_stream(self, stream: LandmarkStream | MobileFaceNet) -> None:
+        """Use ``stream`` to compute landmark features when ``forward`` gets none."""
+        if isinstance(stream, MobileFaceNet):
+            stream = LandmarkStream(stream)
+        if stream.grid_size != self.grid_size:
+            raise ValueError(f"landmark grid {stream.grid_size} != patch grid {self.grid_size}")
+        p = next(self.parameters())
+        object.__setattr__(self, "_landmark_stream", stream.to(device=p.device, dtype=p.dtype))
+
+    def _apply(self, fn, recurse: bool = True):
+        super()._apply(fn, recurse)
+        if self._landmark_stream is not None:
+            self._landmark_stream._apply(fn, recurse)
+        return self
+
+    def landmark_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """Landmark view ``(B*T, 128, g, g)`` of normalised frames ``(B*T, 3, H, W)``."""
+        if self._landmark_stream is None:
+            raise RuntimeError("no landmark stream attached: pass landmark_features to forward() "
+                               "or call attach_landmark_stream()")
+        return self._landmark_stream(frames)
+
+    # ----------------------------------------------------------------- forward
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each layer in the backward pass instead of storing its activations."""
+        self.grad_checkpointing = enable
+
+    def fold_frames(self, video: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, T, H, W) -> (B*T, 3, H, W)``, frame index fastest."""
+        if video.dim() != 5 or video.shape[1] != 3:
+            raise ValueError(f"expected video (B, 3, T, H, W), got {tuple(video.shape)}")
+        b, c, t, h, w = video.shape
+        if t != self.num_frames:
+            raise ValueError(f"model has num_frames={self.num_frames}, video has T={t}")
+        return video.transpose(1, 2).reshape(b * t, c, h, w)
+
+    def _layer(self, i: int, x: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer i >= 1: prompt with norm_p[i-1] on all tokens, update patch tokens, run block i."""
+        y = self.prompt_norms[i - 1](x)
+        p, adapter = self.prompt_blocks[i](y[:, 1:], self.prompt_norms[0](a), self.num_frames)
+        x = torch.cat([x[:, :1], x[:, 1:] + adapter + p], dim=1)
+        return self.blocks[i](x), p
+
+    def forward_tokens(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+        """All tokens after ``ln_post``: ``(B*T, 1+N, D)``."""
+        frames = self.fold_frames(video)
+        if landmark_features is None:
+            landmark_features = self.landmark_features(frames)
+        elif landmark_features.dim() == 5:  # (B, T, C, g, g) from a feature cache
+            landmark_features = landmark_features.flatten(0, 1)
+        x = self.patch_embed(frames)
+        a = self.patch_embed_prompt(landmark_features.to(x.dtype))
+        p, adapter = self.prompt_blocks[0](self.prompt_norms[0](x), self.prompt_norms[0](a),
+                                           self.num_frames)
+        a = p
+        x = x + adapter + p
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        bt, n, d = x.shape
+        x = (x.view(-1, self.num_frames, n, d) + self.temporal_embedding[:, :, None]).view(bt, n, d)
+        x = self.blocks[0](x)
+        for i in range(1, len(self.blocks)):
+            if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+                x, a = checkpoint(self._layer, i, x, a, use_reentrant=False)
+            else:
+                x, a = self._layer(i, x, a)
+        return self.ln_post(x)
+
+    def forward_features(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
+                         ) -> torch.Tensor:
+        """Clip feature ``(B, D)``: the per-frame class tokens averaged over the T frames."""
+        cls = self.forward_tokens(video, landmark_features)[:, 0]
+        return cls.view(-1, self.num_frames, cls.shape[-1]).mean(1)
+
+    def forward(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits[B, K], clip_feature[B, D])``; the feature is taken before the head dropout."""
+        feature = self.forward_features(video, landmark_features)
+        return self.head(feature), feature
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier with a freshly initialised one for ``num_classes``."""
+        self.head = I3DHead(self.embed_dim, num_classes, self.head.dropout.p).to(
+            self.head.fc_cls.weight.device)
+        self.num_classes = self.config["num_classes"] = num_classes
+
+
+def set_trainable(model: S2D, stage: str) -> tuple[int, int]:
+    """Freeze/unfreeze ``model`` for a training stage; return ``(trainable, total)`` parameters.
+
+    * ``"dynamic"`` (temporal adaptation and DFER fine-tuning): the image ViT (``patch_embed``,
+      ``cls_token``, ``pos_embed``, all blocks) is frozen; the landmark projection, every
+      MCP prompter with its TMA, the prompt norms, the temporal embedding, ``ln_post`` and the
+      classifier train. For the base model with 7 classes: 9,258,451 of 95,055,571.
+    * ``"static"`` (image FER pretraining): everything trains except the fixed sin-cos
+      ``pos_embed``. The ViT starts from generic (MAE) features and must itself learn what
+      distinguishes expressions, which a frozen backbone with prompts alone learns poorly; the
+      prompters learn to inject the landmark view at the same time.
+
+    The landmark network is frozen in both stages and is not counted (it is not part of S2D's
+    parameters).
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    for name, p in model.named_parameters():
+        if name == "pos_embed":
+            p.requires_grad_(False)
+        elif stage == "dynamic":
+            p.requires_grad_(not name.startswith(FROZEN_IN_DYNAMIC))
+        else:
+            p.requires_grad_(True)
+    return count_parameters(model.parameters())
+
+
+def count_parameters(params: Iterable[nn.Parameter]) -> tuple[int, int]:
+    """``(trainable, total)`` element counts."""
+    trainable = total = 0
+    for p in params:
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return trainable, total
+
+
+def _create(pretrained: bool, defaults: dict, kwargs: dict) -> S2D:
+    for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
+        kwargs.pop(key, None)
+    if pretrained:
+        raise ValueError("S2D weights are not downloaded by this library: download the released "
+                         "checkpoint yourself and load it with s2d_lib.checkpoints.load_released()")
+    return S2D(**{**defaults, **kwargs})
+
+
+@register_model
+def s2d_base_patch16_224(pretrained: bool = False, **kwargs) -> S2D:
+    """S2D as in the paper: ViT-B/16 at 224 px, 14x14 patch grid, MobileFaceNet at 112 px."""
+    return _create(pretrained, dict(img_size=224, patch_size=16, embed_dim=768, depth=12,
+                                    num_heads=12, landmark_input_size=112), kwargs)
+
+
+@register_model
+def s2d_tiny_patch8_64(pretrained: bool = False, **kwargs) -> S2D:
+    """CPU teaching size: the same architecture at 64 px, patch 8 (8x8 grid), width 192, 4 layers,
+    MobileFaceNet at 64 px (8x8 landmark grid)."""
+    return _create(pretrained, dict(img_size=64, patch_size=8, embed_dim=192, depth=4,
+                                    num_heads=3, landmark_input_size=64), kwargs)

@@ -1,0 +1,51 @@
+"""Execute notebooks top to bottom in place (``make reproduce``), timing each one.
+
+``python -m s2d_lib.reproduce [NOTEBOOK ...]`` runs the given notebooks (default: every
+``notebooks/NN_*.ipynb``) with the kernel of the current environment in the ``tiny`` profile
+unless ``S2D_PROFILE`` says otherwise; the notebooks write their figures to ``figures/``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_notebook(path: Path, timeout: int = 1800) -> float:
+    """Execute ``path`` in place from its own folder; return the wall time in seconds."""
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    nbformat.write(nb, path)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    os.environ.setdefault("S2D_PROFILE", "tiny")
+    if not notebooks:
+        print("no notebooks to run yet")
+        return 0
+    total = 0.0
+    for nb in notebooks:
+        print(f"running {nb.name} ...", flush=True)
+        seconds = run_notebook(nb)
+        total += seconds
+        print(f"  {nb.name}: {seconds:.0f} s", flush=True)
+    print(f"all {len(notebooks)} notebooks: {total:.0f} s; figures in {REPO / 'figures'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Shared fixtures: the read-only reference folder beside the repository."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """``../shared/reference``; tests that need it skip on a clone without it."""
+    if not SHARED_REFERENCE.is_dir():
+        pytest.skip(f"reference files absent ({SHARED_REFERENCE}); they sit beside the repo in CI")
+    return SHARED_REFERENCE
+
+
+@pytest.fixture(scope="session")
+def released_shapes(reference_dir: Path) -> dict:
+    """Key -> shape of the released state dicts."""
+    return json.loads((reference_dir / "official_state_dict_shapes.json").read_text())
+
+
+def random_state_dict(shapes: dict, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A state dict with exactly the given names and shapes and random values."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, shape in shapes.items():
+        if key.endswith("num_batches_tracked"):
+            out[key] = torch.zeros(shape, dtype=torch.long)
+        elif key.endswith("running_var"):
+            out[key] = torch.rand(shape, generator=g) + 0.5
+        else:
+            out[key] = torch.randn(shape, generator=g) * 0.02
+    return out

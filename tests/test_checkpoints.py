@@ -1,0 +1,127 @@
+"""Released checkpoints (names/shapes from the reference JSON) and the project's own files."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import timm
+import torch
+
+import s2d_lib  # noqa: F401
+from s2d_lib.checkpoints import (CheckpointError, load_checkpoint, load_landmark_weights,
+                                 load_released, save_checkpoint)
+from s2d_lib.landmarks import MobileFaceNet
+
+from conftest import random_state_dict
+
+
+@pytest.fixture(scope="module")
+def base16():
+    return timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+
+
+@pytest.mark.parametrize("entry", ["s2d_base_patch16_224_T16", "s2d_base_patch16_224_T1"])
+def test_released_names_load_exactly(released_shapes, entry, tmp_path):
+    t = 16 if entry.endswith("T16") else 1
+    model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=t)
+    sd = random_state_dict(released_shapes[entry])
+    path = tmp_path / "released.pth"
+    torch.save({"model": sd, "epoch": 99}, path)
+    report = load_released(model, path)
+    assert report.ok and not report.missing and not report.unexpected and not report.mismatched
+    assert report.loaded == len(sd)
+    torch.testing.assert_close(model.state_dict()["blocks.3.attn.qkv.weight"],
+                               sd["blocks.3.attn.qkv.weight"])
+
+
+def test_static_checkpoint_conversions_into_video_model(released_shapes, base16):
+    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T1"], seed=1)
+    sd["norm.weight"] = sd.pop("ln_post.weight")
+    sd["norm.bias"] = sd.pop("ln_post.bias")
+    sd["landmark_model.conv1.conv.weight"] = torch.zeros(64, 3, 3, 3)
+    report = load_released(base16, {"model_state_dict": sd})
+    assert report.dropped == ["landmark_model.conv1.conv.weight"]
+    assert any("norm.weight -> ln_post.weight" in c for c in report.conversions)
+    assert any("T=1 repeated to T=16" in c for c in report.conversions)
+    te = base16.temporal_embedding.detach()
+    torch.testing.assert_close(te, sd["temporal_embedding"].expand(1, 16, 768))
+    torch.testing.assert_close(base16.ln_post.weight.detach(), sd["norm.weight"])
+
+
+def test_other_class_count_reinitialises_head_with_a_message(released_shapes):
+    model = timm.create_model("s2d_base_patch16_224", num_classes=11, num_frames=16)
+    before = model.head.fc_cls.weight.detach().clone()
+    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T16"])
+    with pytest.warns(UserWarning, match="7 classes, model has 11"):
+        report = load_released(model, sd)
+    assert len(report.reinitialised) == 2
+    torch.testing.assert_close(model.head.fc_cls.weight.detach(), before)
+
+
+def test_anything_else_is_an_error_not_a_partial_load(released_shapes, base16):
+    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T16"])
+    before = base16.state_dict()["blocks.0.mlp.fc1.weight"].clone()
+    bad = dict(sd)
+    bad["extra.weight"] = torch.zeros(3)
+    del bad["blocks.11.norm2.bias"]
+    bad["blocks.0.attn.proj.weight"] = torch.zeros(768, 767)
+    with pytest.raises(CheckpointError) as err:
+        load_released(base16, bad)
+    text = str(err.value)
+    assert "missing (1): blocks.11.norm2.bias" in text
+    assert "unexpected (1): extra.weight" in text
+    assert "blocks.0.attn.proj.weight" in text
+    torch.testing.assert_close(base16.state_dict()["blocks.0.mlp.fc1.weight"], before)
+
+
+def test_unreadable_files_are_named(tmp_path, base16):
+    with pytest.raises(CheckpointError, match="no such checkpoint file"):
+        load_released(base16, tmp_path / "absent.pth")
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pth"):
+        load_released(base16, junk)
+
+
+def test_released_landmark_network_loads(released_shapes, tmp_path):
+    sd = random_state_dict(released_shapes["mobilefacenet_112_136"], seed=2)
+    torch.save({"state_dict": sd}, tmp_path / "mobilefacenet.pth")
+    model = timm.create_model("s2d_base_patch16_224", num_frames=1)
+    report = load_landmark_weights(model, tmp_path / "mobilefacenet.pth")
+    assert report.ok and report.loaded == len(sd)
+    torch.testing.assert_close(model.landmark_stream.net.conv1.conv.weight, sd["conv1.conv.weight"])
+    net = MobileFaceNet()
+    assert load_landmark_weights(net, sd).loaded == len(sd)
+    pts, feat = net.eval()(torch.randn(2, 3, 112, 112))
+    assert pts.shape == (2, 136) and feat.shape == (2, 128, 14, 14)
+
+
+def test_own_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = timm.create_model("s2d_tiny_patch8_64", num_classes=5, num_frames=2).eval()
+    with torch.no_grad():
+        model.landmark_stream.net.conv1.bn.running_mean.add_(0.3)
+    path = save_checkpoint(model, tmp_path / "ckpt", metadata={"epoch": 3})
+    assert path.suffix == ".safetensors" and path.with_suffix(".json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.json", "ckpt.safetensors"]
+    loaded = load_checkpoint(path).eval()
+    assert loaded.checkpoint_metadata == {"epoch": 3} and loaded.num_classes == 5
+    video = torch.randn(1, 3, 2, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(video)[0], model(video)[0])
+
+
+def test_own_checkpoint_needs_both_files(tmp_path):
+    model = timm.create_model("s2d_tiny_patch8_64", num_frames=1)
+    path = save_checkpoint(model, tmp_path / "m.safetensors")
+    path.with_suffix(".json").unlink()
+    with pytest.raises(CheckpointError, match="m.json: missing"):
+        load_checkpoint(path)
+
+
+def test_mobilefacenet_checkpoint_round_trip(tmp_path):
+    net = MobileFaceNet(input_size=64).eval()
+    loaded = load_checkpoint(save_checkpoint(net, tmp_path / "lm")).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x)[0], net(x)[0])

@@ -1,0 +1,177 @@
+"""The S2D forward pass: shapes, equivalence with timm's ViT, trainable groups, options."""
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+
+import s2d_lib  # noqa: F401  (registers the models)
+from s2d_lib.checkpoints import load_vit_backbone
+from s2d_lib.model import S2D, set_trainable
+from s2d_lib.profile import profile
+
+
+def tiny(**kw) -> S2D:
+    torch.manual_seed(0)
+    return timm.create_model("s2d_tiny_patch8_64", **{"num_classes": 7, "num_frames": 4, **kw})
+
+
+def zero_prompts_and_adapters(model: S2D) -> None:
+    """Make every P and every A exactly zero (their last linear maps are zeroed)."""
+    with torch.no_grad():
+        for blk in model.prompt_blocks:
+            for p in (blk.conv1x1.weight, blk.conv1x1.bias, blk.TMA.S_Adapter.D_fc2.weight,
+                      blk.TMA.S_Adapter.D_fc2.bias):
+                p.zero_()
+        model.temporal_embedding.zero_()
+
+
+def test_registry_lists_both_sizes():
+    assert {"s2d_base_patch16_224", "s2d_tiny_patch8_64"} <= set(timm.list_models("s2d_*"))
+    with pytest.raises(ValueError, match="load_released"):
+        timm.create_model("s2d_tiny_patch8_64", pretrained=True)
+
+
+def test_zeroed_prompters_reduce_to_timm_vit():
+    torch.manual_seed(0)
+    vit = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=0).eval()
+    model = timm.create_model("s2d_base_patch16_224", num_frames=2).eval()
+    report = load_vit_backbone(model, vit)
+    assert report.ok and report.loaded == 4 + 12 * 12 + 2
+    zero_prompts_and_adapters(model)
+    video = torch.randn(1, 3, 2, 224, 224)
+    with torch.no_grad():
+        ours = model.forward_tokens(video)[:, 0]
+        ref = vit.forward_features(video[0].transpose(0, 1))[:, 0]
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=0)
+
+
+def test_prompters_change_the_output():
+    model = tiny().eval()
+    video = torch.randn(1, 3, 4, 64, 64)
+    with torch.no_grad():
+        before = model(video)[0]
+        zero_prompts_and_adapters(model)
+        after = model(video)[0]
+    assert not torch.allclose(before, after, atol=1e-4)
+
+
+@pytest.mark.parametrize("t", [1, 16])
+def test_tiny_shapes(t):
+    model = tiny(num_frames=t).eval()
+    logits, feat = model(torch.randn(2, 3, t, 64, 64))
+    assert logits.shape == (2, 7) and feat.shape == (2, 192)
+    assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("t", [1, 16])
+def test_base_shapes_on_meta(t):
+    with torch.device("meta"):
+        model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=t)
+        logits, feat = model(torch.zeros(2, 3, t, 224, 224))
+        lm = model.landmark_features(torch.zeros(2 * t, 3, 224, 224))
+    assert logits.shape == (2, 7) and feat.shape == (2, 768)
+    assert lm.shape == (2 * t, 128, 14, 14)
+
+
+def test_given_landmark_features_are_used_instead_of_the_stream():
+    model = tiny().eval()
+    video = torch.randn(2, 3, 4, 64, 64)
+    with torch.no_grad():
+        feats = model.landmark_features(model.fold_frames(video))
+        assert feats.shape == (8, 128, 8, 8)
+        own = model(video)[0]
+        given = model(video, feats.view(2, 4, 128, 8, 8))[0]
+        other = model(video, torch.randn_like(feats))[0]
+    torch.testing.assert_close(own, given)
+    assert not torch.allclose(own, other, atol=1e-4)
+
+
+def test_frames_are_independent_for_static_model_but_not_with_tma():
+    model = tiny(num_frames=4).eval()
+    video = torch.randn(1, 3, 4, 64, 64)
+    changed = video.clone()
+    changed[:, :, 3] = torch.randn(3, 64, 64)
+    with torch.no_grad():
+        a = model.forward_tokens(video)[:3, 0]
+        b = model.forward_tokens(changed)[:3, 0]
+    # The T-Adapter mixes frames: changing frame 3 changes the class tokens of frames 0-2.
+    assert not torch.allclose(a, b, atol=1e-5)
+
+
+def test_dynamic_stage_counts_and_gradients():
+    with torch.device("meta"):
+        base = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+    assert set_trainable(base, "dynamic") == (9_258_451, 95_055_571)
+    assert set_trainable(base, "static") == (95_055_571 - 197 * 768, 95_055_571)
+
+    model = tiny()
+    trainable, total = set_trainable(model, "dynamic")
+    assert 0 < trainable < total
+    logits, _ = model(torch.randn(2, 3, 4, 64, 64))
+    logits.sum().backward()
+    unused = f"prompt_norms.{len(model.blocks) - 1}."  # as released: the last prompt norm is never used
+    for name, p in model.named_parameters():
+        if name.startswith(unused):
+            assert p.requires_grad and p.grad is None
+        elif p.requires_grad:
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+        else:
+            assert p.grad is None, name
+            assert name.startswith(("patch_embed.", "cls_token", "pos_embed", "blocks.")), name
+    assert all(not p.requires_grad for p in model.landmark_stream.parameters())
+    with pytest.raises(ValueError):
+        set_trainable(model, "video")
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    grads = []
+    for enable in (False, True):
+        model = tiny(drop_rate=0.0)
+        set_trainable(model, "dynamic")
+        model.set_grad_checkpointing(enable)
+        torch.manual_seed(1)
+        model(torch.randn(2, 3, 4, 64, 64))[0].square().sum().backward()
+        grads.append(model.prompt_blocks[1].TMA.T_Adapter.attn.qkv.weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_bf16_autocast_on_cpu():
+    model = tiny().eval()
+    video = torch.randn(2, 3, 4, 64, 64)
+    with torch.no_grad():
+        ref = model(video)[0]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(video)[0]
+    assert low.dtype == torch.bfloat16
+    assert torch.isfinite(low).all()
+    assert (low.float() - ref).abs().max() < 0.1
+
+
+def test_wrong_inputs_are_named():
+    model = tiny()
+    with pytest.raises(ValueError, match="num_frames=4"):
+        model(torch.randn(1, 3, 8, 64, 64))
+    with pytest.raises(ValueError, match=r"\(B, 3, T, H, W\)"):
+        model(torch.randn(1, 4, 64, 64))
+    with pytest.raises(ValueError, match="patch grid"):
+        S2D(img_size=64, patch_size=8, landmark_input_size=112)
+
+
+def test_landmark_stream_follows_dtype_and_stays_frozen():
+    model = tiny()
+    model.train()
+    assert not model.landmark_stream.training
+    model.double()
+    assert next(model.landmark_stream.parameters()).dtype == torch.float64
+    assert not any(k.startswith("landmark") for k in model.state_dict())
+
+
+def test_profile_base_flops_and_counts():
+    base = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+    set_trainable(base, "dynamic")
+    cost = profile(base)
+    assert (cost.params_trainable, cost.params_total) == (9_258_451, 95_055_571)
+    assert cost.gflops_model == pytest.approx(620, rel=0.02)
+    assert cost.gflops_landmarks == pytest.approx(7, rel=0.02)
+    assert cost.gflops_landmark_view < cost.gflops_landmarks
