@@ -1,0 +1,176 @@
+"""Draw a face (from :mod:`.face`) into a cluttered, lit, possibly occluded and blurred image.
+
+The face is drawn with PIL at twice the output size and reduced, so edges are smooth. The
+returned landmarks are the exact 68 iBUG points in output pixel coordinates. Texture cues
+(teeth, wrinkles, cheek colour) follow the AUs but stay secondary to the geometry.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from .face import Identity, Pose, head_arc, landmarks
+
+__all__ = ["Scene", "sample_scene", "render_face", "to_pixels", "FACE_UNIT"]
+
+#: Half a face width, as a fraction of the image side, at pose scale 1.
+FACE_UNIT = 0.26
+_SS = 2  # supersampling factor
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything around the face that stays fixed over a clip: background, light, occluder, camera."""
+
+    background: Image.Image          # RGB, at the supersampled size
+    light_dir: float                 # direction of the lighting gradient (radians)
+    light_gain: float                # gradient strength: pixel *= 1 +- gain
+    occluder: tuple | None           # (kind, cx, cy, rx, ry, colour) in output-image fractions
+    blur: float                      # Gaussian blur radius in output pixels (0 = sharp)
+    jpeg_quality: int
+
+
+def sample_scene(rng: np.random.Generator, size: int, occlusion: float = 0.15,
+                 blur: float = 0.3) -> Scene:
+    """A random scene: gradient background with clutter shapes, lighting, and with probabilities
+    ``occlusion`` and ``blur`` an occluder and a blur."""
+    big = size * _SS
+    c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    ramp = np.linspace(0, 1, big)[:, None, None]
+    bg = Image.fromarray((c0 * (1 - ramp) + c1 * ramp).repeat(big, 1).astype(np.uint8))
+    draw = ImageDraw.Draw(bg)
+    for _ in range(rng.integers(3, 9)):
+        x, y = rng.integers(0, big, 2)
+        w, h = rng.integers(big // 10, big // 2, 2)
+        box = [int(x - w / 2), int(y - h / 2), int(x + w / 2), int(y + h / 2)]
+        fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+        (draw.rectangle if rng.random() < 0.5 else draw.ellipse)(box, fill=fill)
+    occ = None
+    if rng.random() < occlusion:
+        kind = ("hand", "object", "glasses")[rng.integers(3)]
+        cx, cy = rng.uniform(0.3, 0.7), rng.uniform(0.55, 0.8) if kind != "glasses" else 0.45
+        rx, ry = rng.uniform(0.1, 0.17), rng.uniform(0.06, 0.14)
+        occ = (kind, cx, cy, rx, ry, tuple(int(v) for v in rng.integers(0, 256, 3)))
+    return Scene(background=bg, light_dir=rng.uniform(0, 2 * np.pi), light_gain=rng.uniform(0, 0.35),
+                 occluder=occ, blur=rng.uniform(0.4, 1.1) if rng.random() < blur else 0.0,
+                 jpeg_quality=int(rng.integers(55, 96)))
+
+
+def to_pixels(pts: np.ndarray, size: int, pose: Pose) -> np.ndarray:
+    """Face units (after pose rotation and scale) to pixel coordinates of a ``size`` image."""
+    centre = np.array([0.5 + pose.shift[0], 0.5 + pose.shift[1]]) * size
+    return centre + (pts + np.array([0.0, 0.05])) * FACE_UNIT * size
+
+
+def _mix(a: tuple, b: tuple, t: float) -> tuple[int, int, int]:
+    t = float(np.clip(t, 0, 1))
+    return tuple(int(x * (1 - t) + y * t) for x, y in zip(a, b))
+
+
+def _poly(p: np.ndarray) -> list[tuple[float, float]]:
+    return [tuple(q) for q in p]
+
+
+def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, size: int,
+                talk: float = 0.0) -> tuple[Image.Image, np.ndarray]:
+    """Draw the face; returns the RGB image (``size`` x ``size``) and its 68 landmarks in pixels."""
+    big = size * _SS
+    lm = landmarks(idn, aus, pose, talk)
+    P = to_pixels(lm, big, pose)
+    arc = lambda h, w=1.0: to_pixels(head_arc(idn, pose, h, w), big, pose)  # noqa: E731
+    unit = FACE_UNIT * big * pose.scale
+    img = scene.background.copy()
+    d = ImageDraw.Draw(img)
+    skin, dark_skin = idn.skin, _mix(idn.skin, (40, 20, 10), 0.35)
+    hair = idn.hair
+
+    if idn.hair_style == 1:  # long hair behind the head
+        outer = arc(idn.head_top + 0.25, 1.2)
+        low = to_pixels(np.array([[1.25, 1.5], [-1.25, 1.5]]) * pose.scale, big, pose)
+        d.polygon(_poly(np.vstack([outer, low])), fill=hair)
+    neck_top = P[[5, 11]]
+    neck = np.vstack([neck_top, neck_top + [0, big], ])[[0, 1, 3, 2]]
+    d.polygon(_poly(neck), fill=dark_skin)
+    d.polygon(_poly(np.vstack([P[0:17], arc(idn.head_top + 0.05, 1.02)[::-1]])), fill=skin)
+    if idn.hair_style != 2:
+        cap = np.vstack([arc(idn.head_top + 0.2, 1.08), arc(idn.head_top * 0.62, 1.0)[::-1]])
+        d.polygon(_poly(cap), fill=hair)
+
+    # Secondary texture cues.
+    line_w = max(1, int(unit * 0.025))
+    wrinkle = _mix(skin, (60, 30, 20), 0.45)
+    if aus.get("6", 0) > 0.2:
+        blush = _mix(skin, (220, 90, 90), 0.35 * aus["6"])
+        for eye_low, nose in ((P[41], P[31]), (P[46], P[35])):
+            c = (eye_low + nose) / 2 + [0, unit * 0.05]
+            r = unit * 0.14
+            d.ellipse([c[0] - r, c[1] - r * 0.7, c[0] + r, c[1] + r * 0.7], fill=blush)
+    if aus.get("1", 0) + aus.get("2", 0) > 0.8:
+        for k in (1, 2):
+            y_off = unit * 0.12 * k
+            d.line(_poly(P[18:26] - [0, y_off]), fill=wrinkle, width=line_w)
+    if aus.get("4", 0) > 0.4:
+        for x in (P[21], P[22]):
+            d.line([tuple(x + [0, unit * 0.02]), tuple(x + [0, unit * 0.16])], fill=wrinkle, width=line_w)
+    if aus.get("9", 0) > 0.3:
+        for side in (-1, 1):
+            b = P[28] + [side * unit * 0.07, 0]
+            d.line([tuple(b), tuple(b + [side * unit * 0.08, unit * 0.06])], fill=wrinkle, width=line_w)
+
+    # Eyes.
+    for sl in (slice(36, 42), slice(42, 48)):
+        e = P[sl]
+        height = (e[[1, 2]] - e[[5, 4]])[:, 1].__abs__().mean()
+        if height > unit * 0.03:
+            d.polygon(_poly(e), fill=(238, 236, 230))
+            c = e.mean(0)
+            r = unit * idn.eye_w * 0.32
+            ry = min(r, height * 0.55)
+            d.ellipse([c[0] - r, c[1] - ry, c[0] + r, c[1] + ry], fill=idn.iris)
+            d.ellipse([c[0] - r * 0.4, c[1] - ry * 0.4, c[0] + r * 0.4, c[1] + ry * 0.4], fill=(10, 10, 10))
+            d.line(_poly(e[[0, 1, 2, 3]]), fill=(30, 20, 15), width=line_w * 2, joint="curve")
+            d.line(_poly(e[[3, 4, 5, 0]]), fill=dark_skin, width=line_w)
+        else:
+            d.line(_poly(e[[0, 1, 2, 3]]), fill=(30, 20, 15), width=line_w * 2, joint="curve")
+    # Brows.
+    brow_colour = _mix(hair, (0, 0, 0), 0.3)
+    for sl in (slice(17, 22), slice(22, 27)):
+        d.line(_poly(P[sl]), fill=brow_colour, width=max(2, int(unit * 0.08)), joint="curve")
+    # Nose.
+    d.line(_poly(P[27:31]), fill=dark_skin, width=line_w)
+    d.line(_poly(P[31:36]), fill=dark_skin, width=line_w * 2, joint="curve")
+    # Mouth: lips, then the opening with teeth when lips are apart.
+    lip = _mix(skin, (170, 40, 50), 0.5)
+    d.polygon(_poly(P[48:60]), fill=lip)
+    opening = np.abs(P[66, 1] - P[62, 1])
+    if opening > unit * 0.03:
+        d.polygon(_poly(P[60:68]), fill=(60, 15, 20))
+        if aus.get("12", 0) + aus.get("10", 0) > 0.4 or talk > 0.3:
+            teeth = np.vstack([P[60:65], P[[64, 63, 62, 61, 60]] + [0, opening * 0.35]])
+            d.polygon(_poly(teeth), fill=(240, 240, 235))
+    else:
+        d.line(_poly(P[60:65]), fill=_mix(lip, (0, 0, 0), 0.5), width=line_w, joint="curve")
+
+    if scene.occluder is not None:
+        kind, cx, cy, rx, ry, colour = scene.occluder
+        box = [(cx - rx) * big, (cy - ry) * big, (cx + rx) * big, (cy + ry) * big]
+        if kind == "hand":
+            d.ellipse(box, fill=_mix(skin, (255, 255, 255), 0.1))
+        elif kind == "object":
+            d.rectangle(box, fill=colour)
+        else:
+            for e in (P[36:42], P[42:48]):
+                c, r = e.mean(0), unit * 0.25
+                d.ellipse([c[0] - r, c[1] - r * 0.75, c[0] + r, c[1] + r * 0.75],
+                          outline=colour, width=line_w * 3)
+
+    img = img.reduce(_SS)
+    if scene.blur:
+        img = img.filter(ImageFilter.GaussianBlur(scene.blur))
+    if scene.light_gain:
+        yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
+        g = 1 + scene.light_gain * 2 * (xx * np.cos(scene.light_dir) + yy * np.sin(scene.light_dir))
+        img = Image.fromarray(np.clip(np.asarray(img) * g[..., None], 0, 255).astype(np.uint8))
+    return img, (P / _SS).astype(np.float32)
