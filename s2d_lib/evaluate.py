@@ -1,0 +1,121 @@
+"""Evaluate a checkpoint (ours or the authors' released one) on any split.
+
+``python -m s2d_lib.evaluate --checkpoint runs/dfer_tiny_DFEW/best.safetensors --dataset DFEW
+--data-root data/synthetic/DFEW --fold 1 --split test``
+
+``python -m s2d_lib.evaluate --checkpoint DFEW-fold1.pth --landmark-weights
+mobilefacenet_model_best.pth.tar --dataset DFEW --data-root data/DFEW --fold 1 --views 2x2``
+
+Prints WAR / UAR, per-class recall and the confusion matrix; ``--out`` writes them as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import timm
+import torch
+
+from .checkpoints import CheckpointError, load_checkpoint, load_released, read_state_dict
+from .config import load_config
+from .data.labels import CLASSES
+from .metrics import format_metrics
+from .model import S2D
+from .train import build_split, evaluate, load_landmarks
+
+__all__ = ["load_any_checkpoint", "evaluate_checkpoint", "main"]
+
+
+def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_patch16_224",
+                        landmark_weights: str | os.PathLike | None = None) -> S2D:
+    """Our ``.safetensors`` checkpoint, or a released ``.pth`` rebuilt as ``model_name`` with the
+    frame count and class count its tensors imply."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        model = load_checkpoint(path)
+    else:
+        state_dict, _ = read_state_dict(path)
+        if "head.fc_cls.weight" not in state_dict or "temporal_embedding" not in state_dict:
+            raise CheckpointError(f"{path}: no head.fc_cls.weight / temporal_embedding: not an "
+                                  "S2D checkpoint")
+        model = timm.create_model(model_name, num_classes=state_dict["head.fc_cls.weight"].shape[0],
+                                  num_frames=state_dict["temporal_embedding"].shape[1])
+        load_released(model, state_dict)
+        if landmark_weights is None:
+            warnings.warn(f"{path}: released checkpoints hold no landmark network; without "
+                          "--landmark-weights the landmark view comes from random weights",
+                          stacklevel=2)
+    if landmark_weights is not None:
+        load_landmarks(model, landmark_weights)
+    return model.eval()
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: str,
+                        split: str = "test", fold: int = 1, views: tuple[int, int] = (2, 2),
+                        model_name: str = "s2d_base_patch16_224",
+                        landmark_weights: str | None = None, batch_size: int = 8,
+                        device: str = "auto", progress: bool = True) -> dict:
+    """Metrics of ``checkpoint`` on ``split`` (``train`` / ``test``) of ``dataset``, the softmax
+    averaged over ``views`` = (N temporal windows, M spatial crops)."""
+    model = load_any_checkpoint(checkpoint, model_name, landmark_weights)
+    stage = "static" if model.num_frames == 1 else "dfer"
+    cfg = load_config(None, dict(stage=stage, dataset=dataset, data_root=data_root, fold=max(fold, 1),
+                                 num_classes=model.num_classes, num_frames=model.num_frames,
+                                 test_clips=views[0], test_crops=views[1]))
+    data = build_split(cfg, split, model.config["img_size"])
+    dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(dev)
+    names = CLASSES[dataset] if len(CLASSES[dataset]) == model.num_classes else None
+    result = evaluate(model, data, model.num_classes, batch_size, dev, names, progress=progress,
+                      amp=dev.type == "cuda")
+    result.pop("probs")
+    result["labels"] = result["labels"].tolist()
+    result.update(checkpoint=str(checkpoint), dataset=dataset, split=split, fold=fold,
+                  views=list(views))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m s2d_lib.evaluate",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="ours (.safetensors) or released .pth")
+    parser.add_argument("--dataset", required=True, choices=sorted(CLASSES))
+    parser.add_argument("--data-root", required=True)
+    parser.add_argument("--split", default="test", choices=("train", "test"))
+    parser.add_argument("--fold", type=int, default=1, help="DFEW / MAFW split 1..5")
+    parser.add_argument("--views", default="2x2", help="N temporal x M spatial test views")
+    parser.add_argument("--model", default="s2d_base_patch16_224",
+                        help="architecture of a released .pth")
+    parser.add_argument("--landmark-weights", default=None, help="MobileFaceNet weights")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=None, help="write the metrics here as JSON")
+    args = parser.parse_args(argv)
+    try:
+        n, m = (int(v) for v in args.views.lower().split("x"))
+    except ValueError:
+        parser.error(f"--views {args.views!r}: expected NxM, e.g. 2x2")
+    result = evaluate_checkpoint(args.checkpoint, args.dataset, args.data_root, args.split,
+                                 args.fold, (n, m), args.model, args.landmark_weights,
+                                 args.batch_size, args.device)
+    print(f"{args.dataset} {args.split} (fold {args.fold}, {n}x{m} views, "
+          f"{len(result['labels'])} items): {format_metrics(result)}")
+    for name, recall in result["per_class_recall"].items():
+        print(f"  {name:>16s} recall {100 * recall:6.2f}")
+    print("confusion (rows: true, columns: predicted):")
+    for row in result["confusion"]:
+        print("  " + " ".join(f"{v:5d}" for v in row))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1))
+        print(f"-> {args.out}", file=sys.stderr)
+    return result
+
+
+if __name__ == "__main__":
+    main()
