@@ -1,0 +1,56 @@
+"""Visualization toolkit for S2D: what the model looks at, what the landmark view and the
+prompts contribute, how the temporal adapters mix frames, and how clips and runs turn out.
+
+Every ``plot_*`` function returns a matplotlib ``Figure`` and writes a PNG when given
+``save=path`` (parent folders are created). Frames are shown de-normalised (timm ImageNet mean
+and std), and every map is computed in eval mode with hooks that are removed afterwards and do
+not change the model's outputs. Works for the tiny and the paper-size model alike.
+
+Plots and the figures of the paper they correspond to:
+
+* Where the ViT attends on the face -- the paper's visualisation of attention maps on faces:
+  :func:`plot_attention` (class-token attention per layer/head over the frames, from
+  :func:`attention_maps`), :func:`plot_attention_heads` (layer x head grid for one frame),
+  :func:`plot_rollout` (:func:`attention_rollout` across layers), :func:`plot_cams`
+  (Grad-CAM family, :func:`clip_cams`).
+* The landmark-aware prompts (MCP) -- the paper's figure of the landmark view and its prompts:
+  :func:`plot_landmarks` (:func:`predict_landmarks`), :func:`plot_feature_channels` and
+  :func:`plot_feature_pca` (MobileFaceNet ``conv_4`` maps, :func:`landmark_feature_maps`),
+  :func:`plot_prompts` (each layer's Fovea mask ``softmax(s*z)`` and ``|P|``, from
+  :func:`prompt_views`).
+* The Temporal-Modeling Adapter: :func:`plot_temporal_attention` (each layer's frame x frame
+  attention, from :func:`prompt_views`).
+* Clip-level results: :func:`plot_timeline` (per-frame class probabilities under a filmstrip,
+  :func:`frame_logits`); :func:`plot_tsne` -- the paper's t-SNE of learnt features
+  (:func:`clip_features`, :func:`tsne_embedding`); :func:`plot_confusion` -- the paper's
+  confusion matrices; :func:`plot_training_curves` (a run's ``metrics.json``/``metrics.csv``,
+  :func:`load_metrics`).
+* :class:`Explorer`: an ipywidgets explorer over clips, frames, layers, heads and methods.
+
+Generic pieces: :func:`frame_images` (de-normalised frames), :func:`plot_frame_maps` (any
+per-frame maps over a filmstrip), :class:`AttentionRecorder` (attention probabilities of any timm
+``Attention`` module), :class:`CAMModel` and :func:`reshape_transform` (S2D for ``grad-cam``).
+"""
+from .attention import (AttentionRecorder, attention_maps, attention_rollout, cls_attention,
+                        plot_attention, plot_attention_heads, plot_rollout)
+from .cam import CAM_METHODS, CAMModel, clip_cams, plot_cams, reshape_transform, target_layer
+from .clip import (ClipOutputs, clip_features, frame_logits, load_metrics, plot_confusion,
+                   plot_timeline, plot_training_curves, plot_tsne, tsne_embedding)
+from .explorer import Explorer
+from .frames import frame_images, plot_frame_maps, save_figure
+from .landmark_views import (PromptViews, feature_pca_rgb, landmark_feature_maps, plot_feature_channels,
+                             plot_feature_pca, plot_landmarks, plot_prompts, plot_temporal_attention,
+                             predict_landmarks, prompt_views)
+
+__all__ = [
+    "AttentionRecorder", "attention_maps", "attention_rollout", "cls_attention", "plot_attention",
+    "plot_attention_heads", "plot_rollout",
+    "CAM_METHODS", "CAMModel", "clip_cams", "plot_cams", "reshape_transform", "target_layer",
+    "ClipOutputs", "clip_features", "frame_logits", "load_metrics", "plot_confusion", "plot_timeline",
+    "plot_training_curves", "plot_tsne", "tsne_embedding",
+    "Explorer",
+    "frame_images", "plot_frame_maps", "save_figure",
+    "PromptViews", "feature_pca_rgb", "landmark_feature_maps", "plot_feature_channels",
+    "plot_feature_pca", "plot_landmarks", "plot_prompts", "plot_temporal_attention",
+    "predict_landmarks", "prompt_views",
+]

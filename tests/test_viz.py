@@ -1,0 +1,334 @@
+"""s2d_lib.viz: every plot renders to PNG, and the numbers behind it are right (tiny model,
+random weights, T = 4; one check at the paper's size with T = 2)."""
+from __future__ import annotations
+
+import csv
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests draw to files only
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import timm  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+from pytorch_grad_cam import GradCAM  # noqa: E402
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
+
+import s2d_lib  # noqa: E402,F401  (registers the S2D models)
+from s2d_lib import viz  # noqa: E402
+from s2d_lib.data.synthetic.clips import plan_clip  # noqa: E402
+from s2d_lib.data.synthetic.face import sample_identity, sample_pose  # noqa: E402
+from s2d_lib.data.synthetic.render import render_face, sample_scene  # noqa: E402
+from s2d_lib.data.transforms import normalize  # noqa: E402
+
+T, SIDE, K = 4, 64, 7
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These tensors are tiny: on a shared CPU, handing each op to another thread (torch's or
+    BLAS's) costs more than the op (seconds per forward or SVD instead of milliseconds)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return timm.create_model("s2d_tiny_patch8_64", num_classes=K, num_frames=T).eval()
+
+
+@pytest.fixture(scope="module")
+def video() -> torch.Tensor:
+    """One synthetic 'happiness' clip ``(1, 3, T, 64, 64)``, ImageNet-normalised."""
+    rng = np.random.default_rng(0)
+    idn, pose = sample_identity(rng), sample_pose(rng, 0.5)
+    scene = sample_scene(rng, SIDE, occlusion=0.0, blur=0.0)
+    plan = plan_clip(rng, "happiness", T, pose)
+    frames = [np.asarray(render_face(idn, plan.aus(t), plan.poses[t], scene, SIDE)[0]) for t in range(T)]
+    clip = normalize()(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2))  # (T, 3, H, W)
+    return clip.transpose(0, 1)[None]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def assert_png(path) -> None:
+    image = plt.imread(path)
+    assert image.ndim == 3 and min(image.shape[:2]) > 50 and image.std() > 0, path
+
+
+def no_hooks(model) -> bool:
+    return not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_frame_images_undo_normalisation(video):
+    frames = viz.frame_images(video)
+    assert frames.shape == (T, SIDE, SIDE, 3) and frames.min() >= 0 and frames.max() <= 1
+    again = normalize()(torch.from_numpy((frames * 255).round().astype(np.uint8)).permute(0, 3, 1, 2))
+    assert torch.allclose(again.transpose(0, 1), video[0], atol=0.02)
+
+
+def test_recorded_attention_reproduces_the_fused_output(model, video):
+    """attn @ v, projected, must equal what timm's fused SDPA attention returned."""
+    reference = model(video)[0]
+    io = {}
+    handles = [b.attn.register_forward_hook(lambda m, a, o, i=i: io.__setitem__(i, (a[0], o)))
+               for i, b in enumerate(model.blocks)]
+    try:
+        with torch.no_grad(), viz.AttentionRecorder([b.attn for b in model.blocks]) as rec:
+            logits = model(video)[0]
+    finally:
+        for h in handles:
+            h.remove()
+    assert model.blocks[0].attn.fused_attn  # the normal path stays fused
+    torch.testing.assert_close(logits, reference, rtol=0, atol=0)
+    for i, block in enumerate(model.blocks):
+        attn, (x, out) = block.attn, io[i]
+        a = rec.maps[i]
+        assert a.shape == (T, attn.num_heads, 65, 65)
+        torch.testing.assert_close(a.sum(-1), torch.ones(a.shape[:-1]), atol=1e-5, rtol=0)
+        b, n, c = x.shape
+        v = attn.qkv(x).reshape(b, n, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)[2]
+        recomputed = attn.proj((a @ v).transpose(1, 2).reshape(b, n, c))
+        torch.testing.assert_close(recomputed, out, atol=1e-5, rtol=0)
+    assert no_hooks(model)
+
+
+def test_attention_maps_rollout_and_plots(model, video, tmp_path):
+    maps = viz.attention_maps(model, video)
+    layers, heads = len(model.blocks), model.blocks[0].attn.num_heads
+    assert maps.shape == (layers, T, heads, 65, 65)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(maps.shape[:-1]), atol=1e-5, rtol=0)
+    cls = viz.cls_attention(maps)
+    assert cls.shape == (layers, T, heads, 8, 8)
+    torch.testing.assert_close(cls[1, 2, 0, 3, 5], maps[1, 2, 0, 0, 1 + 3 * 8 + 5])
+
+    rollout = viz.attention_rollout(maps)
+    assert rollout.shape == (T, 65, 65)
+    torch.testing.assert_close(rollout.sum(-1), torch.ones(T, 65), atol=1e-5, rtol=0)
+    # two layers by hand: (0.5 A2 + 0.5 I)(0.5 A1 + 0.5 I), heads averaged
+    eye = torch.eye(65)
+    a1, a2 = (0.5 * maps[j].mean(1) + 0.5 * eye for j in (0, 1))
+    torch.testing.assert_close(viz.attention_rollout(maps[:2]), a2 @ a1, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="head_fusion"):
+        viz.attention_rollout(maps, head_fusion="median")
+
+    out = tmp_path / "a"  # a folder that does not exist yet: save= creates it
+    figures = {"attention.png": viz.plot_attention(video, maps, layer=-1, head=1, save=out / "attention.png"),
+               "heads.png": viz.plot_attention_heads(video, maps, frame=2, save=out / "heads.png"),
+               "rollout.png": viz.plot_rollout(video, rollout, save=out / "rollout.png")}
+    for name, fig in figures.items():
+        assert isinstance(fig, matplotlib.figure.Figure)
+        assert_png(out / name)
+    assert model.training is False and no_hooks(model)
+
+
+def test_grad_cam_per_frame_maps(model, video, tmp_path):
+    reference = model(video)[0]
+    g = model.grid_size
+    tokens = torch.randn(T, 1 + g * g, 192)
+    maps = viz.reshape_transform(tokens)
+    assert maps.shape == (T, 192, g, g)
+    torch.testing.assert_close(maps[:, :, 2, 5], tokens[:, 1 + 2 * g + 5])
+    torch.testing.assert_close(viz.CAMModel(model)(model.fold_frames(video)), reference)
+    assert viz.target_layer(model) is model.blocks[-1].norm1
+
+    model.train()
+    cams = viz.clip_cams(model, video, target_class=3)
+    assert model.training  # mode restored
+    model.eval()
+    assert cams.shape == (1, T, SIDE, SIDE)
+    assert np.isfinite(cams).all() and cams.min() >= 0 and cams.max() <= 1 + 1e-6
+    assert cams.max() > 0.99  # min-max scaled per frame (a frame with no positive evidence is 0)
+    flags = [p.requires_grad for p in model.parameters()]
+    assert all(p.grad is None for p in model.parameters())
+    assert no_hooks(model)
+    torch.testing.assert_close(model(video)[0], reference, rtol=0, atol=0)
+    # the shortened backward (gradient_from) gives grad-cam's own full-backward result
+    with GradCAM(viz.CAMModel(model), [model.blocks[-1].norm1], viz.reshape_transform) as cam:
+        full = cam(model.fold_frames(video), [ClassifierOutputTarget(3)])
+    model.zero_grad(set_to_none=True)
+    np.testing.assert_allclose(cams[0], full, atol=1e-6)
+    assert [p.requires_grad for p in model.parameters()] == flags
+
+    fig = viz.plot_cams(video, cams, class_name="happiness", save=tmp_path / "cam" / "gradcam.png")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert_png(tmp_path / "cam" / "gradcam.png")
+
+    two = torch.cat([video, video.flip(2)])
+    for method in viz.CAM_METHODS:
+        c = viz.clip_cams(model, two, target_class=[1, 2], method=method)
+        assert c.shape == (2, T, SIDE, SIDE) and np.isfinite(c).all(), method
+        assert c.min() >= 0 and c.max() <= 1 + 1e-6, method
+    with pytest.raises(ValueError, match="2 clips"):
+        viz.clip_cams(model, two, target_class=[1])
+
+
+def test_grad_cam_with_a_frozen_model(video):
+    frozen = timm.create_model("s2d_tiny_patch8_64", num_classes=K, num_frames=T).eval()
+    frozen.requires_grad_(False)
+    cams = viz.clip_cams(frozen, video)
+    assert np.isfinite(cams).all() and cams.max() > 0.99
+
+
+def test_landmarks_and_landmark_view(model, video, tmp_path):
+    pts = viz.predict_landmarks(model, video)
+    assert pts.shape == (1, T, 68, 2) and torch.isfinite(pts).all()
+    features = viz.landmark_feature_maps(model, video)
+    assert features.shape == (1, T, 128, 8, 8)
+    torch.testing.assert_close(features[0], model.landmark_features(model.fold_frames(video)))
+    rgb = viz.feature_pca_rgb(features[0])
+    assert rgb.shape == (T, 8, 8, 3) and rgb.min() >= 0 and rgb.max() <= 1
+    assert np.allclose(rgb.reshape(-1, 3).max(0), 1) and np.allclose(rgb.reshape(-1, 3).min(0), 0)
+    viz.plot_landmarks(video, pts.clamp(0, 1), save=tmp_path / "landmarks.png")
+    viz.plot_feature_channels(features[0, 0], channels=9, save=tmp_path / "channels.png")
+    viz.plot_feature_pca(video, features, save=tmp_path / "pca.png")
+    for name in ("landmarks.png", "channels.png", "pca.png"):
+        assert_png(tmp_path / name)
+
+
+def test_prompt_views_fovea_prompt_and_temporal_attention(model, video, tmp_path):
+    reference = model(video)[0]
+    views = viz.prompt_views(model, video)
+    layers, g = len(model.blocks), model.grid_size
+    torch.testing.assert_close(views.logits, reference, rtol=0, atol=0)
+    assert no_hooks(model)
+
+    assert views.fovea.shape == (layers, T, 8, g, g)
+    torch.testing.assert_close(views.fovea.sum((-1, -2)), torch.ones(layers, T, 8), atol=1e-5, rtol=0)
+    # layer 0's prompt from its definition P = conv1x1(Fovea(conv0_0(x)) + conv0_1(a))
+    with torch.no_grad():
+        frames = model.fold_frames(video)
+        x = model.prompt_norms[0](model.patch_embed(frames))
+        a = model.prompt_norms[0](model.patch_embed_prompt(model.landmark_features(frames)))
+        p0 = model.prompt_blocks[0].prompt(x, a)
+    assert views.prompt_magnitude.shape == (layers, T, g, g)
+    torch.testing.assert_close(views.prompt_magnitude[0], p0.norm(dim=-1).view(T, g, g))
+
+    tma = views.temporal_attention
+    heads = model.prompt_blocks[0].TMA.T_Adapter.attn.num_heads
+    assert tma.shape == (layers, 1, heads, T, T)
+    torch.testing.assert_close(tma.sum(-1), torch.ones(tma.shape[:-1]), atol=1e-5, rtol=0)
+
+    viz.plot_prompts(video, views, frame=1, save=tmp_path / "prompts.png")
+    viz.plot_temporal_attention(views, save=tmp_path / "tma.png")
+    viz.plot_temporal_attention(views, head=heads - 1, save=tmp_path / "tma_head.png")
+    for name in ("prompts.png", "tma.png", "tma_head.png"):
+        assert_png(tmp_path / name)
+
+
+def test_timeline_confusion_tsne(model, video, tmp_path):
+    logits = viz.frame_logits(model, video)
+    assert logits.shape == (1, T, K)
+    torch.testing.assert_close(logits.mean(1), model(video)[0], atol=1e-5, rtol=1e-5)
+    names = [f"c{k}" for k in range(K)]
+    fig = viz.plot_timeline(video, logits.softmax(-1), names, save=tmp_path / "timeline.png")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert_png(tmp_path / "timeline.png")
+
+    y_true, y_pred = [0, 0, 0, 1, 1, 2, 3, 4, 5, 6], [0, 0, 1, 1, 1, 2, 3, 4, 5, 0]
+    fig = viz.plot_confusion(y_true, y_pred, names, save=tmp_path / "confusion.png")
+    shown = np.asarray(fig.axes[0].collections[0].get_array()).reshape(K, K)
+    np.testing.assert_allclose(shown.sum(1), 1)
+    assert shown[0, 0] == pytest.approx(2 / 3) and shown[6, 0] == 1
+    assert_png(tmp_path / "confusion.png")
+
+    clips = torch.cat([video, video.flip(2), video.flip(-1)])
+    labels = torch.tensor([0, 1, 2])
+    out = viz.clip_features(model, [(clips[i:i + 1], labels[i:i + 1]) for i in range(3)])
+    assert out.features.shape == (3, 192) and (out.labels == labels.numpy()).all()
+    logits, feature = model(clips[1:2])
+    np.testing.assert_allclose(out.features[1], feature[0].detach().numpy(), atol=1e-5)
+    assert out.predictions[1] == logits.argmax()
+    # test-mode views (B, V, 3, T, H, W) are averaged per clip
+    views = viz.clip_features(model, [(clips[None, :2], labels[:1])])
+    np.testing.assert_allclose(views.features[0], out.features[:2].mean(0), atol=1e-5)
+
+    rng = np.random.default_rng(0)  # three separated classes of 8 clips each
+    features = np.repeat(np.eye(3, 16) * 20, 8, axis=0) + rng.normal(size=(24, 16))
+    classes = np.repeat(np.arange(3), 8)
+    xy = viz.tsne_embedding(features)
+    assert xy.shape == (24, 2) and np.isfinite(xy).all()
+    centres = np.stack([xy[classes == c].mean(0) for c in range(3)])
+    spread = max(np.linalg.norm(xy[classes == c] - centres[c], axis=1).mean() for c in range(3))
+    assert min(np.linalg.norm(centres[i] - centres[j]) for i, j in ((0, 1), (0, 2), (1, 2))) > 2 * spread
+    fig = viz.plot_tsne(features, classes, names[:3], save=tmp_path / "tsne.png")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert_png(tmp_path / "tsne.png")
+
+
+def test_training_curves_from_a_run_folder(tmp_path):
+    history = [dict(epoch=e, train_loss=2.0 / e, train_ce=2.0 / e, train_easdl=0.0, easdl_weight=0.0,
+                    lr=1e-3 / e, val_war=0.1 * e, val_uar=0.09 * e, val_loss=2.1 / e, seconds=1.0)
+               for e in (1, 2, 3)]
+    run = tmp_path / "runs" / "static_tiny_RAF-DB"
+    run.mkdir(parents=True)
+    with open(run / "metrics.csv", "w", newline="") as f:  # as s2d_lib.train writes it
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    assert viz.load_metrics(run) == history
+    (run / "metrics.json").write_text(json.dumps(history))
+    assert viz.load_metrics(run / "metrics.json") == history
+    fig = viz.plot_training_curves(run, save=tmp_path / "curves.png")
+    loss_lines = {line.get_label(): line.get_ydata() for line in fig.axes[0].get_lines()}
+    assert set(loss_lines) == {"train_loss", "train_ce", "val_loss"}  # the all-zero EASDL loss is left out
+    np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [10, 20, 30])
+    assert_png(tmp_path / "curves.png")
+    with pytest.raises(FileNotFoundError, match="metrics"):
+        viz.load_metrics(tmp_path / "nowhere")
+
+
+def test_explorer_redraws_in_place(model, video):
+    clips = torch.cat([video, video.flip(2)])
+    explorer = viz.Explorer(model, clips, class_names=[f"c{k}" for k in range(K)])
+
+    def pixels() -> np.ndarray:
+        explorer.figure.canvas.draw()
+        return np.asarray(explorer.figure.canvas.buffer_rgba()).copy()
+
+    figure, before, count = explorer.figure, pixels(), explorer.redraws
+    explorer.frame.value = 2
+    assert explorer.redraws == count + 1 and explorer.figure is figure
+    after = pixels()
+    assert (after != before).any()
+    heads = {"attention": model.blocks[0].attn.num_heads,
+             "temporal attention": model.prompt_blocks[0].TMA.T_Adapter.attn.num_heads}
+    for method in viz.explorer.METHODS[1:] + viz.explorer.METHODS[:1]:
+        count = explorer.redraws
+        explorer.method.value = method
+        assert explorer.redraws == count + 1, method  # one redraw, also when the head choices change
+        assert len(explorer.head.options) == 1 + heads.get(method, 0)
+        current = pixels()
+        assert (current != after).any(), method
+        after = current
+    explorer.head.value = 1
+    explorer.clip.value = 1
+    explorer.layer.value = 0
+    assert set(explorer._cache) == {0, 1} and (pixels() != after).any()
+    assert no_hooks(model)
+
+
+def test_base_size_attention_and_grad_cam():
+    torch.manual_seed(0)
+    base = timm.create_model("s2d_base_patch16_224", num_classes=K, num_frames=2).eval()
+    clip = torch.randn(1, 3, 2, 224, 224)
+    maps = viz.attention_maps(base, clip)
+    assert maps.shape == (12, 2, 12, 197, 197)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(12, 2, 12, 197), atol=1e-4, rtol=0)
+    assert viz.cls_attention(maps).shape == (12, 2, 12, 14, 14)
+    assert viz.attention_rollout(maps).shape == (2, 197, 197)
+    cams = viz.clip_cams(base, clip)
+    assert cams.shape == (1, 2, 224, 224) and np.isfinite(cams).all()
+    assert cams.min() >= 0 and cams.max() <= 1 + 1e-6
+    assert no_hooks(base)
