@@ -1,0 +1,90 @@
+"""Smoke test of ``python -m benchmarks --quick``: every table is written with finite, positive
+figures, and the markdown on disk is the one printed."""
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from s2d_lib.data.synthetic import build_suite
+
+
+def _rows(markdown: str, section: str) -> list[list[str]]:
+    """Cells of the table under ``## section`` (header and separator dropped)."""
+    body = markdown.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in body.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def _number(cell: str) -> float:
+    match = re.match(r"[-\d.,]+", cell.strip())
+    assert match, f"no number in {cell!r}"
+    return float(match.group().replace(",", ""))
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    build_suite(root / "data", "mini", datasets=("DFEW",), progress=False)
+    out = root / "RESULTS.md"
+    cmd = [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out),
+           "--data-root", str(root / "data")]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout, out
+
+
+def test_quick_run_writes_the_printed_table(quick):
+    markdown, out = quick
+    assert out.read_text().strip() == markdown.strip()
+    for section in ("Machine", "Model steps", "Ratios", "Video loading", "Targets"):
+        assert f"## {section}\n" in markdown
+
+
+def test_model_steps_are_measured_with_positive_finite_figures(quick):
+    rows = _rows(quick[0], "Model steps")
+    options = {(r[2], r[3]) for r in rows}
+    for step in ("forward", "training"):
+        for option in ("reference", "math attention", "landmarks cached"):
+            assert (step, option) in options
+    assert ("training", "grad checkpointing") in options
+    measured = [r for r in rows if not r[4].startswith("skipped")]
+    assert len(measured) == 7, [r[4] for r in rows]  # all but the two torch.compile rows
+    for r in measured:
+        seconds, clips, gflops, rate, fraction = (_number(c) for c in r[4:9])
+        for x in (seconds, clips, gflops, rate, fraction):
+            assert math.isfinite(x) and x > 0, r
+        assert clips == pytest.approx(1 / seconds, rel=0.02)
+        assert rate == pytest.approx(gflops / seconds, rel=0.02)
+        assert _number(r[10]) > 0  # peak RSS MiB
+    # The training step counts forward and backward, so it does more work than the forward.
+    gflops = {(r[2], r[3]): _number(r[6]) for r in measured}
+    assert gflops[("training", "reference")] > gflops[("forward", "reference")]
+    assert gflops[("forward", "landmarks cached")] < gflops[("forward", "reference")]
+
+
+def test_loader_and_matmul_limit_are_positive(quick):
+    markdown = quick[0]
+    rows = _rows(markdown, "Video loading")
+    assert {(r[0], r[1], r[2]) for r in rows} == {
+        (source, size, workers) for source in ("frames", "mp4") for size in ("64", "224")
+        for workers in ("0", "2")}
+    for r in rows:
+        assert math.isfinite(_number(r[3])) and _number(r[3]) > 0, r
+    limit = dict(_rows(markdown, "Machine"))["matmul limit"]
+    assert _number(limit.split("cpu ", 1)[1]) > 0
+
+
+def test_targets_report_tiny_landmark_caching_and_ratio(quick):
+    targets = {r[0]: r for r in _rows(quick[0], "Targets")}
+    _, measured, verdict = targets["tiny training step: landmark caching saves time"]
+    computed, cached = (_number(part) for part in measured.split("→"))
+    assert computed > 0 and cached > 0
+    assert (verdict == "met") == (cached < computed), (measured, verdict)
+    _, ratio, verdict = targets["tiny dynamic training step ≤ 2.3 × the forward time"]
+    assert (verdict == "met") == (_number(ratio) <= 2.3), (ratio, verdict)
+    assert targets["base forward ≥ 85% of the matmul limit"][1] == "not measured"
