@@ -88,7 +88,10 @@ def test_landmarks_beside_frames(suite: Path):
         frames = sorted(folder.glob("*.jpg"))
         assert lm.shape == (len(frames), 68, 2) and lo <= len(frames) <= hi
         assert frames[0].name == "00001.jpg"
-        assert (lm > -10).all() and (lm < 122).all()
+        # Tight crops, like the real aligned faces, may cut the chin of a dropped jaw: points stay
+        # within a quarter of the side around the image.
+        side = PRESETS["mini"].frame_size
+        assert (lm > -0.25 * side).all() and (lm < 1.25 * side).all()
 
 
 def _geometry(aus: dict, idn=None) -> dict[str, float]:

@@ -16,7 +16,7 @@ from .face import Identity, Pose, head_arc, landmarks
 __all__ = ["Scene", "sample_scene", "render_face", "to_pixels", "FACE_UNIT"]
 
 #: Half a face width, as a fraction of the image side, at pose scale 1.
-FACE_UNIT = 0.26
+FACE_UNIT = 0.36
 _SS = 2  # supersampling factor
 
 

@@ -145,9 +145,9 @@ def _static_face(item: _Item, rng: np.random.Generator, pose_strength: float):
     if item.label in CANONICAL and rng.random() < 0.1:  # ambiguous blend, labelled with the dominant one
         w = rng.uniform(0.65, 0.8)
         weights = {item.label: w, str(rng.choice(BASIC7)): 1 - w}
-    aus = expression_aus(weights, rng.uniform(0.55, 1.0)) if weights else {}
+    aus = expression_aus(weights, rng.uniform(0.7, 1.0)) if weights else {}
     for au in rng.choice(AUS[:-1], 2, replace=False):  # idiosyncratic, expression-free motion
-        aus[au] = min(1.0, aus.get(au, 0.0) + rng.uniform(0, 0.25))
+        aus[au] = min(1.0, aus.get(au, 0.0) + rng.uniform(0, 0.15))
     if rng.random() < 0.05:
         aus["43"] = 1.0
     talk = rng.uniform(0, 0.5) if rng.random() < 0.15 else 0.0

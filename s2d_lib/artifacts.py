@@ -1,0 +1,116 @@
+"""Load-or-compute the artifacts the notebooks share: the synthetic suite, the landmark network,
+the static checkpoint and the video checkpoints.
+
+Every notebook runs on its own: it asks for what it needs here, gets it from ``runs/`` (or
+``data/``) when an earlier notebook already made it, and otherwise builds it by calling the
+library. Paths are relative to the repository root, whatever the caller's working directory, and
+functions return paths relative to it where they can (notebook outputs stay machine-independent).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from .checkpoints import load_checkpoint
+from .config import load_config
+from .landmarks import MobileFaceNet
+from .model import S2D
+
+__all__ = ["REPO", "repo_path", "relative", "synthetic_data", "landmark_weights", "landmark_net",
+           "trained_run", "static_run", "video_run", "load_best"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def repo_path(path: str | os.PathLike) -> Path:
+    """``path`` if absolute, else under the repository root."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO / path
+
+
+def relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository root when it lies inside it (for printing)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "tiny",
+                   seed: int = 0) -> Path:
+    """The synthetic suite under ``root``, built when missing (reused when already there)."""
+    from .data.synthetic import build_suite
+
+    root = repo_path(root)
+    build_suite(root, preset, seed)
+    return root
+
+
+def landmark_weights(run_dir: str | os.PathLike = "runs/landmarks_tiny",
+                     data_root: str | os.PathLike = "data/synthetic/AffectNet",
+                     input_size: int = 64, epochs: int = 15, seed: int = 0,
+                     progress: bool = True) -> Path:
+    """Path of the trained MobileFaceNet (our safetensors); trained on the synthetic AffectNet
+    faces' landmarks when ``run_dir`` holds none yet (about a minute on two CPU cores)."""
+    from .checkpoints import save_checkpoint
+    from .train_landmarks import landmark_datasets, train_landmarks
+
+    run_dir = repo_path(run_dir)
+    path = run_dir / "mobilefacenet.safetensors"
+    if path.is_file():
+        return path
+    train_set, test_set = landmark_datasets(repo_path(data_root), input_size)
+    net, report = train_landmarks(train_set, test_set, input_size, epochs, seed=seed,
+                                  progress=progress)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "report.json").write_text(json.dumps(report, indent=1))
+    return save_checkpoint(net, path, {"nme_before": report["nme_before"],
+                                       "nme_after": report["nme_after"]})
+
+
+def landmark_net(**kwargs) -> MobileFaceNet:
+    """The trained MobileFaceNet of :func:`landmark_weights` (eval mode)."""
+    return load_checkpoint(landmark_weights(**kwargs)).eval()
+
+
+def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = False) -> Path:
+    """The run folder of ``python -m s2d_lib.train --config preset overrides``; trained when its
+    ``results.json`` is missing (an interrupted run resumes). Relative ``data_root``, ``init``,
+    ``landmark_weights``, ``cache_dir`` and ``out_dir`` are taken from the repository root."""
+    from .train import train
+
+    cfg = load_config(preset, list(overrides))
+    for key in ("data_root", "init", "landmark_weights", "cache_dir", "out_dir"):
+        value = getattr(cfg, key)
+        if value is not None:
+            setattr(cfg, key, str(repo_path(value)))
+    if cfg.out_dir is None:
+        cfg.out_dir = str(repo_path(cfg.run_dir))
+    run = Path(cfg.out_dir)
+    if retrain or not (run / "results.json").is_file():
+        if retrain:
+            cfg.resume = False
+        train(cfg)
+    return run
+
+
+def static_run(profile: str = "tiny", overrides: Iterable[str] = ()) -> Path:
+    """The static (image) S2D run; the tiny profile first gets the trained landmark network."""
+    extra = [f"landmark_weights={landmark_weights()}"] if profile == "tiny" else []
+    return trained_run(f"static_{profile}", extra + list(overrides))
+
+
+def video_run(stage: str = "dfer", profile: str = "tiny", overrides: Iterable[str] = ()) -> Path:
+    """A video run (``stage`` ``temporal`` or ``dfer``) inflated from :func:`static_run`."""
+    init = [f"init={static_run(profile) / 'best.safetensors'}"] if profile == "tiny" else []
+    return trained_run(f"{stage}_{profile}", init + list(overrides))
+
+
+def load_best(run: str | os.PathLike, device: str | torch.device = "cpu") -> S2D:
+    """The selected checkpoint of a run folder, in eval mode."""
+    return load_checkpoint(Path(run) / "best.safetensors").to(device).eval()
