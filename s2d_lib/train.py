@@ -154,7 +154,8 @@ def build_model(cfg: TrainConfig) -> S2D:
         set_trainable(model, "dynamic")
     if cfg.landmark_weights:
         if not Path(cfg.landmark_weights).is_file():
-            raise FileNotFoundError(f"{cfg.landmark_weights}: landmark weights not found")
+            raise FileNotFoundError(f"{cfg.landmark_weights}: landmark weights not found (the tiny "
+                                    "profile trains them with `python -m s2d_lib.train_landmarks`)")
         load_landmarks(model, cfg.landmark_weights)
     return model
 

@@ -37,6 +37,7 @@ def toy_splits(n: int = 36, frames: int = 1, name: str = "toy") -> DataSplits:
 
 def tiny_config(tmp_path, preset: str = "static_tiny", **changes):
     base = dict(num_classes=NUM_CLASSES, epochs=2, batch_size=8, out_dir=str(tmp_path / "run"),
+                landmark_weights=None,
                 cache_dir=str(tmp_path / "cache"), progress=False, val_fraction=0.25)
     return load_config(preset, {**base, **changes})
 
@@ -172,7 +173,7 @@ def test_landmark_cache_is_reused_and_invalidated_when_the_weights_change(tmp_pa
 
 def test_evaluate_averages_softmax_over_test_views():
     torch.manual_seed(0)
-    model = build_model(load_config("static_tiny", {"num_classes": NUM_CLASSES})).eval()
+    model = build_model(load_config("static_tiny", {"num_classes": NUM_CLASSES, "landmark_weights": None})).eval()
     views = torch.randn(4, 2, 3, 1, 64, 64)  # 4 items x 2 views
     labels = torch.tensor([0, 1, 2, 0])
     result = evaluate(model, TensorDataset(views, labels), NUM_CLASSES, batch_size=3)
@@ -184,7 +185,7 @@ def test_evaluate_averages_softmax_over_test_views():
 
 def test_frame_average_baseline_scores_each_frame_with_the_static_model():
     torch.manual_seed(0)
-    model = build_model(load_config("static_tiny", {"num_classes": NUM_CLASSES})).eval()
+    model = build_model(load_config("static_tiny", {"num_classes": NUM_CLASSES, "landmark_weights": None})).eval()
     clips = torch.randn(3, 3, 2, 64, 64)
     labels = torch.tensor([2, 1, 0])
     order = [2, 0, 1]  # dataset class i is the static model's class order[i]
