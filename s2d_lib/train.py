@@ -367,10 +367,11 @@ def evaluate(model: nn.Module, dataset: Dataset, num_classes: int, batch_size: i
     for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
         x, y, lf = _unpack(batch, device)
         x = _as_video(x)
-        views = x.shape[1] if x.dim() == 6 else 1
-        x = x.flatten(0, 1) if x.dim() == 6 else x
-        if lf is not None and views > 1:
-            lf = lf.flatten(0, 1)
+        views = 1
+        if x.dim() == 6:  # (B, V, 3, T, H, W): every test view is a clip of its own
+            views = x.shape[1]
+            x = x.flatten(0, 1)
+            lf = lf.flatten(0, 1) if lf is not None else None
         with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
             logits, _ = raw(x, lf)
         probs.append(average_views(logits.view(-1, views, logits.shape[-1])).cpu())

@@ -143,20 +143,29 @@ def test_grad_cam_per_frame_maps(model, video, tmp_path):
     torch.testing.assert_close(viz.CAMModel(model)(model.fold_frames(video)), reference)
     assert viz.target_layer(model) is model.blocks[-1].norm1
 
+    # One CAM per class (the clip repeated K times): with random weights a class may have no
+    # positive evidence anywhere (an all-zero map); each frame's map is min-max scaled, so it
+    # either reaches 1 or is 0 everywhere, and some class must have positive evidence.
+    per_class = viz.clip_cams(model, video.expand(K, -1, -1, -1, -1), target_class=list(range(K)))
+    peaks = per_class.reshape(K, T, -1).max(-1)
+    assert np.all((peaks > 0.99) | (peaks == 0)), peaks
+    assert peaks.max() > 0.99
+    target = int(np.argmax(peaks.max(1)))
+
     model.train()
-    cams = viz.clip_cams(model, video, target_class=3)
+    cams = viz.clip_cams(model, video, target_class=target)
     assert model.training  # mode restored
     model.eval()
     assert cams.shape == (1, T, SIDE, SIDE)
     assert np.isfinite(cams).all() and cams.min() >= 0 and cams.max() <= 1 + 1e-6
-    assert cams.max() > 0.99  # min-max scaled per frame (a frame with no positive evidence is 0)
+    np.testing.assert_allclose(cams[0], per_class[target], atol=1e-5)  # batching changes nothing
     flags = [p.requires_grad for p in model.parameters()]
     assert all(p.grad is None for p in model.parameters())
     assert no_hooks(model)
     torch.testing.assert_close(model(video)[0], reference, rtol=0, atol=0)
     # the shortened backward (gradient_from) gives grad-cam's own full-backward result
     with GradCAM(viz.CAMModel(model), [model.blocks[-1].norm1], viz.reshape_transform) as cam:
-        full = cam(model.fold_frames(video), [ClassifierOutputTarget(3)])
+        full = cam(model.fold_frames(video), [ClassifierOutputTarget(target)])
     model.zero_grad(set_to_none=True)
     np.testing.assert_allclose(cams[0], full, atol=1e-6)
     assert [p.requires_grad for p in model.parameters()] == flags
@@ -175,10 +184,14 @@ def test_grad_cam_per_frame_maps(model, video, tmp_path):
 
 
 def test_grad_cam_with_a_frozen_model(video):
+    torch.manual_seed(1)
     frozen = timm.create_model("s2d_tiny_patch8_64", num_classes=K, num_frames=T).eval()
+    trainable = viz.clip_cams(frozen, video.expand(K, -1, -1, -1, -1), target_class=list(range(K)))
     frozen.requires_grad_(False)
-    cams = viz.clip_cams(frozen, video)
+    cams = viz.clip_cams(frozen, video.expand(K, -1, -1, -1, -1), target_class=list(range(K)))
+    assert not any(p.requires_grad for p in frozen.parameters())
     assert np.isfinite(cams).all() and cams.max() > 0.99
+    np.testing.assert_allclose(cams, trainable, atol=1e-5)
 
 
 def test_landmarks_and_landmark_view(model, video, tmp_path):

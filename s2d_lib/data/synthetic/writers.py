@@ -45,7 +45,9 @@ def write_mp4(path: Path, frames: Sequence[Image.Image], fps: int = 25) -> None:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames[0].size
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
+        # A constant quantizer, not x264's default rate control: its float look-ahead (mb-tree)
+        # gives different bytes for the same frames depending on the process's earlier work.
+        stream.options = {"qp": "20", "preset": "veryfast"}
         stream.thread_count = 1
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_image(frame)))

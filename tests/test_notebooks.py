@@ -1,0 +1,63 @@
+"""The committed notebooks: executed top to bottom with outputs, no errors, no machine paths,
+a `parameters` cell, nbval-checked cells, a closing summary with exercises; and every PNG in
+figures/ is written by some notebook."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import REPO
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MACHINE_PATH = re.compile(r"(/(root|home|tmp|work|Users|private/var)/|[A-Z]:\\\\Users)")
+
+
+def load(path):
+    return json.loads(path.read_text())
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks/NN_*.ipynb found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_top_to_bottom_without_errors(path):
+    cells = code_cells(load(path))
+    counts = [c["execution_count"] for c in cells]
+    assert None not in counts, "not fully executed"
+    assert counts == list(range(1, len(counts) + 1)), "cells not executed top to bottom in one run"
+    for c in cells:
+        for out in c["outputs"]:
+            assert out["output_type"] != "error", f"error output in cell {c['execution_count']}"
+            assert not MACHINE_PATH.search(json.dumps(out)), \
+                f"cell {c['execution_count']} shows a path of this machine"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_structure(path):
+    nb = load(path)
+    cells = code_cells(nb)
+    first = cells[0]
+    assert "parameters" in first["metadata"].get("tags", []), "first code cell is not tagged `parameters`"
+    assert 'os.environ.get("S2D_PROFILE", "tiny")' in "".join(first["source"])
+    checked = [c for c in cells if "# NBVAL_CHECK_OUTPUT" in "".join(c["source"])]
+    assert len(checked) >= 3, "fewer than three cells carry # NBVAL_CHECK_OUTPUT"
+    assert all(c["outputs"] for c in checked), "an NBVAL_CHECK_OUTPUT cell has no output to compare"
+    intro = "".join(nb["cells"][0]["source"]).lower()
+    assert "you will learn" in intro and "tiny" in intro and "paper" in intro
+    last = "".join(nb["cells"][-1]["source"]).lower()
+    assert "summary" in last and "exercise" in last
+
+
+def test_every_figure_is_written_by_a_notebook():
+    texts = "".join(p.read_text() for p in NOTEBOOKS)
+    pngs = sorted((REPO / "figures").glob("*.png"))
+    assert pngs, "figures/ is empty"
+    orphans = [p.name for p in pngs if p.name not in texts]
+    assert not orphans, f"figures no notebook writes (regenerate or delete): {orphans}"
