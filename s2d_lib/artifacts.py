@@ -53,7 +53,7 @@ def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "ti
 
 def landmark_weights(run_dir: str | os.PathLike = "runs/landmarks_tiny",
                      data_root: str | os.PathLike = "data/synthetic/AffectNet",
-                     input_size: int = 64, epochs: int = 15, seed: int = 0,
+                     input_size: int = 64, epochs: int = 2, seed: int = 0,
                      progress: bool = True) -> Path:
     """Path of the trained MobileFaceNet (our safetensors); trained on the synthetic AffectNet
     faces' landmarks when ``run_dir`` holds none yet (about a minute on two CPU cores)."""

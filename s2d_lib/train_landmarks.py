@@ -74,13 +74,14 @@ def init_output_layer(net: MobileFaceNet, targets: torch.Tensor) -> None:
 
 
 def train_landmarks(train_set: Dataset, test_set: Dataset, input_size: int = 64,
-                    epochs: int = 20, batch_size: int = 64, lr: float = 2e-3,
+                    epochs: int = 2, batch_size: int = 32, lr: float = 2e-3,
                     weight_decay: float = 1e-4, device: str | torch.device = "cpu",
                     seed: int = 0, progress: bool = True) -> tuple[MobileFaceNet, dict]:
     """Train a MobileFaceNet with an L1 loss on the [0, 1] landmark coordinates; returns it and
     ``{"nme_before", "nme_after", "history", "seconds"}`` (NME on ``test_set``)."""
     torch.manual_seed(seed)
-    net = MobileFaceNet(input_size=input_size).to(device)
+    # channels-last lets oneDNN run the depthwise convolutions about 15% faster on a CPU.
+    net = MobileFaceNet(input_size=input_size).to(device, memory_format=torch.channels_last)
     report = {"nme_before": evaluate_nme(net, test_set, device=device), "history": []}
     loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(seed))
@@ -94,7 +95,8 @@ def train_landmarks(train_set: Dataset, test_set: Dataset, input_size: int = 64,
         total = 0.0
         for images, target in tqdm(loader, desc=f"landmarks epoch {epoch + 1}/{epochs}",
                                    disable=not progress, leave=False):
-            loss = F.l1_loss(_predict(net, images.to(device)), target.to(device))
+            images = images.to(device, memory_format=torch.channels_last)
+            loss = F.l1_loss(_predict(net, images), target.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -110,7 +112,7 @@ def train_landmarks(train_set: Dataset, test_set: Dataset, input_size: int = 64,
     report["nme_after"] = report["history"][-1]["test_nme"] if epochs else report["nme_before"]
     report["seconds"] = time.time() - start
     net.eval()
-    return net, report
+    return net.to(memory_format=torch.contiguous_format), report
 
 
 class _Relative(Dataset):
@@ -128,19 +130,19 @@ class _Relative(Dataset):
 
 
 def landmark_datasets(root: str | Path, image_size: int) -> tuple[Dataset, Dataset]:
-    """(train, test) face crops with their 68 landmarks in [0, 1]: AffectNet's training and
-    validation images. Training crops are jittered in scale, aspect and colour but never
-    flipped (a flip would swap left and right landmark indices)."""
+    """(train, test) faces with their 68 landmarks in [0, 1]: AffectNet's training and validation
+    images, framed whole as S2D's frames are (not cut to the CSV's face box), so the network
+    learns the framing it will see. Training images are jittered in colour, never flipped (a flip
+    would swap left and right landmark indices); pose and scale already vary from face to face."""
     from torchvision.transforms import v2
 
     from .data.static import AffectNet
     from .data.transforms import normalize
 
-    jitter = v2.Compose([v2.RandomResizedCrop(image_size, scale=(0.75, 1.0), ratio=(0.85, 1.15),
-                                              antialias=True),
-                         v2.ColorJitter(0.3, 0.3, 0.3), normalize()])
     plain = v2.Compose([v2.Resize((image_size, image_size), antialias=True), normalize()])
-    kwargs = dict(num_classes=8, with_landmarks=True, image_size=image_size)
+    jitter = v2.Compose([v2.Resize((image_size, image_size), antialias=True),
+                         v2.ColorJitter(0.3, 0.3, 0.3), normalize()])
+    kwargs = dict(num_classes=8, with_landmarks=True, image_size=image_size, crop_face=False)
     train = AffectNet(root, "train", transform=jitter, **kwargs)
     test = AffectNet(root, "val", transform=plain, **kwargs)
     return _Relative(train, image_size), _Relative(test, image_size)
@@ -154,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                         help="AffectNet layout with facial_landmarks in its CSVs")
     parser.add_argument("--out", default="runs/landmarks_tiny", help="output folder")
     parser.add_argument("--input-size", type=int, default=64, help="64 for tiny, 112 for paper")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)

@@ -175,3 +175,20 @@ def test_profile_base_flops_and_counts():
     assert cost.gflops_model == pytest.approx(620, rel=0.02)
     assert cost.gflops_landmarks == pytest.approx(7, rel=0.02)
     assert cost.gflops_landmark_view < cost.gflops_landmarks
+
+
+def test_single_frame_t_adapter_equals_attention_over_one_frame():
+    """At T = 1 the T-Adapter skips the attention call: same output and gradients as running it."""
+    from s2d_lib.adapters import TAdapter
+
+    torch.manual_seed(0)
+    adapter = TAdapter(32, 0.25, num_heads=4)
+    x = torch.randn(6, 5, 32, requires_grad=True)
+    general = adapter.D_fc2(adapter.from_sequences(
+        adapter.attn(adapter.to_sequences(adapter.act(adapter.D_fc1(x)), 1)), 5))
+    fast = adapter(x, 1)
+    torch.testing.assert_close(fast, general, atol=1e-6, rtol=1e-5)
+    g_general = torch.autograd.grad(general.square().sum(), [x, adapter.attn.qkv.weight])
+    g_fast = torch.autograd.grad(fast.square().sum(), [x, adapter.attn.qkv.weight])
+    for a, b in zip(g_fast, g_general):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)

@@ -239,6 +239,13 @@ def test_prompt_views_fovea_prompt_and_temporal_attention(model, video, tmp_path
     for name in ("prompts.png", "tma.png", "tma_head.png"):
         assert_png(tmp_path / name)
 
+    # the static model (T = 1): each frame attends only to itself
+    torch.manual_seed(0)
+    static = timm.create_model("s2d_tiny_patch8_64", num_classes=K, num_frames=1).eval()
+    one = viz.prompt_views(static, video[:, :, :1])
+    assert one.fovea.shape == (layers, 1, 8, g, g)
+    assert torch.equal(one.temporal_attention, torch.ones(layers, 1, heads, 1, 1))
+
 
 def test_timeline_confusion_tsne(model, video, tmp_path):
     logits = viz.frame_logits(model, video)

@@ -95,9 +95,12 @@ def prompt_views(model: nn.Module, video: torch.Tensor,
             stack.callback(p.conv1x1.register_forward_hook(on_prompt(i)).remove)
         logits = model(video, landmark_features)[0]
     b, t = video.shape[0], video.shape[2]
-    # T-Adapter sequences are (B*N, T, C): average the per-position attention over the N positions.
-    tma = temporal.stacked()
-    tma = tma.view(len(blocks), b, -1, *tma.shape[2:]).mean(2)
+    if t == 1:  # a single frame attends to itself with weight 1 (the adapter skips the call)
+        tma = torch.ones(len(blocks), b, blocks[0].TMA.T_Adapter.attn.num_heads, 1, 1)
+    else:
+        # T-Adapter sequences are (B*N, T, C): average the per-position attention over N positions.
+        tma = temporal.stacked()
+        tma = tma.view(len(blocks), b, -1, *tma.shape[2:]).mean(2)
     return PromptViews(torch.stack(fovea).cpu(), torch.stack(magnitude).cpu(), tma.cpu(), logits.cpu())
 
 

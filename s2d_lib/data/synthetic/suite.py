@@ -51,7 +51,7 @@ FERV39K_SCENES = ("Action", "Argue", "Business", "Conflict", "Contest", "Crime",
                   "DailyLife", "ElegantArt", "Experiment", "History", "Interview", "Liveshow",
                   "Medicine", "OfficialEvent", "ScholarReport", "School", "Social", "Speech",
                   "Talkshow", "Terror", "War")
-_VERSION = 1
+_VERSION = 2
 #: AffectNet codes 8, 9, 10 (none of the eight, uncertain, not a face) in generator terms.
 _AFFECTNET_EXTRA = ("none", "uncertain", "nonface")
 _AFFECTNET_VA = {"neutral": (0.0, 0.0), "happiness": (0.8, 0.5), "sadness": (-0.7, -0.3),
@@ -76,7 +76,7 @@ class SuitePreset:
 
 
 PRESETS = {
-    "tiny": SuitePreset("tiny", rafdb=(1400, 350), affectnet=(320, 80), dfew=350,
+    "tiny": SuitePreset("tiny", rafdb=(2800, 350), affectnet=(6000, 240), dfew=350,
                         ferv39k=(112, 42), mafw=165),
     "small": SuitePreset("small", rafdb=(5000, 1250), affectnet=(2000, 500), dfew=1400,
                          ferv39k=(700, 210), mafw=880, frames=(16, 48)),
@@ -156,7 +156,7 @@ def _static_face(item: _Item, rng: np.random.Generator, pose_strength: float):
 
 def _render_static(item: _Item, root: Path) -> dict:
     rng = _rng(item.seed, item.dataset, item.index)
-    idn, aus, pose, talk = _static_face(item, rng, 0.5 if item.dataset == "RAF-DB" else 1.0)
+    idn, aus, pose, talk = _static_face(item, rng, 1.0)
     scene = sample_scene(rng, item.size)
     img, lm = render_face(idn, aus, pose, scene, item.size, talk)
     if item.label == "nonface":  # AffectNet code 10: the background alone
