@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Identity", "Pose", "AUS", "EXPRESSION_AUS", "EXPRESSION_GAIN", "sample_identity", "sample_pose",
-           "expression_aus", "landmarks", "head_arc", "face_depth"]
+__all__ = ["Identity", "Pose", "AUS", "EXPRESSION_AUS", "EXPRESSION_GAIN", "sample_identity",
+           "sample_pose", "expression_aus", "landmarks", "head_arc", "face_depth"]
 
 #: How much further than the AUs' own displacement every expression moves the landmarks. At the
 #: tiny profile's 64 px a natural-sized lip-corner pull is about one pixel; drawn as a caricature

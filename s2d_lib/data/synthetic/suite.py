@@ -134,10 +134,10 @@ class _Item:
 
 # ---------------------------------------------------------------- rendering (workers)
 
-def _static_face(item: _Item, rng: np.random.Generator, pose_strength: float):
+def _static_face(item: _Item, rng: np.random.Generator):
     """Identity, AUs, pose and talk of one still image."""
     idn = sample_identity(rng)
-    pose = sample_pose(rng, pose_strength)
+    pose = sample_pose(rng)
     if item.label in CANONICAL:
         weights = {item.label: 1.0}
     else:  # AffectNet "none" / "uncertain": a weak expression of any kind
@@ -156,7 +156,7 @@ def _static_face(item: _Item, rng: np.random.Generator, pose_strength: float):
 
 def _render_static(item: _Item, root: Path) -> dict:
     rng = _rng(item.seed, item.dataset, item.index)
-    idn, aus, pose, talk = _static_face(item, rng, 1.0)
+    idn, aus, pose, talk = _static_face(item, rng)
     scene = sample_scene(rng, item.size)
     img, lm = render_face(idn, aus, pose, scene, item.size, talk)
     if item.label == "nonface":  # AffectNet code 10: the background alone
