@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 try:  # dlib-bin is a dependency, but a platform without its wheel still gets a centre crop
     import dlib
@@ -169,7 +169,8 @@ def track_face(reader, detector: str = "auto", every: int = 5, max_side: int = 3
     detect = FaceDetector(max_side=max_side)
     checked = sorted(set(range(0, n, every)) | {n - 1})
     detections: dict[int, np.ndarray] = {}
-    with tqdm(total=len(checked), desc="face detection", unit="frame", disable=not progress) as bar:
+    with progress_bar(total=len(checked), desc="face detection", unit="frame",
+                      disable=not progress) as bar:
         for i in range(0, len(checked), chunk):
             indices = checked[i:i + chunk]
             for frame_index, frame in zip(indices, reader.read(indices)):

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .checkpoints import CheckpointError
 from .data.decode import ClipReader
@@ -250,7 +250,8 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D, window: int
     # once, however many windows share it: with stride 4 that is 4x less landmark work.
     cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     probs = []
-    with tqdm(total=len(starts), desc="S2D windows", unit="window", disable=not progress) as bar, \
+    with progress_bar(total=len(starts), desc="S2D windows", unit="window",
+                      disable=not progress) as bar, \
             torch.inference_mode():
         for i in range(0, len(starts), batch_size):
             batch = starts[i:i + batch_size]

@@ -45,7 +45,7 @@ from timm.scheduler import CosineLRScheduler
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
 from .checkpoints import (CheckpointError, LoadReport, checkpoint_filter_fn, load_landmark_weights,
@@ -211,7 +211,8 @@ def landmark_cache(model: S2D, dataset: Dataset, key: str, cache_dir: str | os.P
     stream = model.landmark_stream
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     chunks = []
-    for batch in tqdm(loader, desc=f"landmark cache {key}", disable=not progress, leave=False):
+    for batch in progress_bar(loader, desc=f"landmark cache {key}", disable=not progress,
+                              leave=False):
         x = batch[0]
         lead = x.shape[:-4] if x.dim() >= 5 else x.shape[:-3]  # (B,) or (B, V) or (B, V, ...)
         video = x if x.dim() >= 5 else x.unsqueeze(-3)         # images get T = 1
@@ -364,7 +365,7 @@ def evaluate(model: nn.Module, dataset: Dataset, num_classes: int, batch_size: i
     loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False)
     probs, labels = [], []
     device = torch.device(device)
-    for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
+    for batch in progress_bar(loader, desc="eval", disable=not progress, leave=False):
         x, y, lf = _unpack(batch, device)
         x = _as_video(x)
         views = 1
@@ -602,8 +603,8 @@ class _Run:
         weight = easdl_weight(self.epoch, self.ramp) if self.anchors is not None else 0.0
         fill = self.anchors is not None and self.epoch >= cfg.easdl_start_epoch
         totals = {"loss": 0.0, "ce": 0.0, "easdl": 0.0, "easdl_steps": 0}
-        bar = tqdm(self.loader, desc=f"{cfg.stage} epoch {self.epoch + 1}/{cfg.epochs}",
-                   disable=not (cfg.progress and env.main), leave=False)
+        bar = progress_bar(self.loader, desc=f"{cfg.stage} epoch {self.epoch + 1}/{cfg.epochs}",
+                           disable=not (cfg.progress and env.main), leave=False)
         for i, batch in enumerate(bar):
             x, y, lf = _unpack(batch, self.device)
             x, lf = _single_view(_as_video(x), lf)

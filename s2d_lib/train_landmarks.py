@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from timm.scheduler import CosineLRScheduler
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .checkpoints import save_checkpoint
 from .landmarks import MobileFaceNet
@@ -93,8 +93,8 @@ def train_landmarks(train_set: Dataset, test_set: Dataset, input_size: int = 64,
     for epoch in range(epochs):
         net.train()
         total = 0.0
-        for images, target in tqdm(loader, desc=f"landmarks epoch {epoch + 1}/{epochs}",
-                                   disable=not progress, leave=False):
+        for images, target in progress_bar(loader, desc=f"landmarks epoch {epoch + 1}/{epochs}",
+                                           disable=not progress, leave=False):
             images = images.to(device, memory_format=torch.channels_last)
             loss = F.l1_loss(_predict(net, images), target.to(device))
             optimizer.zero_grad(set_to_none=True)

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix
 from torch import nn
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from .attention import evaluating
 from .frames import frame_images, save_figure
@@ -51,7 +51,7 @@ def clip_features(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.
     ``(B, V, 3, T, H, W)`` are averaged per clip, as the evaluation does."""
     feats, labels, preds = [], [], []
     with evaluating(model), torch.no_grad():
-        for video, label in tqdm(batches, desc="clip features", leave=False):
+        for video, label in progress_bar(batches, desc="clip features", leave=False):
             video = video.to(device)
             views = video.shape[1] if video.dim() == 6 else 1
             logits, feature = model(video.flatten(0, 1) if video.dim() == 6 else video)
