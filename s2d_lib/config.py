@@ -139,7 +139,7 @@ _PAPER = dict(profile="paper", model="s2d_base_patch16_224", batch_size=8, epoch
 
 PRESETS: dict[str, dict[str, Any]] = {
     "static_tiny": dict(_TINY, stage="static", dataset="RAF-DB", data_root="data/synthetic/RAF-DB",
-                        num_frames=1, epochs=8, batch_size=32, lr=1e-3, min_lr=1e-5,
+                        num_frames=1, epochs=7, batch_size=32, lr=1e-3, min_lr=1e-5,
                         warmup_epochs=1, drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1,
                         easdl=False, landmark_weights="runs/landmarks_tiny/mobilefacenet.safetensors"),
     "temporal_tiny": dict(_TINY, stage="temporal", dataset="DFEW", data_root="data/synthetic/DFEW",
