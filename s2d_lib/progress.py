@@ -6,7 +6,7 @@ notebook tester (``nbval``) reads that channel only after a cell has finished, a
 holds roughly two thousand messages; past that the newest ones are dropped, the cell's final
 "idle" status among them, and the tester fails the cell for want of output. tqdm's default of ten
 redraws a second makes about 2,500 messages in the static training cell of notebook 02 (2.5
-minutes), one redraw a second about 1,100, one every two seconds about 600.
+minutes) and one redraw a second about 1,100; one every two seconds keeps it near half that.
 """
 from __future__ import annotations
 

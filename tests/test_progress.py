@@ -3,9 +3,7 @@ so a long training cell stays far below what a notebook tester can queue (nbval 
 kernel's output only after the cell)."""
 from __future__ import annotations
 
-import pytest
-
-jupyter_client = pytest.importorskip("jupyter_client")
+from jupyter_client.manager import start_new_kernel
 
 LOOP = """
 import time
@@ -36,8 +34,6 @@ def output_messages(client, code: str) -> tuple[int, str]:
 
 
 def test_widget_bar_redraws_at_most_every_two_seconds():
-    from jupyter_client.manager import start_new_kernel
-
     manager, client = start_new_kernel(kernel_name="python3")
     try:
         ours, text = output_messages(client, LOOP.format(bar="progress_bar"))
