@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 from PIL import Image
+
 from .progress import progress_bar
 
 try:  # dlib-bin is a dependency, but a platform without its wheel still gets a centre crop

@@ -32,7 +32,6 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
-from .progress import progress_bar
 
 from .checkpoints import CheckpointError
 from .data.decode import ClipReader
@@ -43,6 +42,7 @@ from .evaluate import load_any_checkpoint
 from .face_detection import (DETECTORS, DLIB_NAME, FaceDetectionError, crop_face, square_box,
                              track_face)
 from .model import S2D
+from .progress import progress_bar
 
 __all__ = ["Prediction", "PredictError", "class_names_for", "window_starts", "smooth_probs",
            "predict_video", "timeline_figure", "annotate_frame", "write_outputs", "main"]

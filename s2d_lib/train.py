@@ -45,7 +45,6 @@ from timm.scheduler import CosineLRScheduler
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
-from .progress import progress_bar
 
 from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
 from .checkpoints import (CheckpointError, LoadReport, checkpoint_filter_fn, load_landmark_weights,
@@ -55,6 +54,7 @@ from .data.labels import CLASSES, label_map
 from .easdl import EmotionAnchors, easdl_loss, easdl_weight, parse_ramp
 from .metrics import average_views, classification_metrics, format_metrics
 from .model import S2D, set_trainable
+from .progress import progress_bar
 
 __all__ = ["DataSplits", "TrainingDiverged", "build_model", "inflate", "load_landmarks",
            "landmark_hash", "landmark_cache", "WithLandmarks", "evaluate", "fit", "train",

@@ -11,6 +11,7 @@ size on the synthetic faces, whose exact iBUG-68 landmarks are known, and report
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -21,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from timm.scheduler import CosineLRScheduler
 from torch.utils.data import DataLoader, Dataset
-from .progress import progress_bar
 
 from .checkpoints import save_checkpoint
 from .landmarks import MobileFaceNet
+from .progress import progress_bar
 
 __all__ = ["nme", "evaluate_nme", "init_output_layer", "train_landmarks", "main", "OUTER_EYE_CORNERS"]
 
@@ -155,16 +156,22 @@ def landmark_datasets(root: str | Path, image_size: int) -> tuple[Dataset, Datas
 def main(argv: Sequence[str] | None = None) -> dict:
     """``python -m s2d_lib.train_landmarks --data-root data/synthetic/AffectNet --out runs/landmarks_tiny``."""
     parser = argparse.ArgumentParser(prog="python -m s2d_lib.train_landmarks",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", default="data/synthetic/AffectNet",
                         help="AffectNet layout with facial_landmarks in its CSVs")
     parser.add_argument("--out", default="runs/landmarks_tiny", help="output folder")
-    parser.add_argument("--input-size", type=int, default=64, help="64 for tiny, 112 for paper")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1.6e-2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    default = {k: v.default for k, v in inspect.signature(train_landmarks).parameters.items()}
+    parser.add_argument("--input-size", type=int, default=default["input_size"],
+                        help="64 for tiny, 112 for paper")
+    parser.add_argument("--epochs", type=int, default=default["epochs"],
+                        help="passes over the faces")
+    parser.add_argument("--batch-size", type=int, default=default["batch_size"],
+                        help="faces per step")
+    parser.add_argument("--lr", type=float, default=default["lr"],
+                        help="peak learning rate (warm-up + cosine)")
+    parser.add_argument("--seed", type=int, default=default["seed"], help="random seed")
+    parser.add_argument("--device", default=default["device"], help="cpu or cuda")
     args = parser.parse_args(argv)
     train_set, test_set = landmark_datasets(args.data_root, args.input_size)
     net, report = train_landmarks(train_set, test_set, args.input_size, args.epochs,

@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix
 from torch import nn
-from ..progress import progress_bar
 
+from ..progress import progress_bar
 from .attention import evaluating
 from .frames import frame_images, save_figure
 
