@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from .data.labels import CLASSES
+from .data.sampling import SAMPLINGS
 
 __all__ = ["TrainConfig", "PRESETS", "preset", "load_config", "parse_overrides", "STAGES",
            "PROFILES", "DATASET_RECIPES"]
@@ -40,6 +41,7 @@ class TrainConfig:
     data_root: str = "data/synthetic/RAF-DB"
     num_classes: int | None = None     # None: the dataset's class count (AffectNet: 7)
     num_frames: int = 1                # T; 1 for the static stage
+    frame_sampling: str = "window"     # window: T contiguous frames | uniform: T spread over the clip
     fold: int = 1                      # DFEW / MAFW split 1..5; 0 runs all five and reports mean ± std
     # Where the weights start
     init: str | None = None            # temporal/dfer: static checkpoint (ours or released .pth)
@@ -98,6 +100,8 @@ class TrainConfig:
             raise ValueError("the static stage trains on images: num_frames must be 1")
         if self.stage != "static" and self.dataset in IMAGE_DATASETS:
             raise ValueError(f"stage {self.stage!r} trains on videos, not {self.dataset}")
+        if self.frame_sampling not in SAMPLINGS:
+            raise ValueError(f"frame_sampling must be one of {SAMPLINGS}, got {self.frame_sampling!r}")
         if self.fold not in range(6):
             raise ValueError(f"fold must be 1..5 (or 0 for all five), got {self.fold}")
 
@@ -143,11 +147,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                         warmup_epochs=1, drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1,
                         easdl=False, landmark_weights="runs/landmarks_tiny/mobilefacenet.safetensors"),
     "temporal_tiny": dict(_TINY, stage="temporal", dataset="DFEW", data_root="data/synthetic/DFEW",
-                          num_frames=8, init="runs/static_tiny_RAF-DB/best.safetensors",
+                          num_frames=8, frame_sampling="uniform",
+                          init="runs/static_tiny_RAF-DB/best.safetensors",
                           epochs=6, batch_size=16, lr=1e-3, min_lr=1e-5, warmup_epochs=1,
                           drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1, easdl=False),
     "dfer_tiny": dict(_TINY, stage="dfer", dataset="DFEW", data_root="data/synthetic/DFEW",
-                      num_frames=8, init="runs/static_tiny_RAF-DB/best.safetensors",
+                      num_frames=8, frame_sampling="uniform",
+                      init="runs/static_tiny_RAF-DB/best.safetensors",
                       epochs=8, batch_size=16, lr=1e-3, min_lr=1e-5, warmup_epochs=1,
                       drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1, easdl=True,
                       easdl_queue=8, easdl_start_epoch=2, easdl_ramp="3:0.1,5:0.5,6:1.0"),

@@ -24,6 +24,7 @@ import torch
 from .checkpoints import CheckpointError, load_checkpoint, load_released, read_state_dict
 from .config import load_config
 from .data.labels import CLASSES
+from .data.sampling import SAMPLINGS
 from .metrics import format_metrics
 from .model import S2D
 from .train import build_split, evaluate, load_landmarks
@@ -59,14 +60,20 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
                         split: str = "test", fold: int = 1, views: tuple[int, int] = (2, 2),
                         model_name: str = "s2d_base_patch16_224",
                         landmark_weights: str | None = None, batch_size: int = 8,
-                        device: str = "auto", progress: bool = True) -> dict:
+                        device: str = "auto", progress: bool = True,
+                        sampling: str | None = None) -> dict:
     """Metrics of ``checkpoint`` on ``split`` (``train`` / ``test``) of ``dataset``, the softmax
-    averaged over ``views`` = (N temporal windows, M spatial crops)."""
+    averaged over ``views`` = (N temporal views, M spatial crops). ``sampling`` picks the frames
+    (``window`` / ``uniform``, see :mod:`s2d_lib.data.sampling`); None: the one our checkpoint
+    was trained with, else the release's ``window``."""
     model = load_any_checkpoint(checkpoint, model_name, landmark_weights)
     stage = "static" if model.num_frames == 1 else "dfer"
+    trained = getattr(model, "checkpoint_metadata", {}).get("frame_sampling", "window")
+    sampling = sampling or trained
     cfg = load_config(None, dict(stage=stage, dataset=dataset, data_root=data_root, fold=max(fold, 1),
                                  num_classes=model.num_classes, num_frames=model.num_frames,
-                                 test_clips=views[0], test_crops=views[1]))
+                                 test_clips=views[0], test_crops=views[1],
+                                 frame_sampling=sampling))
     data = build_split(cfg, split, model.config["img_size"])
     dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(dev)
@@ -76,7 +83,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
     result.pop("probs")
     result["labels"] = result["labels"].tolist()
     result.update(checkpoint=str(checkpoint), dataset=dataset, split=split, fold=fold,
-                  views=list(views))
+                  views=list(views), frame_sampling=sampling)
     return result
 
 
@@ -90,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--split", default="test", choices=("train", "test"))
     parser.add_argument("--fold", type=int, default=1, help="DFEW / MAFW split 1..5")
     parser.add_argument("--views", default="2x2", help="N temporal x M spatial test views")
+    parser.add_argument("--sampling", default=None, choices=SAMPLINGS,
+                        help="frames of a view: T contiguous (window) or spread over the clip "
+                             "(uniform); default: as the checkpoint was trained, else window")
     parser.add_argument("--model", default="s2d_base_patch16_224",
                         help="architecture of a released .pth")
     parser.add_argument("--landmark-weights", default=None, help="MobileFaceNet weights")
@@ -103,8 +113,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         parser.error(f"--views {args.views!r}: expected NxM, e.g. 2x2")
     result = evaluate_checkpoint(args.checkpoint, args.dataset, args.data_root, args.split,
                                  args.fold, (n, m), args.model, args.landmark_weights,
-                                 args.batch_size, args.device)
-    print(f"{args.dataset} {args.split} (fold {args.fold}, {n}x{m} views, "
+                                 args.batch_size, args.device, sampling=args.sampling)
+    print(f"{args.dataset} {args.split} (fold {args.fold}, {n}x{m} {result['frame_sampling']} views, "
           f"{len(result['labels'])} items): {format_metrics(result)}")
     for name, recall in result["per_class_recall"].items():
         print(f"  {name:>16s} recall {100 * recall:6.2f}")

@@ -200,7 +200,9 @@ def landmark_cache(model: S2D, dataset: Dataset, key: str, cache_dir: str | os.P
                    batch_size: int = 32, device: torch.device | str = "cpu",
                    progress: bool = False) -> torch.Tensor:
     """Landmark views of every item of ``dataset`` (deterministic views), computed once and
-    stored in ``cache_dir/<key>-<landmark hash>.pt`` (float16). Returns ``(n, [V,] T, 128, g, g)``."""
+    stored in ``cache_dir/<key>-<landmark hash>.pt`` (float16). Returns ``(n, [V,] T, 128, g, g)``.
+    Computing the cache leaves the global random state untouched, so a run is the same whether
+    its cache was already on disk or not."""
     path = Path(cache_dir) / f"{_safe(key)}-{landmark_hash(model)}.pt"
     if path.is_file():
         features = torch.load(path, map_location="cpu", weights_only=True)
@@ -209,7 +211,8 @@ def landmark_cache(model: S2D, dataset: Dataset, key: str, cache_dir: str | os.P
         warnings.warn(f"{path}: holds {features.shape[0]} items, the dataset {len(dataset)}; "
                       "recomputing")
     stream = model.landmark_stream
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    # A loader draws its base seed from the global generator; give it its own.
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator())
     chunks = []
     for batch in progress_bar(loader, desc=f"landmark cache {key}", disable=not progress,
                               leave=False):
@@ -403,7 +406,8 @@ def frame_average_baseline(static_model: S2D, dataset: Dataset, num_classes: int
     beat. ``label_order[i]`` is the static model's class for the dataset's class i. The result
     also holds the averaged ``probs``."""
     static_model.eval().to(device)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    # A loader draws its base seed from the global generator; give it its own.
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator())
     probs, labels = [], []
     for batch in loader:
         x, y = batch[0].to(device), batch[1]
@@ -546,8 +550,9 @@ class _Run:
                 "rng": rng, "world": self.env.world}
 
     def _metadata(self, **extra) -> dict:
+        video = {"frame_sampling": self.cfg.frame_sampling} if self.cfg.num_frames > 1 else {}
         return {"stage": self.cfg.stage, "dataset": self.cfg.dataset, "epoch": self.epoch,
-                "class_names": list(self.data.class_names), **extra}
+                "class_names": list(self.data.class_names), **video, **extra}
 
     def save_last(self) -> None:
         """``last`` weights and the full training state, each written atomically."""
@@ -796,7 +801,7 @@ def build_split(cfg: TrainConfig, split: str, image_size: int | None = None,
         return cls(frames, annotation, num_frames=cfg.num_frames, mode=mode, image_size=size,
                    num_temporal_views=n, num_spatial_views=m,
                    transform=_train_transform(cfg, size) if mode == "train" else None,
-                   seed=cfg.seed)
+                   seed=cfg.seed, sampling=cfg.frame_sampling)
     from .data import static
 
     augment = mode == "train"
@@ -819,7 +824,7 @@ def build_data(cfg: TrainConfig) -> DataSplits:
         test=build_split(cfg, "test"), labels=list(train_set.labels),
         class_names=list(CLASSES[cfg.dataset])[:cfg.classes],
         name=f"{cfg.dataset}-{root}-fold{cfg.fold}-{cfg.image_size}px-views{cfg.test_clips}x"
-             f"{cfg.test_crops}")
+             f"{cfg.test_crops}" + ("" if cfg.num_frames == 1 else f"-{cfg.frame_sampling}"))
 
 
 def train(cfg: TrainConfig, callbacks: Sequence[Callable[[dict], None]] = ()) -> dict:

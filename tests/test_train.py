@@ -171,6 +171,17 @@ def test_landmark_cache_is_reused_and_invalidated_when_the_weights_change(tmp_pa
     assert len(list((tmp_path / "cache").glob("toy-*.pt"))) == 2
 
 
+def test_a_run_is_the_same_with_a_cold_or_a_warm_landmark_cache(tmp_path):
+    settings = dict(epochs=1, cache_dir=str(tmp_path / "cache"))
+    cold = fit(tiny_config(tmp_path / "cold", out_dir=str(tmp_path / "cold"), **settings),
+               toy_splits())
+    assert list((tmp_path / "cache").glob("*.pt"))  # the first run wrote the cache ...
+    warm = fit(tiny_config(tmp_path / "warm", out_dir=str(tmp_path / "warm"), **settings),
+               toy_splits())  # ... the second one reads it
+    assert cold["history"][0]["train_loss"] == warm["history"][0]["train_loss"]
+    assert cold["test"]["war"] == warm["test"]["war"]
+
+
 def test_evaluate_averages_softmax_over_test_views():
     torch.manual_seed(0)
     model = build_model(load_config("static_tiny", {"num_classes": NUM_CLASSES, "landmark_weights": None})).eval()

@@ -36,6 +36,10 @@ def test_every_preset_builds_and_paper_presets_carry_the_release_recipe():
     assert (cfg.mixup, cfg.cutmix, cfg.smoothing, cfg.reprob) == (0.8, 1.0, 0.1, 0.25)
     assert (cfg.easdl_top_k, cfg.easdl_queue, cfg.drop_rate) == (2, 16, 0.5)
     assert cfg.auto_augment == "rand-m7-n4-mstd0.5-inc1" and cfg.betas == (0.9, 0.999)
+    assert cfg.frame_sampling == "window"  # the release: T contiguous frames
+    # tiny: T = 8 of the synthetic clips' 16-40 frames, spread over the whole clip
+    assert load_config("dfer_tiny").frame_sampling == load_config("temporal_tiny").frame_sampling \
+        == "uniform"
     ferv = load_config("dfer_paper", ["dataset=FERV39k"])
     assert (ferv.drop_rate, ferv.data_root, ferv.classes) == (0.0, "data/FERV39k", 7)
     assert load_config("dfer_paper", ["dataset=MAFW"]).classes == 11
@@ -62,6 +66,8 @@ def test_invalid_combinations_are_refused():
         load_config("dfer_tiny", ["dataset=RAF-DB"])
     with pytest.raises(ValueError, match="neither a preset"):
         load_config("no_such_preset")
+    with pytest.raises(ValueError, match="frame_sampling must be one of"):
+        load_config("dfer_tiny", ["frame_sampling=random"])
 
 
 def test_cli_reports_a_missing_static_checkpoint(tmp_path):

@@ -4,9 +4,10 @@
 :data:`VIDEO_EXTENSIONS`), so the same class reads DFEW's ``clip_224x224`` frames or its
 ``original`` mp4 clips. Items:
 
-- ``mode="train"``: ``(clip[3, T, H, W], label)`` -- a random contiguous window of T frames,
-  augmented by :func:`train_transform`.
-- ``mode="test"``: ``(views[N*M, 3, T, H, W], label)`` -- N temporal windows x M spatial crops,
+- ``mode="train"``: ``(clip[3, T, H, W], label)`` -- T frames picked by ``sampling`` (a random
+  contiguous window, or one random frame per segment of the whole clip; see
+  :mod:`s2d_lib.data.sampling`), augmented by :func:`train_transform`.
+- ``mode="test"``: ``(views[N*M, 3, T, H, W], label)`` -- N temporal views x M spatial crops,
   view ``n * M + m``; frames resized so the short side is ``image_size`` (or ``short_side``).
   Average the softmax over the views (2 x 2 in the paper).
 
@@ -30,7 +31,7 @@ from .annotations import Sample, read_dfew_split, read_ferv39k_split, read_mafw_
 from .decode import VIDEO_EXTENSIONS, ClipReader
 from .errors import DatasetError
 from .labels import CLASSES
-from .sampling import spatial_crops, test_windows, train_window
+from .sampling import SAMPLINGS, spatial_crops, test_frames, train_frames
 from .transforms import normalize, train_transform
 
 __all__ = ["VideoDataset", "DFEW", "FERV39k", "MAFW"]
@@ -51,7 +52,9 @@ class VideoDataset(Dataset):
             :func:`train_transform`.
         skip_corrupt: train mode only; skip unreadable clips instead of raising (counted).
         backend: video decoder, ``"auto"`` (decord, else PyAV), ``"decord"`` or ``"pyav"``.
-        seed: seed of the train-mode window sampling (``None``: fresh randomness).
+        seed: seed of the train-mode frame sampling (``None``: fresh randomness).
+        sampling: ``"window"`` (T contiguous frames, the release's) or ``"uniform"`` (T frames
+            spread over the whole clip).
     """
 
     name: str = ""
@@ -61,9 +64,11 @@ class VideoDataset(Dataset):
                  mode: str = "train", image_size: int = 224, num_temporal_views: int = 2,
                  num_spatial_views: int = 2, short_side: int | None = None,
                  transform: Callable | None = None, skip_corrupt: bool = False,
-                 backend: str = "auto", seed: int | None = None) -> None:
+                 backend: str = "auto", seed: int | None = None, sampling: str = "window") -> None:
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', not {mode!r}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, not {sampling!r}")
         if skip_corrupt and mode != "train":
             raise ValueError("skip_corrupt is for training only: evaluation reports every bad clip")
         self.data_root = Path(data_root)
@@ -76,7 +81,7 @@ class VideoDataset(Dataset):
         self.num_temporal_views, self.num_spatial_views = num_temporal_views, num_spatial_views
         self.short_side = short_side or image_size
         self.transform = transform or train_transform(image_size)
-        self.skip_corrupt, self.backend = skip_corrupt, backend
+        self.skip_corrupt, self.backend, self.sampling = skip_corrupt, backend, sampling
         self.skipped: list[str] = []
         self._rng = np.random.default_rng(seed)
         self._normalize = normalize()
@@ -115,11 +120,13 @@ class VideoDataset(Dataset):
     def _load(self, name: str) -> torch.Tensor:
         reader = ClipReader(self.clip_path(name), self.backend)
         if self.mode == "train":
-            frames = reader.read(train_window(len(reader), self.num_frames, self._rng))
+            frames = reader.read(train_frames(len(reader), self.num_frames, self._rng,
+                                             self.sampling))
             video = tv_tensors.Video(torch.from_numpy(frames).permute(0, 3, 1, 2))
             return self.transform(video).permute(1, 0, 2, 3).contiguous()
         views = []
-        for window in test_windows(len(reader), self.num_frames, self.num_temporal_views):
+        for window in test_frames(len(reader), self.num_frames, self.num_temporal_views,
+                                  self.sampling):
             video = torch.from_numpy(reader.read(window)).permute(0, 3, 1, 2)
             video = TF.resize(video, self.short_side, antialias=True)
             if min(video.shape[-2:]) < self.image_size:
