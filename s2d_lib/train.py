@@ -211,8 +211,7 @@ def landmark_cache(model: S2D, dataset: Dataset, key: str, cache_dir: str | os.P
         warnings.warn(f"{path}: holds {features.shape[0]} items, the dataset {len(dataset)}; "
                       "recomputing")
     stream = model.landmark_stream
-    # A loader draws its base seed from the global generator; give it its own.
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator())
+    loader = _in_order(dataset, batch_size)
     chunks = []
     for batch in progress_bar(loader, desc=f"landmark cache {key}", disable=not progress,
                               leave=False):
@@ -229,6 +228,12 @@ def landmark_cache(model: S2D, dataset: Dataset, key: str, cache_dir: str | os.P
     torch.save(features, tmp)
     os.replace(tmp, path)
     return features
+
+
+def _in_order(dataset: Dataset, batch_size: int) -> DataLoader:
+    """A loader over ``dataset`` in order that leaves the global random state alone (a loader
+    otherwise draws its base seed from the global generator)."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator())
 
 
 def _safe(text: str) -> str:
@@ -406,8 +411,7 @@ def frame_average_baseline(static_model: S2D, dataset: Dataset, num_classes: int
     beat. ``label_order[i]`` is the static model's class for the dataset's class i. The result
     also holds the averaged ``probs``."""
     static_model.eval().to(device)
-    # A loader draws its base seed from the global generator; give it its own.
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator())
+    loader = _in_order(dataset, batch_size)
     probs, labels = [], []
     for batch in loader:
         x, y = batch[0].to(device), batch[1]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["SAMPLINGS", "train_window", "test_windows", "train_segments", "test_segments",
-           "train_frames", "test_frames", "spatial_crops"]
+           "train_frames", "test_frames", "check_sampling", "spatial_crops"]
 
 SAMPLINGS = ("window", "uniform")
 
@@ -56,7 +56,8 @@ def test_segments(num_available: int, num_frames: int, num_views: int) -> list[l
                        num_available - 1).tolist() for n in range(num_views)]
 
 
-def _check(sampling: str) -> None:
+def check_sampling(sampling: str) -> None:
+    """Raise ``ValueError`` unless ``sampling`` is one of :data:`SAMPLINGS`."""
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}, not {sampling!r}")
 
@@ -64,7 +65,7 @@ def _check(sampling: str) -> None:
 def train_frames(num_available: int, num_frames: int, rng: np.random.Generator,
                  sampling: str = "window") -> list[int]:
     """The training frame indices of one clip under ``sampling`` (``"window"`` / ``"uniform"``)."""
-    _check(sampling)
+    check_sampling(sampling)
     pick = train_window if sampling == "window" else train_segments
     return pick(num_available, num_frames, rng)
 
@@ -72,7 +73,7 @@ def train_frames(num_available: int, num_frames: int, rng: np.random.Generator,
 def test_frames(num_available: int, num_frames: int, num_views: int,
                 sampling: str = "window") -> list[list[int]]:
     """The ``num_views`` evaluation index lists of one clip under ``sampling``."""
-    _check(sampling)
+    check_sampling(sampling)
     pick = test_windows if sampling == "window" else test_segments
     return pick(num_available, num_frames, num_views)
 

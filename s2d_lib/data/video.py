@@ -31,7 +31,7 @@ from .annotations import Sample, read_dfew_split, read_ferv39k_split, read_mafw_
 from .decode import VIDEO_EXTENSIONS, ClipReader
 from .errors import DatasetError
 from .labels import CLASSES
-from .sampling import SAMPLINGS, spatial_crops, test_frames, train_frames
+from .sampling import check_sampling, spatial_crops, test_frames, train_frames
 from .transforms import normalize, train_transform
 
 __all__ = ["VideoDataset", "DFEW", "FERV39k", "MAFW"]
@@ -67,8 +67,7 @@ class VideoDataset(Dataset):
                  backend: str = "auto", seed: int | None = None, sampling: str = "window") -> None:
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', not {mode!r}")
-        if sampling not in SAMPLINGS:
-            raise ValueError(f"sampling must be one of {SAMPLINGS}, not {sampling!r}")
+        check_sampling(sampling)
         if skip_corrupt and mode != "train":
             raise ValueError("skip_corrupt is for training only: evaluation reports every bad clip")
         self.data_root = Path(data_root)
