@@ -29,7 +29,7 @@ from .metrics import format_metrics
 from .model import S2D
 from .train import build_split, evaluate, load_landmarks
 
-__all__ = ["load_any_checkpoint", "evaluate_checkpoint", "main"]
+__all__ = ["load_any_checkpoint", "frame_sampling_of", "evaluate_checkpoint", "main"]
 
 
 def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_patch16_224",
@@ -56,6 +56,12 @@ def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_pat
     return model.eval()
 
 
+def frame_sampling_of(model: S2D) -> str:
+    """The frame sampling our checkpoint was trained with (its JSON), else the release's
+    ``window``."""
+    return getattr(model, "checkpoint_metadata", {}).get("frame_sampling", "window")
+
+
 def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: str,
                         split: str = "test", fold: int = 1, views: tuple[int, int] = (2, 2),
                         model_name: str = "s2d_base_patch16_224",
@@ -68,8 +74,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
     was trained with, else the release's ``window``."""
     model = load_any_checkpoint(checkpoint, model_name, landmark_weights)
     stage = "static" if model.num_frames == 1 else "dfer"
-    trained = getattr(model, "checkpoint_metadata", {}).get("frame_sampling", "window")
-    sampling = sampling or trained
+    sampling = sampling or frame_sampling_of(model)
     cfg = load_config(None, dict(stage=stage, dataset=dataset, data_root=data_root, fold=max(fold, 1),
                                  num_classes=model.num_classes, num_frames=model.num_frames,
                                  test_clips=views[0], test_crops=views[1],

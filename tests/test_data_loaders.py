@@ -70,10 +70,8 @@ def test_uniform_sampling_spans_the_whole_clip():
 
 
 def test_uniform_views_read_the_planned_frames(suite: Path):
-    name = DFEW(suite / "DFEW" / "Clip" / "clip_112x112",
-                suite / "DFEW" / "EmoLabel_DataSplit" / "test(single-labeled)" / "test_set_1.csv",
-                mode="test").samples[0][0]
-    length = len(ClipReader(suite / "DFEW" / "Clip" / "clip_112x112" / name))
+    test = build_dataset("DFEW", suite / "DFEW", "test")
+    length = len(ClipReader(test.clip_path(test.samples[0][0])))
     kw = dict(image_size=32, num_spatial_views=1)
     every = build_dataset("DFEW", suite / "DFEW", "test", num_frames=length,
                           num_temporal_views=1, **kw)[0][0][0]       # (3, length, 32, 32)
