@@ -26,8 +26,11 @@ from torch import nn
 from .landmarks import LandmarkStream, MobileFaceNet
 
 __all__ = ["CheckpointError", "LoadReport", "read_state_dict", "checkpoint_filter_fn",
-           "load_released", "load_landmark_weights", "load_vit_backbone", "save_checkpoint",
-           "load_checkpoint"]
+           "load_released", "load_landmark_weights", "load_landmarks", "load_vit_backbone",
+           "save_checkpoint", "load_checkpoint", "checkpoint_metadata", "load_any_checkpoint"]
+
+#: Key prefix of the landmark network's tensors inside our S2D checkpoints.
+LANDMARK_PREFIX = "landmark_stream."
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -246,7 +249,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, metadata: dict | 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     stream = getattr(model, "landmark_stream", None)
     if stream is not None:
-        tensors.update({f"landmark_stream.{k}": v.detach().cpu().contiguous()
+        tensors.update({f"{LANDMARK_PREFIX}{k}": v.detach().cpu().contiguous()
                         for k, v in stream.net.state_dict().items()})
     config = {"model": type(model).__name__, "config": getattr(model, "config", {}),
               "metadata": metadata or {}}
@@ -258,24 +261,80 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, metadata: dict | 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
     """Rebuild the model saved by ``save_checkpoint`` (S2D or MobileFaceNet) with its weights.
-    The JSON's ``metadata`` is attached as ``model.checkpoint_metadata``."""
+    Its metadata (stage, dataset, epoch, ...) is read by :func:`checkpoint_metadata`."""
     from .model import S2D  # local import: model imports nothing from here
 
     path = Path(path).with_suffix(".safetensors")
+    info = _checkpoint_json(path)
+    classes = {"S2D": S2D, "MobileFaceNet": MobileFaceNet}
+    if info.get("model") not in classes:
+        raise CheckpointError(f"{path.with_suffix('.json')}: unknown model type {info.get('model')!r}")
+    tensors = load_file(str(path), device=str(map_location))
+    model = classes[info["model"]](**info["config"])
+    stream = split_landmark_stream(tensors)
+    own = {k: v for k, v in tensors.items() if not k.startswith(LANDMARK_PREFIX)}
+    _load_exact(model, own, LoadReport(str(path)))
+    if stream:
+        _load_exact(model.landmark_stream.net, stream, LoadReport(str(path)))
+    return model.to(map_location)
+
+
+def _checkpoint_json(path: Path) -> dict:
     meta_path = path.with_suffix(".json")
     for p in (path, meta_path):
         if not p.is_file():
             raise CheckpointError(f"{p}: missing (a checkpoint is a .safetensors + .json pair)")
-    info = json.loads(meta_path.read_text())
-    classes = {"S2D": S2D, "MobileFaceNet": MobileFaceNet}
-    if info.get("model") not in classes:
-        raise CheckpointError(f"{meta_path}: unknown model type {info.get('model')!r}")
-    tensors = load_file(str(path), device=str(map_location))
-    model = classes[info["model"]](**info["config"])
-    stream = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("landmark_stream.")}
-    own = {k: v for k, v in tensors.items() if not k.startswith("landmark_stream.")}
-    _load_exact(model, own, LoadReport(str(path)))
-    if stream:
-        _load_exact(model.landmark_stream.net, stream, LoadReport(str(path)))
-    model.checkpoint_metadata = info.get("metadata", {})
-    return model.to(map_location)
+    return json.loads(meta_path.read_text())
+
+
+def checkpoint_metadata(path: str | os.PathLike) -> dict:
+    """The metadata our checkpoint was saved with (``stage``, ``dataset``, ``epoch``,
+    ``class_names``, ``frame_sampling``, ...); ``{}`` for a file in the release's format."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return {}
+    return _checkpoint_json(path).get("metadata", {})
+
+
+def split_landmark_stream(state_dict: StateDict) -> dict[str, torch.Tensor]:
+    """The landmark network's tensors of one of our S2D checkpoints, without their prefix."""
+    return {k[len(LANDMARK_PREFIX):]: v for k, v in state_dict.items()
+            if k.startswith(LANDMARK_PREFIX)}
+
+
+def load_landmarks(model: nn.Module, source: str | os.PathLike | Mapping[str, Any]) -> LoadReport:
+    """Load MobileFaceNet weights into ``model``'s landmark stream from a released file, one of
+    our MobileFaceNet checkpoints, or one of our S2D checkpoints (its ``landmark_stream.*``)."""
+    state_dict, name = read_state_dict(source)
+    state_dict = split_landmark_stream(state_dict) or state_dict
+    report = load_landmark_weights(model, state_dict)
+    report.source = name
+    return report
+
+
+def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_patch16_224",
+                        landmark_weights: str | os.PathLike | None = None) -> nn.Module:
+    """Our ``.safetensors`` checkpoint, or a released ``.pth`` rebuilt as ``model_name`` with the
+    frame count and class count its tensors imply; in eval mode."""
+    import timm
+
+    from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
+
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        model = load_checkpoint(path)
+    else:
+        state_dict, _ = read_state_dict(path)
+        if "head.fc_cls.weight" not in state_dict or "temporal_embedding" not in state_dict:
+            raise CheckpointError(f"{path}: no head.fc_cls.weight / temporal_embedding: not an "
+                                  "S2D checkpoint")
+        model = timm.create_model(model_name, num_classes=state_dict["head.fc_cls.weight"].shape[0],
+                                  num_frames=state_dict["temporal_embedding"].shape[1])
+        load_released(model, state_dict)
+        if landmark_weights is None:
+            warnings.warn(f"{path}: released checkpoints hold no landmark network; without "
+                          "landmark weights the landmark view comes from random weights",
+                          stacklevel=2)
+    if landmark_weights is not None:
+        load_landmarks(model, landmark_weights)
+    return model.eval()

@@ -14,52 +14,25 @@ import argparse
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Sequence
 
-import timm
 import torch
 
-from .checkpoints import CheckpointError, load_checkpoint, load_released, read_state_dict
+from .checkpoints import checkpoint_metadata, load_any_checkpoint
 from .config import load_config
 from .data.labels import CLASSES
 from .data.sampling import SAMPLINGS
 from .metrics import format_metrics
-from .model import S2D
-from .train import build_split, evaluate, load_landmarks
+from .train import build_split, evaluate
 
-__all__ = ["load_any_checkpoint", "frame_sampling_of", "evaluate_checkpoint", "main"]
-
-
-def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_patch16_224",
-                        landmark_weights: str | os.PathLike | None = None) -> S2D:
-    """Our ``.safetensors`` checkpoint, or a released ``.pth`` rebuilt as ``model_name`` with the
-    frame count and class count its tensors imply."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        model = load_checkpoint(path)
-    else:
-        state_dict, _ = read_state_dict(path)
-        if "head.fc_cls.weight" not in state_dict or "temporal_embedding" not in state_dict:
-            raise CheckpointError(f"{path}: no head.fc_cls.weight / temporal_embedding: not an "
-                                  "S2D checkpoint")
-        model = timm.create_model(model_name, num_classes=state_dict["head.fc_cls.weight"].shape[0],
-                                  num_frames=state_dict["temporal_embedding"].shape[1])
-        load_released(model, state_dict)
-        if landmark_weights is None:
-            warnings.warn(f"{path}: released checkpoints hold no landmark network; without "
-                          "--landmark-weights the landmark view comes from random weights",
-                          stacklevel=2)
-    if landmark_weights is not None:
-        load_landmarks(model, landmark_weights)
-    return model.eval()
+__all__ = ["frame_sampling_of", "evaluate_checkpoint", "main"]
 
 
-def frame_sampling_of(model: S2D) -> str:
+def frame_sampling_of(checkpoint: str | os.PathLike) -> str:
     """The frame sampling our checkpoint was trained with (its JSON), else the release's
     ``window``."""
-    return getattr(model, "checkpoint_metadata", {}).get("frame_sampling", "window")
+    return checkpoint_metadata(checkpoint).get("frame_sampling", "window")
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: str,
@@ -74,7 +47,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
     was trained with, else the release's ``window``."""
     model = load_any_checkpoint(checkpoint, model_name, landmark_weights)
     stage = "static" if model.num_frames == 1 else "dfer"
-    sampling = sampling or frame_sampling_of(model)
+    sampling = sampling or frame_sampling_of(checkpoint)
     cfg = load_config(None, dict(stage=stage, dataset=dataset, data_root=data_root, fold=max(fold, 1),
                                  num_classes=model.num_classes, num_frames=model.num_frames,
                                  test_clips=views[0], test_crops=views[1],

@@ -33,12 +33,11 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from .checkpoints import CheckpointError
+from .checkpoints import CheckpointError, checkpoint_metadata, load_any_checkpoint
 from .data.decode import ClipReader
 from .data.errors import DatasetError
 from .data.labels import CLASSES
 from .data.transforms import normalize
-from .evaluate import load_any_checkpoint
 from .face_detection import (DETECTORS, DLIB_NAME, FaceDetectionError, crop_face, square_box,
                              track_face)
 from .model import S2D
@@ -138,11 +137,13 @@ class Prediction:
                 "face_boxes": np.round(self.boxes, 1).tolist()}
 
 
-def class_names_for(model: S2D, dataset: str | None = None) -> tuple[str, ...]:
-    """Class names of ``model``'s outputs: ``dataset``'s order if given, else the names saved in
-    the checkpoint's metadata, else DFEW's (7 classes) or MAFW's (11) order, else ``class k``."""
+def class_names_for(model: S2D, dataset: str | None = None, metadata: dict | None = None
+                    ) -> tuple[str, ...]:
+    """Class names of ``model``'s outputs: ``dataset``'s order if given, else the names in the
+    checkpoint's ``metadata`` (:func:`~s2d_lib.checkpoints.checkpoint_metadata`), else DFEW's
+    (7 classes) or MAFW's (11) order, else ``class k``."""
     k = model.num_classes
-    meta = getattr(model, "checkpoint_metadata", {}) or {}
+    meta = metadata or {}
     if dataset is None and len(meta.get("class_names") or ()) == k:
         return tuple(meta["class_names"])
     dataset = dataset or (meta.get("dataset") if meta.get("dataset") in CLASSES else None) \
@@ -480,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
         reader = ClipReader(args.video)  # fail on a bad video before loading a model
         model = load_any_checkpoint(args.checkpoint, args.model, args.landmark_weights)
         try:
-            names = class_names_for(model, args.dataset)
+            names = class_names_for(model, args.dataset, checkpoint_metadata(args.checkpoint))
         except PredictError as exc:
             raise PredictError(f"{args.checkpoint}: {exc}") from None
         prediction = predict_video(reader, model, args.window, args.stride, args.smooth,

@@ -47,7 +47,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
-from .checkpoints import (CheckpointError, LoadReport, checkpoint_filter_fn, load_landmark_weights,
+from .checkpoints import (CheckpointError, LoadReport, checkpoint_filter_fn, load_landmarks,
                           load_released, load_vit_backbone, read_state_dict, save_checkpoint)
 from .config import VIDEO_DATASETS, TrainConfig, load_config
 from .data.labels import CLASSES, label_map
@@ -56,7 +56,7 @@ from .metrics import average_views, classification_metrics, format_metrics
 from .model import S2D, set_trainable
 from .progress import progress_bar
 
-__all__ = ["DataSplits", "TrainingDiverged", "build_model", "inflate", "load_landmarks",
+__all__ = ["DataSplits", "TrainingDiverged", "build_model", "inflate",
            "landmark_hash", "landmark_cache", "WithLandmarks", "evaluate", "fit", "train",
            "frame_average_baseline", "main"]
 
@@ -84,18 +84,6 @@ class DataSplits:
 
 
 # ----------------------------------------------------------------------------------- model
-def load_landmarks(model: S2D, source: str | os.PathLike | dict) -> LoadReport:
-    """Load MobileFaceNet weights into ``model``'s landmark stream from a released file, one of
-    our MobileFaceNet checkpoints, or one of our S2D checkpoints (its ``landmark_stream.*``)."""
-    state_dict, name = read_state_dict(source)
-    prefix = "landmark_stream."
-    if any(k.startswith(prefix) for k in state_dict):
-        state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    report = load_landmark_weights(model, state_dict)
-    report.source = name
-    return report
-
-
 def inflate(model: S2D, source: str | os.PathLike | dict, fresh_tma: bool = True) -> LoadReport:
     """Load a static (T = 1) or dynamic checkpoint into the T-frame ``model``.
 

@@ -8,8 +8,8 @@ import timm
 import torch
 
 import s2d_lib  # noqa: F401
-from s2d_lib.checkpoints import (CheckpointError, load_checkpoint, load_landmark_weights,
-                                 load_released, save_checkpoint)
+from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, load_checkpoint,
+                                 load_landmark_weights, load_released, save_checkpoint)
 from s2d_lib.landmarks import MobileFaceNet
 
 from conftest import random_state_dict
@@ -105,7 +105,8 @@ def test_own_checkpoint_round_trip(tmp_path):
     assert path.suffix == ".safetensors" and path.with_suffix(".json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.json", "ckpt.safetensors"]
     loaded = load_checkpoint(path).eval()
-    assert loaded.checkpoint_metadata == {"epoch": 3} and loaded.num_classes == 5
+    assert checkpoint_metadata(path) == {"epoch": 3} and loaded.num_classes == 5
+    assert not hasattr(loaded, "checkpoint_metadata")  # metadata is read, not pinned on the model
     video = torch.randn(1, 3, 2, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(video)[0], model(video)[0])

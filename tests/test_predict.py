@@ -24,7 +24,7 @@ from s2d_lib.data.synthetic.face import Pose, sample_identity
 from s2d_lib.data.synthetic.render import render_face, sample_scene
 from s2d_lib.data.synthetic.writers import write_mp4
 from s2d_lib.data.transforms import normalize
-from s2d_lib.evaluate import load_any_checkpoint
+from s2d_lib.checkpoints import load_any_checkpoint
 from s2d_lib.face_detection import (centre_box, crop_face, interpolate_boxes, iou, largest_track,
                                     link_tracks, square_box, track_face)
 from s2d_lib.predict import (PredictError, class_names_for, main, predict_video, smooth_probs,
@@ -96,14 +96,14 @@ def test_tracks_keep_the_largest_face_and_fill_gaps():
 
 
 def test_class_names_from_metadata_dataset_or_count():
-    def model(k, **metadata):  # class_names_for reads only these two attributes
-        return SimpleNamespace(num_classes=k, checkpoint_metadata=metadata)
+    def model(k):  # class_names_for reads only the class count of the model
+        return SimpleNamespace(num_classes=k)
 
     assert class_names_for(model(7)) == CLASSES["DFEW"]
     assert class_names_for(model(7), "FERV39k") == CLASSES["FERV39k"]
-    raf = model(7, dataset="RAF-DB", class_names=list(CLASSES["RAF-DB"]))
-    assert class_names_for(raf) == CLASSES["RAF-DB"]
-    assert class_names_for(model(7, dataset="FERV39k")) == CLASSES["FERV39k"]
+    raf = dict(dataset="RAF-DB", class_names=list(CLASSES["RAF-DB"]))
+    assert class_names_for(model(7), metadata=raf) == CLASSES["RAF-DB"]
+    assert class_names_for(model(7), metadata=dict(dataset="FERV39k")) == CLASSES["FERV39k"]
     assert class_names_for(model(11)) == CLASSES["MAFW"]
     assert class_names_for(model(3)) == ("class 0", "class 1", "class 2")
     with pytest.raises(PredictError, match="MAFW has 11 classes, the model 7"):
