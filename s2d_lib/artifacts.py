@@ -8,7 +8,6 @@ functions return paths relative to it where they can (notebook outputs stay mach
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable
@@ -53,24 +52,17 @@ def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "ti
 
 def landmark_weights(run_dir: str | os.PathLike = "runs/landmarks_tiny",
                      data_root: str | os.PathLike = "data/synthetic/AffectNet",
-                     input_size: int = 64, epochs: int = 2, seed: int = 0,
-                     progress: bool = True) -> Path:
+                     input_size: int = 64, **train_kwargs) -> Path:
     """Path of the trained MobileFaceNet (our safetensors); trained on the synthetic AffectNet
-    faces' landmarks when ``run_dir`` holds none yet (about a minute on two CPU cores)."""
-    from .checkpoints import save_checkpoint
-    from .train_landmarks import landmark_datasets, train_landmarks
+    faces' landmarks when ``run_dir`` holds none yet (about two minutes on two CPU cores), with
+    :func:`~s2d_lib.train_landmarks.train_landmarks`'s defaults unless ``train_kwargs`` say
+    otherwise."""
+    from .train_landmarks import train_and_save
 
-    run_dir = repo_path(run_dir)
-    path = run_dir / "mobilefacenet.safetensors"
+    path = repo_path(run_dir) / "mobilefacenet.safetensors"
     if path.is_file():
         return path
-    train_set, test_set = landmark_datasets(repo_path(data_root), input_size)
-    net, report = train_landmarks(train_set, test_set, input_size, epochs, seed=seed,
-                                  progress=progress)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "report.json").write_text(json.dumps(report, indent=1))
-    return save_checkpoint(net, path, {"nme_before": report["nme_before"],
-                                       "nme_after": report["nme_after"]})
+    return train_and_save(repo_path(data_root), repo_path(run_dir), input_size, **train_kwargs)
 
 
 def landmark_net(**kwargs) -> MobileFaceNet:

@@ -27,7 +27,8 @@ from .landmarks import LandmarkStream, MobileFaceNet
 
 __all__ = ["CheckpointError", "LoadReport", "read_state_dict", "checkpoint_filter_fn",
            "load_released", "load_landmark_weights", "load_landmarks", "load_vit_backbone",
-           "save_checkpoint", "load_checkpoint", "checkpoint_metadata", "load_any_checkpoint"]
+           "save_checkpoint", "load_checkpoint", "checkpoint_metadata", "load_any_checkpoint",
+           "inflate"]
 
 #: Key prefix of the landmark network's tensors inside our S2D checkpoints.
 LANDMARK_PREFIX = "landmark_stream."
@@ -164,7 +165,8 @@ def _load_exact(module: nn.Module, state_dict: StateDict, report: LoadReport) ->
     module.load_state_dict(state_dict, strict=True)
     report.loaded = len(state_dict)
     for message in report.reinitialised:
-        warnings.warn(f"{report.source}: classifier re-initialised ({message})", stacklevel=3)
+        if message.startswith("head."):
+            warnings.warn(f"{report.source}: classifier re-initialised ({message})", stacklevel=3)
     return report
 
 
@@ -338,3 +340,38 @@ def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_pat
     if landmark_weights is not None:
         load_landmarks(model, landmark_weights)
     return model.eval()
+
+
+def inflate(model: nn.Module, source: str | os.PathLike | Mapping[str, Any], fresh_tma: bool = True,
+            target_dataset: str | None = None) -> LoadReport:
+    """Load a static (T = 1) or dynamic checkpoint into the T-frame ``model``.
+
+    The conversions of ``checkpoint_filter_fn`` apply (the static temporal embedding is repeated
+    over T frames); with ``fresh_tma`` the TMAs keep the model's fresh initialisation, since a
+    static model's temporal attention has only ever seen one frame. A classifier trained on
+    another dataset of ours is re-ordered to ``target_dataset``'s label order when both are known.
+    """
+    from .data.labels import CLASSES, label_map
+
+    state_dict, name = read_state_dict(source)
+    report = LoadReport(name)
+    converted = checkpoint_filter_fn(state_dict, model, report)
+    own = model.state_dict()
+    if fresh_tma:
+        tma = [k for k in converted if ".TMA." in k]
+        converted.update({k: own[k] for k in tma})
+        report.reinitialised.append(f"{len(tma)} TMA tensors (fresh temporal adapters)")
+    source_dataset = (checkpoint_metadata(source).get("dataset")
+                      if isinstance(source, (str, os.PathLike)) else None)
+    if source_dataset in CLASSES and target_dataset in CLASSES and source_dataset != target_dataset:
+        order = label_map(target_dataset, source_dataset)
+        w = converted.get("head.fc_cls.weight")
+        if -1 not in order and w is not None and w.shape[0] == len(CLASSES[source_dataset]):
+            converted["head.fc_cls.weight"] = w[order]
+            converted["head.fc_cls.bias"] = converted["head.fc_cls.bias"][order]
+            report.conversions.append(f"classifier re-ordered from {source_dataset} to "
+                                      f"{target_dataset} labels")
+    loaded = _load_exact(model, converted, report)
+    report.loaded = loaded.loaded
+    return report
+

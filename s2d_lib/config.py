@@ -8,7 +8,6 @@ hyper-parameters; fields the release does not fix are marked *ours* in the READM
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import typing
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ import yaml
 
 from .data.labels import CLASSES
 from .data.sampling import SAMPLINGS
+from .easdl import RELEASE_RAMP
 
 __all__ = ["TrainConfig", "PRESETS", "preset", "load_config", "parse_overrides", "STAGES",
            "PROFILES", "DATASET_RECIPES"]
@@ -60,19 +60,19 @@ class TrainConfig:
     clip_grad: float | None = None
     drop_rate: float = 0.5             # head dropout
     drop_path_rate: float = 0.0
-    # Augmentation (timm)
+    # Augmentation (timm's RandAugment policy string, random erasing, mixup / cutmix)
     auto_augment: str | None = "rand-m7-n4-mstd0.5-inc1"
     reprob: float = 0.25               # random erasing
     mixup: float = 0.8
     cutmix: float = 1.0
     smoothing: float = 0.1
-    class_balanced: bool = False       # oversample rare classes (WeightedRandomSampler)
+    class_balanced: bool = False       # oversample rare classes (data.samplers.BalancedSampler)
     # EASDL (design section 7)
     easdl: bool = True
     easdl_top_k: int = 2
     easdl_queue: int = 16
-    easdl_start_epoch: int = 20        # queues fill from this epoch on
-    easdl_ramp: str = "30:0.01,50:0.1,60:0.5,80:1.0"  # epoch:weight steps
+    easdl_start_epoch: int = 20        # queues fill from this epoch on (the release's)
+    easdl_ramp: str = RELEASE_RAMP     # epoch:weight steps
     # Evaluation
     val_fraction: float = 0.1          # carved from train (stratified) for model selection
     test_clips: int = 2                # N temporal views
@@ -277,7 +277,3 @@ def load_config(source: str | Path | TrainConfig | None = None,
         values = {**values, **DATASET_RECIPES[dataset]}
     return TrainConfig(**_apply(values, changes, "overrides"))
 
-
-def config_fields() -> list[dataclasses.Field]:
-    """The config's fields (for documentation and the CLI help)."""
-    return list(dataclasses.fields(TrainConfig))

@@ -17,19 +17,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["EmotionAnchors", "easdl_loss", "easdl_weight", "RELEASE_RAMP", "RELEASE_START_EPOCH",
-           "parse_ramp"]
+__all__ = ["EmotionAnchors", "easdl_loss", "easdl_weight", "RELEASE_RAMP", "parse_ramp"]
 
-#: The release's weight schedule: (first epoch, weight) steps; the weight is 0 before the first.
-RELEASE_RAMP: tuple[tuple[int, float], ...] = ((30, 0.01), (50, 0.1), (60, 0.5), (80, 1.0))
-#: The release fills the anchor queues from this epoch on (its loss is active only after it).
-RELEASE_START_EPOCH = 20
+#: The release's weight schedule, ``epoch:weight`` steps (the weight is 0 before the first);
+#: the config's ``easdl_ramp`` default.
+RELEASE_RAMP = "30:0.01,50:0.1,60:0.5,80:1.0"
 
 
-def easdl_weight(epoch: int, ramp: Sequence[tuple[int, float]] = RELEASE_RAMP) -> float:
-    """Weight of the EASDL loss at 0-based ``epoch``: the last step of ``ramp`` reached, else 0."""
+def easdl_weight(epoch: int, ramp: str | Sequence[tuple[int, float]] = RELEASE_RAMP) -> float:
+    """Weight of the EASDL loss at 0-based ``epoch``: the last step of ``ramp`` (the text form or
+    :func:`parse_ramp`'s steps) reached, else 0."""
     weight = 0.0
-    for start, value in sorted(ramp):
+    for start, value in (parse_ramp(ramp) if isinstance(ramp, str) else sorted(ramp)):
         if epoch >= start:
             weight = float(value)
     return weight

@@ -128,6 +128,14 @@ class MobileFaceNet(nn.Module):
         return self.forward_head(feature), feature
 
 
+def resize_for(net: MobileFaceNet, images: torch.Tensor) -> torch.Tensor:
+    """``images`` resized (bilinear, corners aligned, as the release does) to ``net``'s input."""
+    size = net.input_size
+    if images.shape[-2:] == (size, size):
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=True)
+
+
 class LandmarkStream(nn.Module):
     """Frozen MobileFaceNet that maps normalised frames to landmark feature maps.
 
@@ -157,10 +165,7 @@ class LandmarkStream(nn.Module):
 
     def resize(self, frames: torch.Tensor) -> torch.Tensor:
         """Resize frames to the landmark network's input size, as the release does."""
-        size = self.net.input_size
-        if frames.shape[-2:] == (size, size):
-            return frames
-        return F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=True)
+        return resize_for(self.net, frames)
 
     @torch.no_grad()
     def forward(self, frames: torch.Tensor) -> torch.Tensor:

@@ -12,22 +12,25 @@ from functools import partial
 from typing import Iterable
 
 import torch
-import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import PatchEmbed, build_sincos2d_pos_embed, trunc_normal_
-from timm.models import register_model
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models.vision_transformer import Block
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .checkpoints import checkpoint_filter_fn
 from .landmarks import FEATURE_CHANNELS, LandmarkStream, MobileFaceNet
 from .prompters import MCPrompter
 
-__all__ = ["S2D", "I3DHead", "set_trainable", "STAGES", "FROZEN_IN_DYNAMIC"]
+__all__ = ["S2D", "I3DHead", "set_trainable", "count_parameters", "PARAMETER_SETS",
+           "FROZEN_IN_DYNAMIC"]
 
 #: Parameter-name prefixes of the image ViT, frozen during dynamic (video) fine-tuning.
 FROZEN_IN_DYNAMIC = ("patch_embed.", "cls_token", "pos_embed", "blocks.")
-STAGES = ("static", "dynamic")
+#: What ``set_trainable`` can unfreeze: the whole model (static stage) or the dynamic groups
+#: (temporal adaptation and DFER fine-tuning).
+PARAMETER_SETS = ("static", "dynamic")
 
 
 class I3DHead(nn.Module):
@@ -106,9 +109,6 @@ class S2D(nn.Module):
         self.ln_post = nn.LayerNorm(embed_dim, eps=1e-6)
         self.head = I3DHead(embed_dim, num_classes, drop_rate)
         self._init_vit()
-        self.pretrained_cfg = dict(input_size=(3, num_frames, img_size, img_size),
-                                   mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD,
-                                   num_classes=num_classes)
         # The frozen landmark network is kept outside the module tree: it is not part of S2D's
         # parameters or state dict (the release stores it separately), but follows .to()/.half().
         self._landmark_stream: LandmarkStream | None = None
@@ -205,11 +205,20 @@ class S2D(nn.Module):
         cls = self.forward_tokens(video, landmark_features)[:, 0]
         return cls.view(-1, self.num_frames, cls.shape[-1]).mean(1)
 
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Logits ``(B, K)`` of a clip feature ``(B, D)``; with ``pre_logits`` the feature itself."""
+        return x if pre_logits else self.head(x)
+
     def forward(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits[B, K], clip_feature[B, D])``; the feature is taken before the head dropout."""
         feature = self.forward_features(video, landmark_features)
-        return self.head(feature), feature
+        return self.forward_head(feature), feature
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        """Parameters AdamW does not decay (besides every 1-D parameter and bias)."""
+        return {"cls_token", "pos_embed", "temporal_embedding"}
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier with a freshly initialised one for ``num_classes``."""
@@ -224,19 +233,23 @@ def set_trainable(model: S2D, stage: str) -> tuple[int, int]:
     * ``"dynamic"`` (temporal adaptation and DFER fine-tuning): the image ViT (``patch_embed``,
       ``cls_token``, ``pos_embed``, all blocks) is frozen; the landmark projection, every
       MCP prompter with its TMA, the prompt norms, the temporal embedding, ``ln_post`` and the
-      classifier train. For the base model with 7 classes: 9,258,451 of 95,055,571.
+      classifier train. For the base model with 7 classes: 9,256,915 of 95,055,571 (the
+      release's count, 9,258,451, includes the last prompt norm frozen below).
     * ``"static"`` (image FER pretraining): everything trains except the fixed sin-cos
       ``pos_embed``. The ViT starts from generic (MAE) features and must itself learn what
       distinguishes expressions, which a frozen backbone with prompts alone learns poorly; the
       prompters learn to inject the landmark view at the same time.
 
+    In both stages the last prompt norm stays frozen: the forward pass never uses it (a quirk
+    kept for checkpoint parity), so it gets no gradient and must get no weight decay either.
     The landmark network is frozen in both stages and is not counted (it is not part of S2D's
     parameters).
     """
-    if stage not in STAGES:
-        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if stage not in PARAMETER_SETS:
+        raise ValueError(f"stage must be one of {PARAMETER_SETS}, got {stage!r}")
+    unused = f"prompt_norms.{len(model.prompt_norms) - 1}."
     for name, p in model.named_parameters():
-        if name == "pos_embed":
+        if name == "pos_embed" or name.startswith(unused):
             p.requires_grad_(False)
         elif stage == "dynamic":
             p.requires_grad_(not name.startswith(FROZEN_IN_DYNAMIC))
@@ -254,25 +267,41 @@ def count_parameters(params: Iterable[nn.Parameter]) -> tuple[int, int]:
     return trainable, total
 
 
-def _create(pretrained: bool, defaults: dict, kwargs: dict) -> S2D:
-    for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
-        kwargs.pop(key, None)
-    if pretrained:
-        raise ValueError("S2D weights are not downloaded by this library: download the released "
-                         "checkpoint yourself and load it with s2d_lib.checkpoints.load_released()")
-    return S2D(**{**defaults, **kwargs})
+def _cfg(**kwargs) -> dict:
+    """The pretrained config of a released S2D file: the user brings the file
+    (``pretrained_cfg_overlay=dict(file=...)``); nothing is downloaded."""
+    return {"num_classes": 7, "input_size": (3, 224, 224), "mean": IMAGENET_DEFAULT_MEAN,
+            "std": IMAGENET_DEFAULT_STD, "first_conv": "patch_embed.proj",
+            "classifier": "head.fc_cls", "license": "see the authors' release", **kwargs}
+
+
+default_cfgs = generate_default_cfgs({
+    "s2d_base_patch16_224.dfew": _cfg(),
+    "s2d_tiny_patch8_64.untrained": _cfg(input_size=(3, 64, 64)),
+})
+
+
+def _create(variant: str, pretrained: bool, defaults: dict, kwargs: dict) -> S2D:
+    if pretrained and not (kwargs.get("pretrained_cfg_overlay") or {}).get("file"):
+        raise ValueError(f"{variant}: S2D weights are not downloaded by this library; download "
+                         "the released checkpoint and pass pretrained_cfg_overlay=dict(file=PATH)")
+    return build_model_with_cfg(S2D, variant, pretrained,
+                                pretrained_filter_fn=checkpoint_filter_fn,
+                                kwargs_filter=("in_chans",), **{**defaults, **kwargs})
 
 
 @register_model
 def s2d_base_patch16_224(pretrained: bool = False, **kwargs) -> S2D:
     """S2D as in the paper: ViT-B/16 at 224 px, 14x14 patch grid, MobileFaceNet at 112 px."""
-    return _create(pretrained, dict(img_size=224, patch_size=16, embed_dim=768, depth=12,
-                                    num_heads=12, landmark_input_size=112), kwargs)
+    return _create("s2d_base_patch16_224", pretrained,
+                   dict(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12,
+                        landmark_input_size=112), kwargs)
 
 
 @register_model
 def s2d_tiny_patch8_64(pretrained: bool = False, **kwargs) -> S2D:
     """CPU teaching size: the same architecture at 64 px, patch 8 (8x8 grid), width 192, 4 layers,
     MobileFaceNet at 64 px (8x8 landmark grid)."""
-    return _create(pretrained, dict(img_size=64, patch_size=8, embed_dim=192, depth=4,
-                                    num_heads=3, landmark_input_size=64), kwargs)
+    return _create("s2d_tiny_patch8_64", pretrained,
+                   dict(img_size=64, patch_size=8, embed_dim=192, depth=4, num_heads=3,
+                        landmark_input_size=64), kwargs)

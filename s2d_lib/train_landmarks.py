@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -24,10 +25,14 @@ from timm.scheduler import CosineLRScheduler
 from torch.utils.data import DataLoader, Dataset
 
 from .checkpoints import save_checkpoint
-from .landmarks import MobileFaceNet
+from .logs import show_logs
+from .landmarks import MobileFaceNet, resize_for
 from .progress import progress_bar
 
-__all__ = ["nme", "evaluate_nme", "init_output_layer", "train_landmarks", "main", "OUTER_EYE_CORNERS"]
+__all__ = ["nme", "evaluate_nme", "init_output_layer", "train_landmarks", "train_and_save", "main",
+           "OUTER_EYE_CORNERS"]
+
+log = logging.getLogger(__name__)
 
 #: iBUG-68 indices of the outer eye corners: the inter-ocular normaliser of the NME.
 OUTER_EYE_CORNERS = (36, 45)
@@ -41,10 +46,7 @@ def nme(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def _predict(net: MobileFaceNet, images: torch.Tensor) -> torch.Tensor:
     """Landmarks ``(B, 68, 2)`` in [0, 1] image coordinates (the network's output space)."""
-    if images.shape[-1] != net.input_size:  # resized exactly as LandmarkStream.resize does
-        images = F.interpolate(images, size=(net.input_size, net.input_size), mode="bilinear",
-                               align_corners=True)
-    pts, _ = net(images)
+    pts, _ = net(resize_for(net, images))
     return pts.view(len(images), -1, 2)
 
 
@@ -111,9 +113,8 @@ def train_landmarks(train_set: Dataset, test_set: Dataset, input_size: int = 64,
         row = {"epoch": epoch + 1, "l1": total / len(loader),
                "test_nme": evaluate_nme(net, test_set, device=device)}
         report["history"].append(row)
-        if progress:
-            print(f"landmarks epoch {row['epoch']}/{epochs} L1 {row['l1']:.4f} "
-                  f"test NME {100 * row['test_nme']:.2f}%", file=sys.stderr)
+        log.info(f"landmarks epoch {row['epoch']}/{epochs} L1 {row['l1']:.4f} "
+                 f"test NME {100 * row['test_nme']:.2f}%")
     report["nme_after"] = report["history"][-1]["test_nme"] if epochs else report["nme_before"]
     report["seconds"] = time.time() - start
     net.eval()
@@ -153,6 +154,21 @@ def landmark_datasets(root: str | Path, image_size: int) -> tuple[Dataset, Datas
     return _Relative(train, image_size), _Relative(test, image_size)
 
 
+def train_and_save(data_root: str | Path, out_dir: str | Path, input_size: int = 64,
+                   **train_kwargs) -> Path:
+    """Train on the AffectNet-layout faces under ``data_root`` (:func:`train_landmarks`'s keyword
+    arguments pass through) and write ``out_dir/mobilefacenet.safetensors`` with
+    ``out_dir/report.json``; returns the checkpoint's path."""
+    train_set, test_set = landmark_datasets(data_root, input_size)
+    net, report = train_landmarks(train_set, test_set, input_size, **train_kwargs)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=1))
+    return save_checkpoint(net, out_dir / "mobilefacenet.safetensors",
+                           {"nme_before": report["nme_before"], "nme_after": report["nme_after"],
+                            "data_root": str(data_root)})
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """``python -m s2d_lib.train_landmarks --data-root data/synthetic/AffectNet --out runs/landmarks_tiny``."""
     parser = argparse.ArgumentParser(prog="python -m s2d_lib.train_landmarks",
@@ -173,15 +189,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=default["seed"], help="random seed")
     parser.add_argument("--device", default=default["device"], help="cpu or cuda")
     args = parser.parse_args(argv)
-    train_set, test_set = landmark_datasets(args.data_root, args.input_size)
-    net, report = train_landmarks(train_set, test_set, args.input_size, args.epochs,
-                                  args.batch_size, args.lr, device=args.device, seed=args.seed)
-    out = Path(args.out)
-    path = save_checkpoint(net, out / "mobilefacenet.safetensors",
-                           {"nme_before": report["nme_before"], "nme_after": report["nme_after"],
-                            "data_root": str(args.data_root)})
-    (out / "report.json").write_text(json.dumps(report, indent=1))
-    print(f"NME on {len(test_set)} held-out faces: {100 * report['nme_before']:.2f}% before -> "
+    show_logs(stream=sys.stderr)
+    path = train_and_save(args.data_root, args.out, args.input_size, epochs=args.epochs,
+                          batch_size=args.batch_size, lr=args.lr, device=args.device,
+                          seed=args.seed)
+    report = json.loads((Path(args.out) / "report.json").read_text())
+    print(f"NME on the held-out faces: {100 * report['nme_before']:.2f}% before -> "
           f"{100 * report['nme_after']:.2f}% after training ({report['seconds']:.0f} s) -> {path}")
     return report
 

@@ -1,7 +1,6 @@
 """Released checkpoints (names/shapes from the reference JSON) and the project's own files."""
 from __future__ import annotations
 
-import warnings
 
 import pytest
 import timm
@@ -32,6 +31,24 @@ def test_released_names_load_exactly(released_shapes, entry, tmp_path):
     assert report.loaded == len(sd)
     torch.testing.assert_close(model.state_dict()["blocks.3.attn.qkv.weight"],
                                sd["blocks.3.attn.qkv.weight"])
+
+
+def test_released_file_loads_the_timm_way(released_shapes, tmp_path):
+    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T16"], seed=3)
+    sd["norm.weight"] = sd.pop("ln_post.weight")  # the filter's conversions apply on this path too
+    sd["norm.bias"] = sd.pop("ln_post.bias")
+    path = tmp_path / "DFEW-fold1.pth"
+    torch.save({"model": {f"module.{k}": v for k, v in sd.items()}}, path)
+    model = timm.create_model("s2d_base_patch16_224", pretrained=True,
+                              pretrained_cfg_overlay=dict(file=str(path)))
+    assert model.num_frames == 16 and model.num_classes == 7
+    torch.testing.assert_close(model.state_dict()["blocks.3.attn.qkv.weight"],
+                               sd["blocks.3.attn.qkv.weight"])
+    torch.testing.assert_close(model.ln_post.weight.detach(), sd["norm.weight"])
+    reference = timm.create_model("s2d_base_patch16_224")
+    load_released(reference, path)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
 
 
 def test_static_checkpoint_conversions_into_video_model(released_shapes, base16):

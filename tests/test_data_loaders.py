@@ -18,7 +18,7 @@ from s2d_lib.config import load_config
 from s2d_lib.data import sampling
 from s2d_lib.data.synthetic import build_suite, dataset_paths
 from s2d_lib.evaluate import evaluate_checkpoint
-from s2d_lib.train import build_split
+from s2d_lib.splits import build_split
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,8 @@ def test_easdl_loss_is_bce_with_logits():
 def test_release_ramp_and_parsing():
     assert [easdl_weight(e) for e in (0, 20, 29, 30, 49, 50, 59, 60, 79, 80, 99)] == \
         [0, 0, 0, 0.01, 0.01, 0.1, 0.1, 0.5, 0.5, 1.0, 1.0]
-    assert parse_ramp("30:0.01, 50:0.1,60:0.5,80:1.0") == RELEASE_RAMP
+    assert parse_ramp("30:0.01, 50:0.1,60:0.5,80:1.0") == parse_ramp(RELEASE_RAMP) == \
+        ((30, 0.01), (50, 0.1), (60, 0.5), (80, 1.0))
     assert easdl_weight(3, parse_ramp("2:0.25")) == 0.25
     with pytest.raises(ValueError, match="epoch:weight"):
         parse_ramp("30=0.1")

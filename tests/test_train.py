@@ -12,8 +12,12 @@ from torch.utils.data import Dataset, TensorDataset
 from s2d_lib.checkpoints import checkpoint_metadata, load_checkpoint
 from s2d_lib.config import load_config
 from s2d_lib.model import FROZEN_IN_DYNAMIC
-from s2d_lib.train import (BalancedSampler, DataSplits, TrainingDiverged, build_model, evaluate,
-                           fit, frame_average_baseline, landmark_cache, landmark_hash)
+from s2d_lib.build import build_model
+from s2d_lib.data.samplers import BalancedSampler
+from s2d_lib.evaluate import evaluate, frame_average_baseline
+from s2d_lib.landmark_cache import landmark_cache, landmark_hash
+from s2d_lib.splits import DataSplits
+from s2d_lib.trainer import TrainingDiverged, fit
 
 NUM_CLASSES = 3
 

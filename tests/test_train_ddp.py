@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from s2d_lib.train import fit
+from s2d_lib.trainer import fit
 from test_train import tiny_config, toy_splits
 
 SETTINGS = dict(epochs=4, lr=2e-3, landmark_cache=True, val_fraction=0.25)

@@ -6,7 +6,7 @@ vocabulary the synthetic generator draws expressions from.
 """
 from __future__ import annotations
 
-__all__ = ["CLASSES", "CANONICAL", "BASIC7", "DATASETS", "canonical_names", "label_map",
+__all__ = ["CLASSES", "CANONICAL", "BASIC7", "canonical_names", "label_map",
            "MAFW_FILE_NAMES", "RAFDB_FILE_OFFSET"]
 
 #: The shared vocabulary: the seven basic expressions first, then MAFW's four extra classes.
@@ -22,7 +22,6 @@ CLASSES: dict[str, tuple[str, ...]] = {
     "RAF-DB": ("Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral"),
     "AffectNet": ("Neutral", "Happy", "Sad", "Surprise", "Fear", "Disgust", "Anger", "Contempt"),
 }
-DATASETS = tuple(CLASSES)
 
 #: RAF-DB's ``list_patition_label.txt`` stores labels 1..7; the loaders use 0..6.
 RAFDB_FILE_OFFSET = 1

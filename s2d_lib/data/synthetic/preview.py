@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")  # figures are files; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..labels import CANONICAL  # noqa: E402
-from .clips import plan_clip  # noqa: E402
-from .face import Pose, expression_aus, sample_identity, sample_pose  # noqa: E402
-from .render import render_face, sample_scene  # noqa: E402
+from ..labels import CANONICAL
+from .clips import plan_clip
+from .face import Pose, expression_aus, sample_identity, sample_pose
+from .render import render_face, sample_scene
 
 __all__ = ["faces_figure", "clip_figure", "save_previews"]
 

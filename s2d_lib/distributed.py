@@ -1,0 +1,55 @@
+"""Several processes (``torchrun``): which one this is, joining the group, gathering results."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["Dist", "setup_distributed", "current", "all_gather", "shard"]
+
+
+@dataclass
+class Dist:
+    """This process's place among ``world`` processes (one process: rank 0 of 1)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Dist:
+    """Join the process group torchrun (or a spawner) described in the environment (NCCL on GPU,
+    gloo on CPU); a single process needs nothing."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def current() -> Dist:
+    """The group this process already belongs to, without joining one."""
+    return Dist(dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else Dist()
+
+
+def all_gather(t: torch.Tensor) -> torch.Tensor:
+    """``t`` of every process, concatenated along the first dimension in rank order."""
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
+
+
+def shard(n: int, env: Dist) -> list[int]:
+    """The indices of ``n`` items this process handles (``rank::world``)."""
+    return list(range(env.rank, n, env.world))

@@ -1,0 +1,107 @@
+"""The datasets of a run, built from its config: train (augmented), train as deterministic
+views (validation and the landmark cache), and test (N x M views), read from each dataset's
+release layout under ``data_root``."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from torch.utils.data import Dataset
+
+from .config import VIDEO_DATASETS, TrainConfig
+from .data.labels import CLASSES
+
+__all__ = ["DataSplits", "build_split", "build_data"]
+
+
+@dataclass
+class DataSplits:
+    """The datasets of one run. ``train`` yields training views (augmented); ``train_eval`` the
+    same samples as deterministic views (used for the validation split and the landmark cache);
+    ``test`` deterministic test views. Items are ``(x, label)`` with x an image ``(3, H, W)``, a
+    clip ``(3, T, H, W)`` or test views ``(V, 3, T, H, W)``."""
+
+    train: Dataset
+    train_eval: Dataset
+    test: Dataset | None
+    labels: Sequence[int]
+    class_names: Sequence[str]
+    name: str = "data"
+    val: Dataset | None = field(default=None)
+
+
+def _first_dir(root: Path, candidates: Sequence[str], what: str) -> Path:
+    for c in candidates:
+        if (root / c).is_dir():
+            return root / c
+    raise FileNotFoundError(f"{root}: no {what} folder (looked for {', '.join(candidates)})")
+
+
+def _video_files(cfg: TrainConfig, split: str) -> tuple[Path, Path]:
+    """(frames or videos folder, split file) of a video dataset in its release layout."""
+    root, k = Path(cfg.data_root), max(cfg.fold, 1)
+    if cfg.dataset == "DFEW":
+        frames = _first_dir(root, ("Clip/clip_224x224", "Clip/clip_112x112", "Clip/original"),
+                            "DFEW clip")
+        return frames, root / "EmoLabel_DataSplit" / f"{split}(single-labeled)" / f"{split}_set_{k}.csv"
+    if cfg.dataset == "FERV39k":
+        return root, root / "Annotation" / f"{split}.csv"
+    frames = _first_dir(root, ("frames", "data/frames", "data/clips", "clips"), "MAFW clip")
+    return frames, root / "anno" / "single" / "no_caption" / f"set_{k}" / f"{split}.csv"
+
+
+def _train_transform(cfg: TrainConfig, size: int):
+    """Random resized crop, flip, RandAugment from ``auto_augment`` (``rand-m7-n4...``), random
+    erasing with ``reprob``: the release's training augmentation, on whole clips."""
+    from torchvision.transforms import v2
+
+    from .data.transforms import normalize
+
+    steps = [v2.RandomResizedCrop(size, scale=(0.6, 1.0), antialias=True), v2.RandomHorizontalFlip()]
+    if cfg.auto_augment:
+        parts = dict((p[0], p[1:]) for p in cfg.auto_augment.split("-")[1:] if p[:1] in "mn")
+        steps.append(v2.RandAugment(num_ops=int(parts.get("n", 2)), magnitude=int(parts.get("m", 9))))
+    steps += [normalize(), v2.RandomErasing(p=cfg.reprob, value=0)]
+    return v2.Compose(steps)
+
+
+def build_split(cfg: TrainConfig, split: str, image_size: int | None = None,
+                mode: str = "test", views: tuple[int, int] | None = None) -> Dataset:
+    """One split (``train`` / ``test``) of the dataset ``cfg`` names, in ``mode`` ``train``
+    (augmented) or ``test`` (deterministic ``views`` = N x M, default from ``cfg``)."""
+    from .data import video
+
+    size = image_size or cfg.image_size
+    n, m = views or (cfg.test_clips, cfg.test_crops)
+    if cfg.dataset in VIDEO_DATASETS:
+        frames, annotation = _video_files(cfg, split)
+        cls = getattr(video, cfg.dataset)
+        return cls(frames, annotation, num_frames=cfg.num_frames, mode=mode, image_size=size,
+                   num_temporal_views=n, num_spatial_views=m,
+                   transform=_train_transform(cfg, size) if mode == "train" else None,
+                   seed=cfg.seed, sampling=cfg.frame_sampling)
+    from .data import static
+
+    augment = mode == "train"
+    transform = _train_transform(cfg, size) if augment else None
+    if cfg.dataset == "RAF-DB":
+        return static.RAFDB(cfg.data_root, split, image_size=size, transform=transform,
+                            augment=augment)
+    return static.AffectNet(cfg.data_root, "train" if split == "train" else "val",
+                            num_classes=cfg.classes, image_size=size, transform=transform,
+                            augment=augment)
+
+
+def build_data(cfg: TrainConfig) -> DataSplits:
+    """Train (augmented), train as deterministic single views, and test (N x M views) splits of
+    the dataset ``cfg`` names, read from its release layout under ``data_root``."""
+    train_set = build_split(cfg, "train", mode="train")
+    root = hashlib.sha1(str(Path(cfg.data_root).resolve()).encode()).hexdigest()[:8]
+    return DataSplits(
+        train=train_set, train_eval=build_split(cfg, "train", views=(1, 1)),
+        test=build_split(cfg, "test"), labels=list(train_set.labels),
+        class_names=list(CLASSES[cfg.dataset])[:cfg.classes],
+        name=f"{cfg.dataset}-{root}-fold{cfg.fold}-{cfg.image_size}px-views{cfg.test_clips}x"
+             f"{cfg.test_crops}" + ("" if cfg.num_frames == 1 else f"-{cfg.frame_sampling}"))
