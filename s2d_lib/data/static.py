@@ -6,7 +6,6 @@ coordinates of the returned image. Labels keep each dataset's own order (``class
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +18,7 @@ from torchvision import tv_tensors
 from .annotations import read_affectnet_csv, read_rafdb_partition
 from .errors import DatasetError
 from .labels import CLASSES
-from .transforms import eval_transform, train_transform
+from .transforms import RELEASE_AUTO_AUGMENT, eval_transform, train_transform
 
 __all__ = ["RAFDB", "AffectNet"]
 
@@ -44,7 +43,7 @@ def _root(path: str | Path, name: str) -> Path:
 def _default_transform(split_is_train: bool, augment: bool | None, image_size: int,
                        rand_augment: bool) -> Callable:
     if split_is_train if augment is None else augment:
-        return train_transform(image_size, rand_augment=rand_augment)
+        return train_transform(image_size, RELEASE_AUTO_AUGMENT if rand_augment else None)
     return eval_transform(image_size)
 
 
@@ -138,7 +137,5 @@ class AffectNet(Dataset):
         points = tv_tensors.KeyPoints(torch.tensor(np.asarray(row["landmarks"]) - offset,
                                                    dtype=torch.float32),
                                       canvas_size=(image.height, image.width))
-        with warnings.catch_warnings():  # erasing leaves points in place, which is what we want
-            warnings.filterwarnings("ignore", "RandomErasing.*KeyPoints")
-            pixels, points = self.transform(pixels, points)
+        pixels, points = self.transform(pixels, points)
         return pixels, row["expression"], points.as_subclass(torch.Tensor)
