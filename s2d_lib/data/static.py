@@ -18,6 +18,7 @@ from torchvision import tv_tensors
 from .annotations import read_affectnet_csv, read_rafdb_partition
 from .errors import DatasetError
 from .labels import CLASSES
+from .layouts import AFFECTNET_IMAGES, AFFECTNET_SPLITS, RAFDB_IMAGES, RAFDB_LABELS
 from .transforms import RELEASE_AUTO_AUGMENT, eval_transform, train_transform
 
 __all__ = ["RAFDB", "AffectNet"]
@@ -62,7 +63,7 @@ class RAFDB(Dataset):
             raise ValueError(f"split must be 'train' or 'test', not {split!r}")
         root = _root(root, "RAF-DB")
         self.root = root / "basic" if (root / "basic").is_dir() else root
-        self.samples = read_rafdb_partition(self.root / "EmoLabel" / "list_patition_label.txt", split)
+        self.samples = read_rafdb_partition(self.root / RAFDB_LABELS, split)
         self.transform = transform or _default_transform(split == "train", augment, image_size, True)
 
     def __len__(self) -> int:
@@ -75,7 +76,7 @@ class RAFDB(Dataset):
 
     def image_path(self, name: str) -> Path:
         """``train_00001.jpg`` -> ``Image/aligned/train_00001_aligned.jpg``."""
-        return self.root / "Image" / "aligned" / f"{Path(name).stem}_aligned.jpg"
+        return self.root / RAFDB_IMAGES / f"{Path(name).stem}_aligned.jpg"
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         name, label = self.samples[index]
@@ -103,7 +104,7 @@ class AffectNet(Dataset):
         if num_classes not in (7, 8):
             raise ValueError(f"num_classes must be 7 or 8, not {num_classes}")
         self.root = _root(root, "AffectNet")
-        csv_path = self.root / ("training.csv" if split == "train" else "validation.csv")
+        csv_path = self.root / AFFECTNET_SPLITS[split]
         self.rows = [r for r in read_affectnet_csv(csv_path) if r["expression"] < num_classes]
         if with_landmarks:
             missing = [r["path"] for r in self.rows if r["landmarks"] is None]
@@ -125,7 +126,7 @@ class AffectNet(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         row = self.rows[index]
-        image = _load_image(self.root / "Manually_Annotated_Images" / row["path"])
+        image = _load_image(self.root / AFFECTNET_IMAGES / row["path"])
         offset = np.zeros(2)
         if self.crop_face:
             x, y, w, h = row["box"]

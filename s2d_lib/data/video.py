@@ -137,24 +137,26 @@ class VideoDataset(Dataset):
 
 
 class DFEW(VideoDataset):
-    """DFEW: ``data_root`` holds ``<00001>/`` frame folders (``Clip/clip_224x224``) or
-    ``<00001>.mp4`` (``Clip/original``); split files ``EmoLabel_DataSplit/...set_K.csv``."""
+    """DFEW: ``data_root`` holds ``<00001>/`` frame folders (``Clip/clip_224x224_16f``,
+    ``Clip/clip_224x224``) or ``<00001>.mp4`` (``Clip/original``); split files
+    ``EmoLabel_DataSplit/...set_K.csv``. :func:`~s2d_lib.data.layouts.video_layout` finds them."""
 
     name = "DFEW"
     parse = staticmethod(read_dfew_split)
 
 
 class FERV39k(VideoDataset):
-    """FERV39k: ``data_root`` holds ``<Scene>/<Emotion>/<0001>/`` frame folders; split files
-    ``Annotation/{train,test}.csv``."""
+    """FERV39k: ``data_root`` (``2_ClipsforFaceCrop``) holds ``<Scene>/<Emotion>/<0001>/`` frame
+    folders; split files ``Annotation/{train,test}.csv``."""
 
     name = "FERV39k"
     parse = staticmethod(read_ferv39k_split)
 
 
 class MAFW(VideoDataset):
-    """MAFW (11 single-label classes): ``data_root`` holds ``<00001>/`` frame folders or
-    ``<00001>.mp4``; split files ``anno/single/no_caption/set_K/{train,test}.{csv,txt}``."""
+    """MAFW (11 single-label classes): ``data_root`` holds ``<00001>/`` frame folders
+    (``data/frames/frames_crop_align_224``) or ``<00001>.mp4`` (``data/clips``); split files
+    ``anno/single/no_caption/set_K/{train,test}.{csv,txt}``."""
 
     name = "MAFW"
     parse = staticmethod(read_mafw_split)
