@@ -155,3 +155,27 @@ def test_eval_transform_squashes_to_a_square():
     assert out.shape == (3, 16, 16)
     expected = normalize()(TF.resize(image, [16, 16], antialias=True))
     assert torch.allclose(out, expected)
+
+
+def test_clip_views_can_be_squashed(tmp_path):
+    from PIL import Image
+
+    from s2d_lib.data import DFEW
+
+    clip = tmp_path / "00001"
+    clip.mkdir()
+    frames = _frames(6, size=48, seed=4)[..., :32]  # 48 x 32 frames, not square
+    for t, frame in enumerate(frames):  # lossless, so the expected views are exact
+        Image.fromarray(frame.permute(1, 2, 0).numpy()).save(clip / f"{t + 1:05d}.png")
+    (tmp_path / "split.csv").write_text("video_name,label\n00001,0\n")
+    kwargs = dict(data_root=tmp_path, annotation_file=tmp_path / "split.csv", num_frames=4,
+                  mode="test", image_size=16, num_temporal_views=1, num_spatial_views=2)
+    squashed, _ = DFEW(**kwargs, test_resize="square")[0]
+    window = frames[:4]  # the first window of a 6-frame clip
+    expected = normalize()(TF.resize(window, [16, 16], antialias=True)).permute(1, 0, 2, 3)
+    assert squashed.shape == (2, 3, 4, 16, 16)
+    assert torch.allclose(squashed[0], expected) and torch.equal(squashed[0], squashed[1])
+    cropped, _ = DFEW(**kwargs)[0]  # short side to 16, two crops along the long side
+    assert not torch.allclose(cropped[0], cropped[1])
+    with pytest.raises(ValueError, match="test_resize"):
+        DFEW(**kwargs, test_resize="crop")
