@@ -9,12 +9,13 @@ from torch.utils.data import Dataset
 
 from .errors import DatasetError
 from .labels import CLASSES, label_map
+from .layouts import video_layout
 from .static import RAFDB, AffectNet
 from .transforms import eval_transform, train_transform
 from .video import DFEW, MAFW, FERV39k, VideoDataset
 
 __all__ = ["DatasetError", "CLASSES", "label_map", "RAFDB", "AffectNet", "DFEW", "FERV39k", "MAFW",
-           "VideoDataset", "train_transform", "eval_transform", "build_dataset"]
+           "VideoDataset", "train_transform", "eval_transform", "build_dataset", "video_layout"]
 
 _VIDEO = {"DFEW": DFEW, "FERV39k": FERV39k, "MAFW": MAFW}
 
@@ -25,13 +26,12 @@ def build_dataset(name: str, root: str | Path, split: str = "train", fold: int =
 
     ``root`` is the folder the release unpacks to (``.../RAF-DB``, ``.../AffectNet``,
     ``.../DFEW``, ``.../FERV39k``, ``.../MAFW``); ``split`` is ``train`` or ``test`` (AffectNet:
-    ``val`` for test); ``fold`` picks DFEW / MAFW's ``set_K``; ``frames=False`` reads DFEW's mp4
-    clips instead of its frame folders. Other keyword arguments go to the dataset class. The
-    video layouts assumed are those of the synthetic suite (:mod:`s2d_lib.data.synthetic.suite`);
-    for another layout call the class with ``data_root`` and ``annotation_file`` directly.
+    ``val`` for test); ``fold`` picks DFEW / MAFW's ``set_K``; ``frames=False`` reads the mp4
+    clips (DFEW's ``Clip/original``, MAFW's ``data/clips``) instead of the frame folders. Other
+    keyword arguments go to the dataset class. The folders are found by
+    :func:`~s2d_lib.data.layouts.video_layout`; for another layout call the class with
+    ``data_root`` and ``annotation_file`` directly.
     """
-    from .synthetic.suite import DFEW_FRAMES, MAFW_FRAMES
-
     root = Path(root)
     if name == "RAF-DB":
         return RAFDB(root, split, **kwargs)
@@ -40,12 +40,5 @@ def build_dataset(name: str, root: str | Path, split: str = "train", fold: int =
     if name not in _VIDEO:
         raise ValueError(f"unknown dataset {name!r}; choose from {list(CLASSES)}")
     kwargs.setdefault("mode", split)
-    if name == "DFEW":
-        data_root = root / (DFEW_FRAMES if frames else "Clip/original")
-        ann = root / "EmoLabel_DataSplit" / f"{split}(single-labeled)" / f"{split}_set_{fold}.csv"
-    elif name == "FERV39k":
-        data_root, ann = root, root / "Annotation" / f"{split}.csv"
-    else:
-        data_root = root / MAFW_FRAMES
-        ann = root / "anno" / "single" / "no_caption" / f"set_{fold}" / f"{split}.csv"
-    return _VIDEO[name](data_root, ann, **kwargs)
+    data_root, annotation = video_layout(name, root, split, fold, "frames" if frames else "videos")
+    return _VIDEO[name](data_root, annotation, **kwargs)

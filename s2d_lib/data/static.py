@@ -6,7 +6,6 @@ coordinates of the returned image. Labels keep each dataset's own order (``class
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +18,8 @@ from torchvision import tv_tensors
 from .annotations import read_affectnet_csv, read_rafdb_partition
 from .errors import DatasetError
 from .labels import CLASSES
-from .transforms import eval_transform, train_transform
+from .layouts import AFFECTNET_IMAGES, AFFECTNET_SPLITS, RAFDB_IMAGES, RAFDB_LABELS
+from .transforms import RELEASE_AUTO_AUGMENT, eval_transform, train_transform
 
 __all__ = ["RAFDB", "AffectNet"]
 
@@ -44,7 +44,7 @@ def _root(path: str | Path, name: str) -> Path:
 def _default_transform(split_is_train: bool, augment: bool | None, image_size: int,
                        rand_augment: bool) -> Callable:
     if split_is_train if augment is None else augment:
-        return train_transform(image_size, rand_augment=rand_augment)
+        return train_transform(image_size, RELEASE_AUTO_AUGMENT if rand_augment else None)
     return eval_transform(image_size)
 
 
@@ -63,7 +63,7 @@ class RAFDB(Dataset):
             raise ValueError(f"split must be 'train' or 'test', not {split!r}")
         root = _root(root, "RAF-DB")
         self.root = root / "basic" if (root / "basic").is_dir() else root
-        self.samples = read_rafdb_partition(self.root / "EmoLabel" / "list_patition_label.txt", split)
+        self.samples = read_rafdb_partition(self.root / RAFDB_LABELS, split)
         self.transform = transform or _default_transform(split == "train", augment, image_size, True)
 
     def __len__(self) -> int:
@@ -76,7 +76,7 @@ class RAFDB(Dataset):
 
     def image_path(self, name: str) -> Path:
         """``train_00001.jpg`` -> ``Image/aligned/train_00001_aligned.jpg``."""
-        return self.root / "Image" / "aligned" / f"{Path(name).stem}_aligned.jpg"
+        return self.root / RAFDB_IMAGES / f"{Path(name).stem}_aligned.jpg"
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         name, label = self.samples[index]
@@ -104,7 +104,7 @@ class AffectNet(Dataset):
         if num_classes not in (7, 8):
             raise ValueError(f"num_classes must be 7 or 8, not {num_classes}")
         self.root = _root(root, "AffectNet")
-        csv_path = self.root / ("training.csv" if split == "train" else "validation.csv")
+        csv_path = self.root / AFFECTNET_SPLITS[split]
         self.rows = [r for r in read_affectnet_csv(csv_path) if r["expression"] < num_classes]
         if with_landmarks:
             missing = [r["path"] for r in self.rows if r["landmarks"] is None]
@@ -126,7 +126,7 @@ class AffectNet(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         row = self.rows[index]
-        image = _load_image(self.root / "Manually_Annotated_Images" / row["path"])
+        image = _load_image(self.root / AFFECTNET_IMAGES / row["path"])
         offset = np.zeros(2)
         if self.crop_face:
             x, y, w, h = row["box"]
@@ -138,7 +138,5 @@ class AffectNet(Dataset):
         points = tv_tensors.KeyPoints(torch.tensor(np.asarray(row["landmarks"]) - offset,
                                                    dtype=torch.float32),
                                       canvas_size=(image.height, image.width))
-        with warnings.catch_warnings():  # erasing leaves points in place, which is what we want
-            warnings.filterwarnings("ignore", "RandomErasing.*KeyPoints")
-            pixels, points = self.transform(pixels, points)
+        pixels, points = self.transform(pixels, points)
         return pixels, row["expression"], points.as_subclass(torch.Tensor)

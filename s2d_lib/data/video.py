@@ -8,7 +8,8 @@
   contiguous window, or one random frame per segment of the whole clip; see
   :mod:`s2d_lib.data.sampling`), augmented by :func:`train_transform`.
 - ``mode="test"``: ``(views[N*M, 3, T, H, W], label)`` -- N temporal views x M spatial crops,
-  view ``n * M + m``; frames resized so the short side is ``image_size`` (or ``short_side``).
+  view ``n * M + m``; frames resized so the short side is ``image_size`` (or ``short_side``),
+  or with ``test_resize="square"`` squashed to ``image_size`` x ``image_size`` (the release's).
   Average the softmax over the views (2 x 2 in the paper).
 
 Clips are float, normalised with the ImageNet mean / std. A corrupt or missing clip raises
@@ -48,6 +49,8 @@ class VideoDataset(Dataset):
         image_size: output frame side.
         num_temporal_views, num_spatial_views: N and M in test mode.
         short_side: test-mode resize of the frames' short side (default ``image_size``).
+        test_resize: ``"short_side"`` (keep the aspect, crop the M views) or ``"square"``
+            (squash every frame to ``image_size`` x ``image_size``, as the release does).
         transform: train-mode transform of a ``tv_tensors.Video`` (T, C, H, W) uint8; default
             :func:`train_transform`.
         skip_corrupt: train mode only; skip unreadable clips instead of raising (counted).
@@ -64,9 +67,12 @@ class VideoDataset(Dataset):
                  mode: str = "train", image_size: int = 224, num_temporal_views: int = 2,
                  num_spatial_views: int = 2, short_side: int | None = None,
                  transform: Callable | None = None, skip_corrupt: bool = False,
-                 backend: str = "auto", seed: int | None = None, sampling: str = "window") -> None:
+                 backend: str = "auto", seed: int | None = None, sampling: str = "window",
+                 test_resize: str = "short_side") -> None:
         if mode not in ("train", "test"):
             raise ValueError(f"mode must be 'train' or 'test', not {mode!r}")
+        if test_resize not in ("short_side", "square"):
+            raise ValueError(f"test_resize must be 'short_side' or 'square', not {test_resize!r}")
         check_sampling(sampling)
         if skip_corrupt and mode != "train":
             raise ValueError("skip_corrupt is for training only: evaluation reports every bad clip")
@@ -78,7 +84,7 @@ class VideoDataset(Dataset):
         self.classes = CLASSES[self.name]
         self.num_frames, self.mode, self.image_size = num_frames, mode, image_size
         self.num_temporal_views, self.num_spatial_views = num_temporal_views, num_spatial_views
-        self.short_side = short_side or image_size
+        self.short_side, self.test_resize = short_side or image_size, test_resize
         self.transform = transform or train_transform(image_size)
         self.skip_corrupt, self.backend, self.sampling = skip_corrupt, backend, sampling
         self.skipped: list[str] = []
@@ -127,8 +133,9 @@ class VideoDataset(Dataset):
         for window in test_frames(len(reader), self.num_frames, self.num_temporal_views,
                                   self.sampling):
             video = torch.from_numpy(reader.read(window)).permute(0, 3, 1, 2)
-            video = TF.resize(video, self.short_side, antialias=True)
-            if min(video.shape[-2:]) < self.image_size:
+            if self.test_resize == "short_side":
+                video = TF.resize(video, self.short_side, antialias=True)
+            if self.test_resize == "square" or min(video.shape[-2:]) < self.image_size:
                 video = TF.resize(video, [self.image_size, self.image_size], antialias=True)
             for top, left in spatial_crops(*video.shape[-2:], self.image_size, self.num_spatial_views):
                 crop = TF.crop(video, top, left, self.image_size, self.image_size)
@@ -137,24 +144,26 @@ class VideoDataset(Dataset):
 
 
 class DFEW(VideoDataset):
-    """DFEW: ``data_root`` holds ``<00001>/`` frame folders (``Clip/clip_224x224``) or
-    ``<00001>.mp4`` (``Clip/original``); split files ``EmoLabel_DataSplit/...set_K.csv``."""
+    """DFEW: ``data_root`` holds ``<00001>/`` frame folders (``Clip/clip_224x224_16f``,
+    ``Clip/clip_224x224``) or ``<00001>.mp4`` (``Clip/original``); split files
+    ``EmoLabel_DataSplit/...set_K.csv``. :func:`~s2d_lib.data.layouts.video_layout` finds them."""
 
     name = "DFEW"
     parse = staticmethod(read_dfew_split)
 
 
 class FERV39k(VideoDataset):
-    """FERV39k: ``data_root`` holds ``<Scene>/<Emotion>/<0001>/`` frame folders; split files
-    ``Annotation/{train,test}.csv``."""
+    """FERV39k: ``data_root`` (``2_ClipsforFaceCrop``) holds ``<Scene>/<Emotion>/<0001>/`` frame
+    folders; split files ``Annotation/{train,test}.csv``."""
 
     name = "FERV39k"
     parse = staticmethod(read_ferv39k_split)
 
 
 class MAFW(VideoDataset):
-    """MAFW (11 single-label classes): ``data_root`` holds ``<00001>/`` frame folders or
-    ``<00001>.mp4``; split files ``anno/single/no_caption/set_K/{train,test}.{csv,txt}``."""
+    """MAFW (11 single-label classes): ``data_root`` holds ``<00001>/`` frame folders
+    (``data/frames/frames_crop_align_224``) or ``<00001>.mp4`` (``data/clips``); split files
+    ``anno/single/no_caption/set_K/{train,test}.{csv,txt}``."""
 
     name = "MAFW"
     parse = staticmethod(read_mafw_split)

@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..annotations import read_dfew_split, read_rafdb_partition
-from .suite import DFEW_FRAMES
+from ..layouts import RAFDB_IMAGES, RAFDB_LABELS, video_layout
 from .writers import LANDMARKS_FILE
 
 __all__ = ["calibrate", "pixel_baseline", "landmark_baselines", "align"]
@@ -36,11 +36,11 @@ def _classifier():
 def pixel_baseline(rafdb: str | Path, side: int = 32) -> dict[str, float]:
     """Accuracy / UAR of logistic regression on raw pixels, RAF-DB train -> test."""
     basic = Path(rafdb) / "basic"
-    labels_file = basic / "EmoLabel" / "list_patition_label.txt"
+    labels_file = basic / RAFDB_LABELS
 
     def load(split: str) -> tuple[np.ndarray, np.ndarray]:
         samples = read_rafdb_partition(labels_file, split)
-        x = np.stack([np.asarray(Image.open(basic / "Image" / "aligned" / f"{Path(n).stem}_aligned.jpg")
+        x = np.stack([np.asarray(Image.open(basic / RAFDB_IMAGES / f"{Path(n).stem}_aligned.jpg")
                                  .convert("RGB").resize((side, side)), np.float32).ravel()
                       for n, _ in samples])
         return x / 255, np.array([y for _, y in samples])
@@ -63,13 +63,12 @@ def align(points: np.ndarray) -> np.ndarray:
 
 def landmark_baselines(dfew: str | Path, folds: tuple[int, ...] = (1, 2, 3, 4, 5)) -> dict[str, float]:
     """Mean UAR / WAR over DFEW folds of landmark logistic regression: middle frame vs all frames."""
-    dfew = Path(dfew)
-    split_dir = dfew / "EmoLabel_DataSplit"
+    frames, _ = video_layout("DFEW", dfew, source="frames")
     features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def feats(name: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in features:
-            lm = align(np.load(dfew / DFEW_FRAMES / name / LANDMARKS_FILE)).reshape(-1, 136)
+            lm = align(np.load(frames / name / LANDMARKS_FILE)).reshape(-1, 136)
             middle = lm[len(lm) // 2]
             stats = np.concatenate([lm.mean(0), lm.std(0), lm.min(0), lm.max(0)])
             features[name] = (middle, stats)
@@ -77,8 +76,8 @@ def landmark_baselines(dfew: str | Path, folds: tuple[int, ...] = (1, 2, 3, 4, 5
 
     scores = {k: [] for k in ("middle_uar", "middle_war", "clip_uar", "clip_war")}
     for k in folds:
-        train = read_dfew_split(split_dir / "train(single-labeled)" / f"train_set_{k}.csv")
-        test = read_dfew_split(split_dir / "test(single-labeled)" / f"test_set_{k}.csv")
+        train = read_dfew_split(video_layout("DFEW", dfew, "train", k, "frames")[1])
+        test = read_dfew_split(video_layout("DFEW", dfew, "test", k, "frames")[1])
         ytr, yte = np.array([y for _, y in train]), np.array([y for _, y in test])
         for j, view in enumerate(("middle", "clip")):
             xtr = np.stack([feats(n)[j] for n, _ in train])

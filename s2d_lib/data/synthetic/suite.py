@@ -7,7 +7,8 @@ result does not depend on the number of workers. A finished dataset is marked by
 ``.synthetic.json``; calling again with the same preset and seed reuses it, and a build that
 was interrupted resumes (every sample already written is kept).
 
-Layout written under ``out`` (synthetic frames are 112 px; the real DFEW ones are 224 px):
+Layout written under ``out`` by the ``tiny``, ``small`` and ``mini`` presets (synthetic frames
+are 112 px; the real DFEW ones are 224 px):
 
 - ``RAF-DB/basic/Image/aligned/{train_00001,test_0001}_aligned.jpg`` (100 px),
   ``RAF-DB/basic/EmoLabel/list_patition_label.txt``
@@ -17,6 +18,12 @@ Layout written under ``out`` (synthetic frames are 112 px; the real DFEW ones ar
 - ``FERV39k/<Scene>/<Emotion>/<0001>/`` frames, ``FERV39k/Annotation/{train,test}.csv``,
   ``label_index.txt``
 - ``MAFW/frames/<00001>/`` frames, ``MAFW/anno/single/no_caption/set_K/...``
+
+The ``paper_smoke`` preset writes a handful of samples at 224 px in the releases' own folders
+(:mod:`s2d_lib.data.layouts`), for a CPU smoke run of the paper presets: DFEW
+``Clip/clip_224x224_16f/<00001>/`` (16 frames each, no mp4), FERV39k
+``2_ClipsforFaceCrop/<Scene>/<Emotion>/<0001>/``, MAFW ``data/frames/frames_crop_align_224/<00001>/``;
+its labels are balanced within every split, so each class is in every training split.
 
 Every frame folder also holds ``landmarks.npy`` (T, 68, 2), the exact iBUG landmarks in pixels.
 """
@@ -34,6 +41,8 @@ from tqdm.auto import tqdm
 
 from ..errors import DatasetError
 from ..labels import BASIC7, CANONICAL, CLASSES, canonical_names
+from ..layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES_112, DFEW_VIDEOS,
+                       FERV39K_FRAMES, MAFW_FRAMES, MAFW_FRAMES_224, RAFDB_IMAGES)
 from .clips import plan_clip
 from .face import AUS, expression_aus, sample_identity, sample_pose
 from .render import render_face, sample_scene
@@ -44,8 +53,7 @@ from .writers import (LANDMARKS_FILE, write_affectnet_csv, write_dfew_splits, wr
 __all__ = ["SuitePreset", "PRESETS", "build_suite", "DFEW_FRAMES", "MAFW_FRAMES",
            "FERV39K_SCENES", "SUITE_DATASETS", "dataset_paths"]
 
-DFEW_FRAMES = "Clip/clip_112x112"
-MAFW_FRAMES = "frames"
+DFEW_FRAMES = DFEW_FRAMES_112
 SUITE_DATASETS = ("RAF-DB", "AffectNet", "DFEW", "FERV39k", "MAFW")
 FERV39K_SCENES = ("Action", "Argue", "Business", "Conflict", "Contest", "Crime", "Crisis",
                   "DailyLife", "ElegantArt", "Experiment", "History", "Interview", "Liveshow",
@@ -73,6 +81,21 @@ class SuitePreset:
     frame_size: int = 112
     rafdb_size: int = 100
     affectnet_size: int = 128
+    layout: str = "synthetic"       # clip folders: "synthetic" or the releases' ("release")
+    stratified: bool = False        # labels balanced within each split, not over the whole set
+
+
+#: Clip folders of each layout (relative to the dataset folder; "" is the folder itself), whether
+#: DFEW also gets its mp4 files, and a fixed DFEW clip length (its 16-frame folders).
+_CLIP_FOLDERS = {
+    "synthetic": dict(DFEW=DFEW_FRAMES_112, FERV39k="", MAFW=MAFW_FRAMES, videos=True,
+                      dfew_frames=None),
+    "release": dict(DFEW=DFEW_FRAMES_16F, FERV39k=FERV39K_FRAMES, MAFW=MAFW_FRAMES_224,
+                    videos=False, dfew_frames=16),
+}
+#: Fields added to SuitePreset after suites were first stamped, left out of the stamp at their
+#: defaults so that those suites are still recognised.
+_LATER_FIELDS = {"layout": "synthetic", "stratified": False}
 
 
 PRESETS = {
@@ -82,19 +105,28 @@ PRESETS = {
                          ferv39k=(700, 210), mafw=880, frames=(16, 48)),
     "mini": SuitePreset("mini", rafdb=(35, 14), affectnet=(24, 8), dfew=20, ferv39k=(14, 7),
                         mafw=22, frames=(10, 20)),
+    # Two items per class in every training split (three DFEW / MAFW clips per class, so that
+    # fold 1's training split keeps two), enough for a stratified validation split.
+    "paper_smoke": SuitePreset("paper_smoke", rafdb=(14, 7), affectnet=(16, 8), dfew=21,
+                               ferv39k=(14, 7), mafw=33, frames=(16, 24), frame_size=224,
+                               affectnet_size=224, layout="release", stratified=True),
 }
 
 
-def dataset_paths(out: str | Path) -> dict[str, dict[str, Path]]:
+def dataset_paths(out: str | Path, preset: str | SuitePreset = "tiny") -> dict[str, dict[str, Path]]:
     """Where each synthetic dataset's loader arguments point (data root, annotation folder)."""
     out = Path(out)
-    return {"RAF-DB": {"root": out / "RAF-DB"}, "AffectNet": {"root": out / "AffectNet"},
-            "DFEW": {"data_root": out / "DFEW" / DFEW_FRAMES,
-                     "video_root": out / "DFEW" / "Clip" / "original",
-                     "annotations": out / "DFEW" / "EmoLabel_DataSplit"},
-            "FERV39k": {"data_root": out / "FERV39k", "annotations": out / "FERV39k" / "Annotation"},
-            "MAFW": {"data_root": out / "MAFW" / MAFW_FRAMES,
-                     "annotations": out / "MAFW" / "anno" / "single" / "no_caption"}}
+    folders = _CLIP_FOLDERS[(PRESETS[preset] if isinstance(preset, str) else preset).layout]
+    paths = {"RAF-DB": {"root": out / "RAF-DB"}, "AffectNet": {"root": out / "AffectNet"},
+             "DFEW": {"data_root": out / "DFEW" / folders["DFEW"],
+                      "annotations": out / "DFEW" / "EmoLabel_DataSplit"},
+             "FERV39k": {"data_root": out / "FERV39k" / folders["FERV39k"],
+                         "annotations": out / "FERV39k" / "Annotation"},
+             "MAFW": {"data_root": out / "MAFW" / folders["MAFW"],
+                      "annotations": out / "MAFW" / "anno" / "single" / "no_caption"}}
+    if folders["videos"]:
+        paths["DFEW"]["video_root"] = out / "DFEW" / DFEW_VIDEOS
+    return paths
 
 
 # ---------------------------------------------------------------- planning (main process)
@@ -107,6 +139,14 @@ def _balanced(classes: tuple[str, ...], n: int, rng: np.random.Generator) -> lis
     labels = [classes[i % len(classes)] for i in range(n)]
     rng.shuffle(labels)
     return labels
+
+
+def _split_labels(classes: tuple[str, ...], sizes: tuple[int, ...], rng: np.random.Generator,
+                  stratified: bool) -> list[str]:
+    """Labels of consecutive splits of ``sizes``: balanced over them all, or within each one."""
+    if stratified:
+        return [y for n in sizes for y in _balanced(classes, n, rng)]
+    return _balanced(classes, sum(sizes), rng)
 
 
 def _folds(labels: list[str], rng: np.random.Generator, k: int = 5) -> list[int]:
@@ -215,37 +255,44 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
     items = []
     if dataset == "RAF-DB":
         n_train, n_test = p.rafdb
-        labels = _balanced(canonical_names("RAF-DB"), n_train + n_test, rng)
+        labels = _split_labels(canonical_names("RAF-DB"), p.rafdb, rng, p.stratified)
         for i, y in enumerate(labels):
             name = f"train_{i + 1:05d}" if i < n_train else f"test_{i - n_train + 1:04d}"
-            items.append(_Item(dataset, i, y, (f"RAF-DB/basic/Image/aligned/{name}_aligned.jpg",),
+            items.append(_Item(dataset, i, y, (f"RAF-DB/basic/{RAFDB_IMAGES}/{name}_aligned.jpg",),
                                p.rafdb_size, seed))
     elif dataset == "AffectNet":
         n = sum(p.affectnet)
-        labels = _balanced(canonical_names("AffectNet"), n, rng)
-        for i in rng.choice(n, max(1, n // 25), replace=False):  # a few rows with codes 8-10
-            labels[i] = _AFFECTNET_EXTRA[i % 3]
+        labels = _split_labels(canonical_names("AffectNet"), p.affectnet, rng, p.stratified)
+        if p.stratified:  # one row of each of codes 8-10, at the end of the validation file
+            labels += list(_AFFECTNET_EXTRA)
+        else:
+            for i in rng.choice(n, max(1, n // 25), replace=False):  # a few rows with codes 8-10
+                labels[i] = _AFFECTNET_EXTRA[i % 3]
         for i, y in enumerate(labels):
             name = hashlib.sha1(f"{seed}-{i}".encode()).hexdigest()
             items.append(_Item(dataset, i, y,
-                               (f"AffectNet/Manually_Annotated_Images/{i // 1000 + 1}/{name}.jpg",),
+                               (f"AffectNet/{AFFECTNET_IMAGES}/{i // 1000 + 1}/{name}.jpg",),
                                p.affectnet_size, seed))
     else:
-        n = {"DFEW": p.dfew, "FERV39k": sum(p.ferv39k), "MAFW": p.mafw}[dataset]
-        labels = _balanced(canonical_names(dataset), n, rng)
+        sizes = {"DFEW": (p.dfew,), "FERV39k": p.ferv39k, "MAFW": (p.mafw,)}[dataset]
+        labels = _split_labels(canonical_names(dataset), sizes, rng, p.stratified)
+        folders = _CLIP_FOLDERS[p.layout]
+        frames = p.frames
         counters: dict[tuple[str, str], int] = {}
         for i, y in enumerate(labels):
             if dataset == "FERV39k":
                 scene = str(rng.choice(FERV39K_SCENES))
                 emotion = CLASSES["FERV39k"][canonical_names("FERV39k").index(y)]
                 counters[scene, emotion] = counters.get((scene, emotion), 0) + 1
-                files = (f"FERV39k/{scene}/{emotion}/{counters[scene, emotion]:04d}/{LANDMARKS_FILE}",)
+                folder = "/".join(f for f in ("FERV39k", folders["FERV39k"], scene, emotion) if f)
+                files = (f"{folder}/{counters[scene, emotion]:04d}/{LANDMARKS_FILE}",)
             elif dataset == "DFEW":
-                files = (f"DFEW/Clip/original/{i + 1:05d}.mp4",
-                         f"DFEW/{DFEW_FRAMES}/{i + 1:05d}/{LANDMARKS_FILE}")
+                files = ((f"DFEW/{DFEW_VIDEOS}/{i + 1:05d}.mp4",) if folders["videos"] else ()) + \
+                        (f"DFEW/{folders['DFEW']}/{i + 1:05d}/{LANDMARKS_FILE}",)
+                frames = (folders["dfew_frames"],) * 2 if folders["dfew_frames"] else p.frames
             else:
-                files = (f"MAFW/{MAFW_FRAMES}/{i + 1:05d}/{LANDMARKS_FILE}",)
-            items.append(_Item(dataset, i, y, files, p.frame_size, seed, p.frames))
+                files = (f"MAFW/{folders['MAFW']}/{i + 1:05d}/{LANDMARKS_FILE}",)
+            items.append(_Item(dataset, i, y, files, p.frame_size, seed, frames))
     return items
 
 
@@ -265,7 +312,7 @@ def _write_annotations(dataset: str, p: SuitePreset, seed: int, root: Path,
             code = (8 + _AFFECTNET_EXTRA.index(it.label) if it.label in _AFFECTNET_EXTRA
                     else names.index(it.label))
             va = meta.get("va", (-2.0, -2.0)) if code < 8 else (-2.0, -2.0)
-            rows.append(dict(path=it.files[0].split("Manually_Annotated_Images/")[1],
+            rows.append(dict(path=it.files[0].split(f"{AFFECTNET_IMAGES}/")[1],
                              box=meta.get("box", (0, 0, it.size, it.size)),
                              landmarks=meta["landmarks"], expression=code,
                              valence=va[0], arousal=va[1]))
@@ -276,9 +323,10 @@ def _write_annotations(dataset: str, p: SuitePreset, seed: int, root: Path,
         names = canonical_names(dataset)
         labels = [it.label for it, _ in results]
         if dataset == "FERV39k":
-            samples = [("/".join(Path(it.files[0]).parts[1:4]), names.index(it.label))
+            samples = [("/".join(Path(it.files[0]).parts[-4:-1]), names.index(it.label))
                        for it, _ in results]
-            order = rng.permutation(len(samples))
+            # stratified: the labels were planned split by split, train first
+            order = np.arange(len(samples)) if p.stratified else rng.permutation(len(samples))
             n_train = p.ferv39k[0]
             write_ferv39k_annotations(root / "FERV39k", {
                 "train": [samples[i] for i in order[:n_train]],
@@ -291,7 +339,11 @@ def _write_annotations(dataset: str, p: SuitePreset, seed: int, root: Path,
 
 
 def _stamp(p: SuitePreset, seed: int, dataset: str) -> dict:
-    return {"version": _VERSION, "seed": seed, "dataset": dataset, "preset": asdict(p)}
+    preset = asdict(p)
+    for key, default in _LATER_FIELDS.items():
+        if preset[key] == default:
+            del preset[key]
+    return {"version": _VERSION, "seed": seed, "dataset": dataset, "preset": preset}
 
 
 def build_suite(out: str | Path, preset: str | SuitePreset = "tiny", seed: int = 0,

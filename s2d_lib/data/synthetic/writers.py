@@ -16,16 +16,16 @@ from PIL import Image
 
 from ..labels import CLASSES, MAFW_FILE_NAMES, RAFDB_FILE_OFFSET
 from ..annotations import AFFECTNET_COLUMNS
+from ..layouts import DFEW_SPLIT_DIRS, RAFDB_LABELS
 
 __all__ = ["LANDMARKS_FILE", "FRAME_PATTERN", "write_frames", "write_mp4", "write_rafdb_labels",
            "write_affectnet_csv", "write_dfew_splits", "write_ferv39k_annotations",
-           "write_mafw_annotations", "DFEW_SPLIT_DIRS"]
+           "write_mafw_annotations"]
 
 #: Per-clip landmarks, saved inside each frame folder: float32 (T, 68, 2), pixel (x, y).
 LANDMARKS_FILE = "landmarks.npy"
 #: Frame file names inside a clip folder (1-based).
 FRAME_PATTERN = "{:05d}.jpg"
-DFEW_SPLIT_DIRS = {"train": "train(single-labeled)", "test": "test(single-labeled)"}
 
 
 def write_frames(folder: Path, frames: Sequence[Image.Image], landmarks: np.ndarray,
@@ -71,7 +71,7 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> N
 
 def write_rafdb_labels(basic: Path, samples: Sequence[tuple[str, int]]) -> None:
     """``EmoLabel/list_patition_label.txt`` (sic): ``train_00001.jpg 5`` with 1-based labels."""
-    _write_lines(basic / "EmoLabel" / "list_patition_label.txt",
+    _write_lines(basic / RAFDB_LABELS,
                  (f"{name} {label + RAFDB_FILE_OFFSET}" for name, label in samples))
 
 
