@@ -18,6 +18,7 @@ import yaml
 
 from .data.labels import CLASSES
 from .data.sampling import SAMPLINGS
+from .data.transforms import RELEASE_AUTO_AUGMENT
 from .easdl import RELEASE_RAMP
 
 __all__ = ["TrainConfig", "PRESETS", "preset", "load_config", "parse_overrides", "STAGES",
@@ -61,8 +62,9 @@ class TrainConfig:
     drop_rate: float = 0.5             # head dropout
     drop_path_rate: float = 0.0
     # Augmentation (timm's RandAugment policy string, random erasing, mixup / cutmix)
-    auto_augment: str | None = "rand-m7-n4-mstd0.5-inc1"
-    reprob: float = 0.25               # random erasing
+    auto_augment: str | None = RELEASE_AUTO_AUGMENT  # timm's meaning: m7 of 10, same ops on every frame
+    crop_scale: tuple[float, float] = (0.08, 1.0)  # random resized crop's area range
+    reprob: float = 0.25               # random erasing (timm, pixel mode, same box on every frame)
     mixup: float = 0.8
     cutmix: float = 1.0
     smoothing: float = 0.1
@@ -77,6 +79,7 @@ class TrainConfig:
     val_fraction: float = 0.1          # carved from train (stratified) for model selection
     test_clips: int = 2                # N temporal views
     test_crops: int = 2                # M spatial views
+    test_resize: str = "square"        # test frames squashed to the input size, or "short_side"
     # Engine
     landmark_cache: bool = False       # precompute the landmark view once per dataset
     cache_dir: str = "data/cache"
@@ -90,6 +93,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)
+        self.crop_scale = tuple(float(s) for s in self.crop_scale)
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if self.profile not in PROFILES:
@@ -102,6 +106,8 @@ class TrainConfig:
             raise ValueError(f"stage {self.stage!r} trains on videos, not {self.dataset}")
         if self.frame_sampling not in SAMPLINGS:
             raise ValueError(f"frame_sampling must be one of {SAMPLINGS}, got {self.frame_sampling!r}")
+        if self.test_resize not in ("square", "short_side"):
+            raise ValueError(f"test_resize must be 'square' or 'short_side', got {self.test_resize!r}")
         if self.fold not in range(6):
             raise ValueError(f"fold must be 1..5 (or 0 for all five), got {self.fold}")
 
@@ -129,6 +135,7 @@ class TrainConfig:
         """Plain dict (YAML/JSON friendly)."""
         out = asdict(self)
         out["betas"] = list(self.betas)
+        out["crop_scale"] = list(self.crop_scale)
         return out
 
     def save(self, path: str | Path) -> None:
@@ -137,7 +144,8 @@ class TrainConfig:
 
 
 _TINY = dict(profile="tiny", model="s2d_tiny_patch8_64", auto_augment=None, reprob=0.0, workers=0,
-             landmark_cache=True, test_clips=1, test_crops=1, val_fraction=0.15)
+             landmark_cache=True, test_clips=1, test_crops=1, val_fraction=0.15,
+             crop_scale=(0.6, 1.0), test_resize="short_side")
 _PAPER = dict(profile="paper", model="s2d_base_patch16_224", batch_size=8, epochs=100,
               base_lr=1e-5, min_lr=1e-6, warmup_epochs=5, workers=8)
 

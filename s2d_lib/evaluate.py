@@ -154,10 +154,11 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
     model = load_any_checkpoint(checkpoint, model_name, landmark_weights)
     stage = "static" if model.num_frames == 1 else "dfer"
     sampling = sampling or frame_sampling_of(checkpoint)
+    resize = checkpoint_metadata(checkpoint).get("test_resize", "square")  # square: the release's
     cfg = load_config(None, dict(stage=stage, dataset=dataset, data_root=data_root, fold=max(fold, 1),
                                  num_classes=model.num_classes, num_frames=model.num_frames,
                                  test_clips=views[0], test_crops=views[1],
-                                 frame_sampling=sampling))
+                                 frame_sampling=sampling, test_resize=resize))
     data = build_split(cfg, split, model.config["img_size"])
     dev = resolve_device(device)
     model.to(dev)

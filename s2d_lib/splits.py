@@ -12,6 +12,8 @@ from torch.utils.data import Dataset
 
 from .config import VIDEO_DATASETS, TrainConfig
 from .data.labels import CLASSES
+from .data.layouts import video_layout
+from .data.transforms import train_transform
 
 __all__ = ["DataSplits", "build_split", "build_data"]
 
@@ -32,39 +34,9 @@ class DataSplits:
     val: Dataset | None = field(default=None)
 
 
-def _first_dir(root: Path, candidates: Sequence[str], what: str) -> Path:
-    for c in candidates:
-        if (root / c).is_dir():
-            return root / c
-    raise FileNotFoundError(f"{root}: no {what} folder (looked for {', '.join(candidates)})")
-
-
-def _video_files(cfg: TrainConfig, split: str) -> tuple[Path, Path]:
-    """(frames or videos folder, split file) of a video dataset in its release layout."""
-    root, k = Path(cfg.data_root), max(cfg.fold, 1)
-    if cfg.dataset == "DFEW":
-        frames = _first_dir(root, ("Clip/clip_224x224", "Clip/clip_112x112", "Clip/original"),
-                            "DFEW clip")
-        return frames, root / "EmoLabel_DataSplit" / f"{split}(single-labeled)" / f"{split}_set_{k}.csv"
-    if cfg.dataset == "FERV39k":
-        return root, root / "Annotation" / f"{split}.csv"
-    frames = _first_dir(root, ("frames", "data/frames", "data/clips", "clips"), "MAFW clip")
-    return frames, root / "anno" / "single" / "no_caption" / f"set_{k}" / f"{split}.csv"
-
-
 def _train_transform(cfg: TrainConfig, size: int):
-    """Random resized crop, flip, RandAugment from ``auto_augment`` (``rand-m7-n4...``), random
-    erasing with ``reprob``: the release's training augmentation, on whole clips."""
-    from torchvision.transforms import v2
-
-    from .data.transforms import normalize
-
-    steps = [v2.RandomResizedCrop(size, scale=(0.6, 1.0), antialias=True), v2.RandomHorizontalFlip()]
-    if cfg.auto_augment:
-        parts = dict((p[0], p[1:]) for p in cfg.auto_augment.split("-")[1:] if p[:1] in "mn")
-        steps.append(v2.RandAugment(num_ops=int(parts.get("n", 2)), magnitude=int(parts.get("m", 9))))
-    steps += [normalize(), v2.RandomErasing(p=cfg.reprob, value=0)]
-    return v2.Compose(steps)
+    """The training augmentation of ``cfg`` (:func:`~s2d_lib.data.transforms.train_transform`)."""
+    return train_transform(size, cfg.auto_augment, cfg.reprob, scale=cfg.crop_scale)
 
 
 def build_split(cfg: TrainConfig, split: str, image_size: int | None = None,
@@ -76,12 +48,12 @@ def build_split(cfg: TrainConfig, split: str, image_size: int | None = None,
     size = image_size or cfg.image_size
     n, m = views or (cfg.test_clips, cfg.test_crops)
     if cfg.dataset in VIDEO_DATASETS:
-        frames, annotation = _video_files(cfg, split)
+        frames, annotation = video_layout(cfg.dataset, cfg.data_root, split, max(cfg.fold, 1))
         cls = getattr(video, cfg.dataset)
         return cls(frames, annotation, num_frames=cfg.num_frames, mode=mode, image_size=size,
                    num_temporal_views=n, num_spatial_views=m,
                    transform=_train_transform(cfg, size) if mode == "train" else None,
-                   seed=cfg.seed, sampling=cfg.frame_sampling)
+                   seed=cfg.seed, sampling=cfg.frame_sampling, test_resize=cfg.test_resize)
     from .data import static
 
     augment = mode == "train"

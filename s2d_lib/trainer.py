@@ -177,7 +177,8 @@ class Trainer:
                 "rng": rng, "world": self.env.world}
 
     def _metadata(self, **extra) -> dict:
-        video = {"frame_sampling": self.cfg.frame_sampling} if self.cfg.num_frames > 1 else {}
+        video = ({"frame_sampling": self.cfg.frame_sampling, "test_resize": self.cfg.test_resize}
+                 if self.cfg.num_frames > 1 else {})
         return {"stage": self.cfg.stage, "dataset": self.cfg.dataset, "epoch": self.epoch,
                 "class_names": list(self.data.class_names), **video, **extra}
 
