@@ -69,7 +69,9 @@ class TMA(nn.Module):
     def __init__(self, dim: int, ratio: float = 0.25, num_heads: int = 8) -> None:
         super().__init__()
         self.T_Adapter = TAdapter(dim, ratio, num_heads)
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        # PyTorch's default eps, as the release builds it (every other norm of S2D uses 1e-6):
+        # the T-Adapter's output has a small variance, so the eps changes the logits.
+        self.norm = nn.LayerNorm(dim, eps=1e-5)
         self.S_Adapter = SAdapter(dim, ratio)
 
     def forward(self, u: torch.Tensor, num_frames: int) -> torch.Tensor:

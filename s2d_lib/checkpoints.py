@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import tempfile
@@ -24,6 +25,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .landmarks import LandmarkStream, MobileFaceNet
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CheckpointError", "LoadReport", "read_state_dict", "checkpoint_filter_fn",
            "load_released", "load_landmark_weights", "load_landmarks", "load_vit_backbone",
@@ -342,36 +345,65 @@ def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_pat
     return model.eval()
 
 
-def inflate(model: nn.Module, source: str | os.PathLike | Mapping[str, Any], fresh_tma: bool = True,
+def inflate(model: nn.Module, source: str | os.PathLike | Mapping[str, Any], fresh_tma: bool = False,
             target_dataset: str | None = None) -> LoadReport:
-    """Load a static (T = 1) or dynamic checkpoint into the T-frame ``model``.
+    """Start the T-frame ``model`` from a static (T = 1) or dynamic checkpoint, as the release
+    does with ``pretrain-AffectNet-7.pth``.
 
-    The conversions of ``checkpoint_filter_fn`` apply (the static temporal embedding is repeated
-    over T frames); with ``fresh_tma`` the TMAs keep the model's fresh initialisation, since a
-    static model's temporal attention has only ever seen one frame. A classifier trained on
-    another dataset of ours is re-ordered to ``target_dataset``'s label order when both are known.
+    After the conversions of ``checkpoint_filter_fn`` (landmark keys dropped, ``norm.*`` ->
+    ``ln_post.*``, a T = 1 temporal embedding repeated over T frames, a classifier of another
+    class count re-initialised) every tensor whose name and shape fit is loaded; the rest keeps
+    the model's initialisation (the release's). Keys the model does not have and tensors it keeps
+    are listed in the report and logged, never skipped silently. Raises ``CheckpointError`` when
+    the ViT itself (``patch_embed``, ``blocks``) is missing or a shape does not fit. With
+    ``fresh_tma`` the TMAs keep their fresh initialisation (a static model's temporal attention
+    has only seen one frame). A classifier trained on another dataset of ours is re-ordered to
+    ``target_dataset``'s label order when both are known.
     """
-    from .data.labels import CLASSES, label_map
-
     state_dict, name = read_state_dict(source)
     report = LoadReport(name)
     converted = checkpoint_filter_fn(state_dict, model, report)
     own = model.state_dict()
+    report.unexpected = sorted(set(converted) - set(own))
+    report.missing = sorted(set(own) - set(converted))
+    report.mismatched = sorted(f"{k}: checkpoint {tuple(converted[k].shape)} vs model "
+                               f"{tuple(own[k].shape)}" for k in set(own) & set(converted)
+                               if converted[k].shape != own[k].shape)
+    vit_missing = [k for k in report.missing if k.startswith(("patch_embed.", "blocks."))]
+    if vit_missing or report.mismatched:
+        raise CheckpointError(f"{name} cannot start this model (the ViT must be complete and "
+                              f"every shape must fit):\n{report}")
+    taken = {k: v for k, v in converted.items() if k in own}
     if fresh_tma:
-        tma = [k for k in converted if ".TMA." in k]
-        converted.update({k: own[k] for k in tma})
+        tma = [k for k in taken if ".TMA." in k]
+        for k in tma:
+            del taken[k]
         report.reinitialised.append(f"{len(tma)} TMA tensors (fresh temporal adapters)")
-    source_dataset = (checkpoint_metadata(source).get("dataset")
-                      if isinstance(source, (str, os.PathLike)) else None)
-    if source_dataset in CLASSES and target_dataset in CLASSES and source_dataset != target_dataset:
-        order = label_map(target_dataset, source_dataset)
-        w = converted.get("head.fc_cls.weight")
-        if -1 not in order and w is not None and w.shape[0] == len(CLASSES[source_dataset]):
-            converted["head.fc_cls.weight"] = w[order]
-            converted["head.fc_cls.bias"] = converted["head.fc_cls.bias"][order]
-            report.conversions.append(f"classifier re-ordered from {source_dataset} to "
-                                      f"{target_dataset} labels")
-    loaded = _load_exact(model, converted, report)
-    report.loaded = loaded.loaded
+    _reorder_classifier(taken, source, target_dataset, report)
+    model.load_state_dict({**own, **taken}, strict=True)
+    report.loaded = len(taken)
+    if report.unexpected or report.missing:
+        log.warning("%s: %d tensors loaded; skipped %d keys the model does not have (%s); "
+                    "%d tensors keep their initialisation (%s)", name, report.loaded,
+                    len(report.unexpected), ", ".join(report.unexpected[:6]) or "-",
+                    len(report.missing), ", ".join(report.missing[:6]) or "-")
     return report
 
+
+def _reorder_classifier(state_dict: dict, source, target_dataset: str | None,
+                        report: LoadReport) -> None:
+    """Re-order a classifier of ours trained on another dataset to ``target_dataset``'s labels."""
+    from .data.labels import CLASSES, label_map
+
+    source_dataset = (checkpoint_metadata(source).get("dataset")
+                      if isinstance(source, (str, os.PathLike)) else None)
+    if not (source_dataset in CLASSES and target_dataset in CLASSES
+            and source_dataset != target_dataset):
+        return
+    order = label_map(target_dataset, source_dataset)
+    w = state_dict.get("head.fc_cls.weight")
+    if -1 not in order and w is not None and w.shape[0] == len(CLASSES[source_dataset]):
+        state_dict["head.fc_cls.weight"] = w[order]
+        state_dict["head.fc_cls.bias"] = state_dict["head.fc_cls.bias"][order]
+        report.conversions.append(f"classifier re-ordered from {source_dataset} to "
+                                  f"{target_dataset} labels")

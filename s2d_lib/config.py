@@ -48,14 +48,16 @@ class TrainConfig:
     init: str | None = None            # temporal/dfer: static checkpoint (ours or released .pth)
     vit_weights: str | None = None     # static: MAE ViT as a local file or a timm name (online only)
     landmark_weights: str | None = None  # MobileFaceNet weights (ours or released); None: random
-    fresh_tma: bool = True             # temporal/dfer: re-initialise the TMAs of the static model
+    fresh_tma: bool = False            # temporal/dfer: re-initialise the TMAs of the static model
     # Optimisation (AdamW, warm-up + cosine per step)
     epochs: int = 10
+    steps_per_epoch: int | None = None  # cap on optimiser steps per epoch (smoke runs); None: all
     batch_size: int = 32               # per process
     base_lr: float = 1e-5              # lr = base_lr * total batch / 8 (the release's rule)
     lr: float | None = None            # absolute learning rate; overrides the base_lr rule
-    min_lr: float = 1e-6
-    warmup_epochs: float = 5.0
+    base_min_lr: float = 1e-8          # cosine floor = base_min_lr * total batch / 256 (release)
+    min_lr: float | None = None        # absolute cosine floor; overrides the base_min_lr rule
+    warmup_epochs: float = 2.0         # linear warm-up from 0, per step
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.999)
     clip_grad: float | None = None
@@ -70,7 +72,7 @@ class TrainConfig:
     smoothing: float = 0.1
     class_balanced: bool = False       # oversample rare classes (data.samplers.BalancedSampler)
     # EASDL (design section 7)
-    easdl: bool = True
+    easdl: bool = False                # the release uses it for FERV39k only
     easdl_top_k: int = 2
     easdl_queue: int = 16
     easdl_start_epoch: int = 20        # queues fill from this epoch on (the release's)
@@ -146,8 +148,7 @@ class TrainConfig:
 _TINY = dict(profile="tiny", model="s2d_tiny_patch8_64", auto_augment=None, reprob=0.0, workers=0,
              landmark_cache=True, test_clips=1, test_crops=1, val_fraction=0.15,
              crop_scale=(0.6, 1.0), test_resize="short_side")
-_PAPER = dict(profile="paper", model="s2d_base_patch16_224", batch_size=8, epochs=100,
-              base_lr=1e-5, min_lr=1e-6, warmup_epochs=5, workers=8)
+_PAPER = dict(profile="paper", model="s2d_base_patch16_224", batch_size=8, epochs=100, workers=8)
 
 PRESETS: dict[str, dict[str, Any]] = {
     "static_tiny": dict(_TINY, stage="static", dataset="RAF-DB", data_root="data/synthetic/RAF-DB",
@@ -156,40 +157,43 @@ PRESETS: dict[str, dict[str, Any]] = {
                         easdl=False, landmark_weights="runs/landmarks_tiny/mobilefacenet.safetensors"),
     "temporal_tiny": dict(_TINY, stage="temporal", dataset="DFEW", data_root="data/synthetic/DFEW",
                           num_frames=8, frame_sampling="uniform",
-                          init="runs/static_tiny_RAF-DB/best.safetensors",
+                          init="runs/static_tiny_RAF-DB/best.safetensors", fresh_tma=True,
                           epochs=6, batch_size=16, lr=1e-3, min_lr=1e-5, warmup_epochs=1,
                           drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1, easdl=False),
     "dfer_tiny": dict(_TINY, stage="dfer", dataset="DFEW", data_root="data/synthetic/DFEW",
                       num_frames=8, frame_sampling="uniform",
-                      init="runs/static_tiny_RAF-DB/best.safetensors",
+                      init="runs/static_tiny_RAF-DB/best.safetensors", fresh_tma=True,
                       epochs=8, batch_size=16, lr=1e-3, min_lr=1e-5, warmup_epochs=1,
                       drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1, easdl=True,
                       easdl_queue=8, easdl_start_epoch=2, easdl_ramp="3:0.1,5:0.5,6:1.0"),
-    # Static FER pretraining: the release publishes its static checkpoint, not the recipe; the
-    # optimiser and schedule follow the dynamic recipe, the lr and epochs are ours.
+    # Static FER pretraining (ours): the release publishes its static checkpoint, not the
+    # recipe; the optimiser and schedule follow the dynamic recipe, the lr and epochs are ours.
     "static_paper": dict(_PAPER, stage="static", dataset="AffectNet",
                          data_root="data/AffectNet", num_frames=1, batch_size=64, base_lr=5e-5,
                          epochs=50, vit_weights="vit_base_patch16_224.mae", drop_rate=0.5,
-                         mixup=0.8, cutmix=1.0, smoothing=0.1, easdl=False,
+                         mixup=0.8, cutmix=1.0, smoothing=0.1,
                          landmark_weights="data/weights/mobilefacenet_model_best.pth.tar"),
-    # Temporal adaptation alone: the dynamic groups with plain cross-entropy (no mixup, no EASDL).
+    # Temporal adaptation alone (ours, an ablation): the dynamic groups with cross-entropy and
+    # label smoothing, no mixup/cutmix, no EASDL.
     "temporal_paper": dict(_PAPER, stage="temporal", dataset="DFEW", data_root="data/DFEW",
                            num_frames=16, init="data/weights/pretrain-AffectNet-7.pth",
-                           mixup=0.0, cutmix=0.0, smoothing=0.1, easdl=False,
+                           mixup=0.0, cutmix=0.0, smoothing=0.1,
                            landmark_weights="data/weights/mobilefacenet_model_best.pth.tar"),
-    # The release's DFER fine-tuning recipe.
+    # The release's DFER fine-tuning recipe (DFEW; dataset=FERV39k / MAFW apply their recipe).
     "dfer_paper": dict(_PAPER, stage="dfer", dataset="DFEW", data_root="data/DFEW", num_frames=16,
                        init="data/weights/pretrain-AffectNet-7.pth", mixup=0.8, cutmix=1.0,
-                       smoothing=0.1, easdl=True, easdl_top_k=2, easdl_queue=16,
+                       smoothing=0.1, easdl_top_k=2, easdl_queue=16,
                        landmark_weights="data/weights/mobilefacenet_model_best.pth.tar"),
 }
 
-#: Per-dataset changes to the paper presets, applied when ``dataset=`` is overridden.
+#: Per-dataset changes to the paper presets, applied when ``dataset=`` is overridden: the
+#: release trains FERV39k with plain cross-entropy (no mixup/cutmix, no smoothing), head
+#: dropout 0 and EASDL; DFEW and MAFW without EASDL.
 DATASET_RECIPES: dict[str, dict[str, Any]] = {
     "DFEW": dict(data_root="data/DFEW"),
     "MAFW": dict(data_root="data/MAFW"),
-    # FERV39k: no head dropout; the issue lists mixup/cutmix for DFEW and MAFW only.
-    "FERV39k": dict(data_root="data/FERV39k", drop_rate=0.0, mixup=0.0, cutmix=0.0),
+    "FERV39k": dict(data_root="data/FERV39k", drop_rate=0.0, mixup=0.0, cutmix=0.0, smoothing=0.0,
+                    easdl=True),
     "RAF-DB": dict(data_root="data/RAF-DB"),
     "AffectNet": dict(data_root="data/AffectNet"),
 }
@@ -282,6 +286,8 @@ def load_config(source: str | Path | TrainConfig | None = None,
                else _apply({}, overrides, "overrides"))
     dataset = changes.get("dataset")
     if dataset and values.get("profile") == "paper" and dataset in DATASET_RECIPES:
-        values = {**values, **DATASET_RECIPES[dataset]}
+        stage = changes.get("stage", values.get("stage"))
+        values = {**values, **{k: v for k, v in DATASET_RECIPES[dataset].items()
+                               if k != "easdl" or stage == "dfer"}}
     return TrainConfig(**_apply(values, changes, "overrides"))
 

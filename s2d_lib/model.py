@@ -40,7 +40,7 @@ class I3DHead(nn.Module):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.fc_cls = nn.Linear(dim, num_classes)
-        nn.init.normal_(self.fc_cls.weight, std=0.01)
+        trunc_normal_(self.fc_cls.weight, std=0.02)  # the release's init of every Linear
         nn.init.zeros_(self.fc_cls.bias)
 
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
@@ -108,20 +108,26 @@ class S2D(nn.Module):
             for i in range(depth)])
         self.ln_post = nn.LayerNorm(embed_dim, eps=1e-6)
         self.head = I3DHead(embed_dim, num_classes, drop_rate)
-        self._init_vit()
+        self._init_weights()
         # The frozen landmark network is kept outside the module tree: it is not part of S2D's
         # parameters or state dict (the release stores it separately), but follows .to()/.half().
         self._landmark_stream: LandmarkStream | None = None
         if with_landmark_stream:
             self.attach_landmark_stream(LandmarkStream(MobileFaceNet(landmark_input_size)))
 
-    def _init_vit(self) -> None:
+    def _init_weights(self) -> None:
+        """The release's initialisation: every ``nn.Linear`` (ViT blocks, TMA adapters and their
+        attention, classifier) truncated normal std 0.02 with zero bias; ``cls_token`` and the
+        temporal embedding truncated normal std 0.02; LayerNorms ones / zeros. The prompters'
+        1x1 convolutions keep their Xavier-uniform start."""
         trunc_normal_(self.cls_token, std=0.02)
-        for name, m in self.named_modules():
-            if name.startswith(("blocks", "patch_embed")) and isinstance(m, nn.Linear):
+        trunc_normal_(self.temporal_embedding, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
                 trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
-            elif name.startswith(("blocks", "ln_post", "prompt_norms")) and isinstance(m, nn.LayerNorm):
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from sklearn.model_selection import train_test_split
-from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from timm.optim import param_groups_weight_decay
 from timm.scheduler import CosineLRScheduler
@@ -40,6 +39,7 @@ from .easdl import EmotionAnchors, easdl_loss, easdl_weight, parse_ramp
 from .evaluate import as_video, evaluate, single_view, unpack
 from .landmark_cache import WithLandmarks, landmark_cache
 from .metrics import format_metrics
+from .mixup import ClipMixup
 from .model import S2D
 from .progress import progress_bar
 from .seeding import rng_state, seed_everything, set_rng_state
@@ -69,8 +69,7 @@ class Trainer:
         seed_everything(cfg.seed + self.env.rank)
         self.model = (model if model is not None else build_model(cfg)).to(self.device)
         self.use_amp = cfg.amp and self.device.type == "cuda"
-        self.amp_dtype = (torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported()
-                          else torch.float16)
+        self.amp_dtype = torch.float16  # the release's AMP: fp16 autocast with a GradScaler
         self._build_data()
         self._build_optimisation()
         self.anchors = (EmotionAnchors(cfg.classes, self.model.embed_dim, cfg.easdl_queue,
@@ -140,21 +139,21 @@ class Trainer:
         cfg = self.cfg
         total_batch = cfg.batch_size * self.env.world
         self.lr = cfg.lr if cfg.lr is not None else cfg.base_lr * total_batch / 8
+        min_lr = cfg.min_lr if cfg.min_lr is not None else cfg.base_min_lr * total_batch / 256
         groups = param_groups_weight_decay(
             self.model, cfg.weight_decay,
             no_weight_decay_list=self.model.no_weight_decay())
         self.optimizer = torch.optim.AdamW(groups, lr=self.lr, betas=tuple(cfg.betas))
-        steps = len(self.loader)
+        steps = self.steps = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
         self.scheduler = CosineLRScheduler(
-            self.optimizer, t_initial=max(cfg.epochs * steps, 1), lr_min=cfg.min_lr,
-            warmup_t=int(cfg.warmup_epochs * steps), warmup_lr_init=min(cfg.min_lr, self.lr),
-            t_in_epochs=False)
+            self.optimizer, t_initial=max(cfg.epochs * steps, 1), lr_min=min_lr,
+            warmup_t=int(cfg.warmup_epochs * steps), warmup_lr_init=0.0, t_in_epochs=False)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.mixup = None
         if cfg.mixup > 0 or cfg.cutmix > 0:
-            self.mixup = Mixup(mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix,
-                               label_smoothing=cfg.smoothing, num_classes=cfg.classes)
+            self.mixup = ClipMixup(mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix,
+                                   label_smoothing=cfg.smoothing, num_classes=cfg.classes)
             self.criterion: nn.Module = SoftTargetCrossEntropy()
         elif cfg.smoothing > 0:
             self.criterion = LabelSmoothingCrossEntropy(cfg.smoothing)
@@ -237,40 +236,50 @@ class Trainer:
         fill = self.anchors is not None and self.epoch >= cfg.easdl_start_epoch
         totals = {"loss": 0.0, "ce": 0.0, "easdl": 0.0, "easdl_steps": 0}
         bar = progress_bar(self.loader, desc=f"{cfg.stage} epoch {self.epoch + 1}/{cfg.epochs}",
-                           disable=not (cfg.progress and env.main), leave=False)
+                           disable=not (cfg.progress and env.main), leave=False, total=self.steps)
         for i, batch in enumerate(bar):
+            if i == self.steps:
+                break
             x, y, lf = unpack(batch, self.device)
             x, lf = single_view(as_video(x), lf)
-            inputs, targets = (self.mixup(x, y) if self.mixup is not None else (x, y))
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-                logits, feature = self.net(inputs, lf)
-                loss_ce = self.criterion(logits, targets)
-                loss_e = torch.zeros((), device=self.device)
-                if fill and weight > 0 and self.anchors.ready:
-                    loss_e = easdl_loss(logits, self.anchors.soft_labels(feature))
-                    totals["easdl_steps"] += 1
-                loss = loss_ce + weight * loss_e
-            self._check_finite(loss, i)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if cfg.clip_grad:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.step += 1
-            self.scheduler.step_update(self.step)
-            if fill:
-                self._fill_anchors(x, y, lf, logits, feature)
-            totals["loss"] += float(loss.detach())
-            totals["ce"] += float(loss_ce.detach())
-            totals["easdl"] += float(loss_e.detach())
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        n = len(self.loader)
+            loss = self._step(i, x, y, lf, weight, fill, totals)
+            bar.set_postfix(loss=f"{loss:.4f}")
+        n = self.steps
         return {"train_loss": totals["loss"] / n, "train_ce": totals["ce"] / n,
                 "train_easdl": totals["easdl"] / max(totals["easdl_steps"], 1),
                 "easdl_weight": weight if totals["easdl_steps"] else 0.0,
                 "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def _step(self, i: int, x: torch.Tensor, y: torch.Tensor, lf: torch.Tensor | None,
+              weight: float, fill: bool, totals: dict) -> float:
+        """One optimiser step on a batch of clips; the EASDL term joins once the anchors are
+        ready. Mixup returns a mixed copy, so the anchors are filled from the clean clips."""
+        cfg = self.cfg
+        inputs, targets = (self.mixup(x, y) if self.mixup is not None else (x, y))
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            logits, feature = self.net(inputs, lf)
+            loss_ce = self.criterion(logits, targets)
+            loss_e = torch.zeros((), device=self.device)
+            if fill and weight > 0 and self.anchors.ready:
+                loss_e = easdl_loss(logits, self.anchors.soft_labels(feature))
+                totals["easdl_steps"] += 1
+            loss = loss_ce + weight * loss_e
+        self._check_finite(loss, i)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if cfg.clip_grad:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        self.scheduler.step_update(self.step)
+        if fill:
+            self._fill_anchors(x, y, lf, logits, feature)
+        totals["loss"] += float(loss.detach())
+        totals["ce"] += float(loss_ce.detach())
+        totals["easdl"] += float(loss_e.detach())
+        return float(loss.detach())
 
     def _check_finite(self, loss: torch.Tensor, i: int) -> None:
         bad = torch.tensor([0.0 if torch.isfinite(loss) else 1.0], device=self.device)

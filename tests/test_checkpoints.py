@@ -7,7 +7,7 @@ import timm
 import torch
 
 import s2d_lib  # noqa: F401
-from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, load_checkpoint,
+from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, inflate, load_checkpoint,
                                  load_landmark_weights, load_released, save_checkpoint)
 from s2d_lib.landmarks import MobileFaceNet
 
@@ -143,3 +143,61 @@ def test_mobilefacenet_checkpoint_round_trip(tmp_path):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x)[0], net(x)[0])
+
+
+def _static_release_file(released_shapes, t: int, seed: int = 5) -> dict:
+    """A file shaped like ``pretrain-AffectNet-7.pth``: the static model's keys, ``norm.*`` for
+    the final norm, landmark keys and classifier heads the fine-tuned models do not have."""
+    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T1"], seed=seed)
+    sd["temporal_embedding"] = torch.randn(1, t, 768) * 0.02
+    sd["norm.weight"], sd["norm.bias"] = sd.pop("ln_post.weight"), sd.pop("ln_post.bias")
+    sd["landmark_model.conv1.conv.weight"] = torch.zeros(64, 3, 3, 3)
+    sd["head.weight"], sd["head.bias"] = torch.randn(7, 768), torch.zeros(7)
+    sd["weak_head.fc.weight"], sd["fc_norm.weight"] = torch.randn(7, 768), torch.ones(768)
+    return sd
+
+
+@pytest.mark.parametrize("t", [1, 16])
+def test_inflate_takes_every_fitting_key_and_reports_the_rest(released_shapes, base16, t, caplog):
+    sd = _static_release_file(released_shapes, t)
+    for k in [k for k in sd if ".TMA." in k and k.startswith("prompt_blocks.2.")]:
+        del sd[k]  # a file without some TMA weights: those keep the release's initialisation
+    torch.manual_seed(0)
+    model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    with caplog.at_level("WARNING", logger="s2d_lib.checkpoints"):
+        report = inflate(model, {"model": sd})
+    state = model.state_dict()
+    assert report.dropped == ["landmark_model.conv1.conv.weight"]
+    assert report.unexpected == ["fc_norm.weight", "head.bias", "head.weight", "weak_head.fc.weight"]
+    assert all(".TMA." in k and k.startswith("prompt_blocks.2.") for k in report.missing)
+    assert report.missing and "skipped 4 keys" in caplog.text and "keep their initialisation" in caplog.text
+    torch.testing.assert_close(state["ln_post.weight"], sd["norm.weight"])
+    torch.testing.assert_close(state["prompt_blocks.5.TMA.T_Adapter.D_fc1.weight"],
+                               sd["prompt_blocks.5.TMA.T_Adapter.D_fc1.weight"])  # TMA kept
+    torch.testing.assert_close(state["temporal_embedding"], sd["temporal_embedding"].expand(1, 16, 768))
+    for k in report.missing:  # absent: the release's init (trunc normal 0.02 / zero bias)
+        assert torch.equal(state[k], fresh[k]), k
+    w = state["prompt_blocks.2.TMA.S_Adapter.D_fc1.weight"]
+    assert 0.018 < w.std() < 0.022 and abs(float(w.mean())) < 1e-3
+    assert state["prompt_blocks.2.TMA.S_Adapter.D_fc1.bias"].abs().max() == 0
+
+
+def test_inflate_refuses_an_incomplete_vit_or_a_wrong_shape(released_shapes, base16):
+    sd = _static_release_file(released_shapes, 1)
+    del sd["blocks.4.mlp.fc1.weight"]
+    with pytest.raises(CheckpointError, match="blocks.4.mlp.fc1.weight"):
+        inflate(base16, sd)
+    sd = _static_release_file(released_shapes, 1)
+    sd["prompt_blocks.0.conv1x1.weight"] = torch.zeros(768, 4, 1, 1)
+    with pytest.raises(CheckpointError, match="prompt_blocks.0.conv1x1.weight"):
+        inflate(base16, sd)
+
+
+def test_inflate_with_fresh_tmas_keeps_the_models_adapters(released_shapes):
+    torch.manual_seed(0)
+    model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+    before = model.prompt_blocks[7].TMA.T_Adapter.D_fc1.weight.detach().clone()
+    report = inflate(model, _static_release_file(released_shapes, 1), fresh_tma=True)
+    assert any("TMA tensors (fresh" in r for r in report.reinitialised)
+    assert torch.equal(model.prompt_blocks[7].TMA.T_Adapter.D_fc1.weight, before)

@@ -193,3 +193,41 @@ def test_single_frame_t_adapter_equals_attention_over_one_frame():
     g_fast = torch.autograd.grad(fast.square().sum(), [x, adapter.attn.qkv.weight])
     for a, b in zip(g_fast, g_general):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def _tma_by_hand(tma, u: torch.Tensor, t: int, eps: float) -> torch.Tensor:
+    """The TMA of the design note, written out: T-Adapter (attention over frames), LayerNorm
+    with ``eps``, S-Adapter."""
+    ta, sa = tma.T_Adapter, tma.S_Adapter
+    gelu = torch.nn.functional.gelu
+    bt, n, d = u.shape
+    h = gelu(u @ ta.D_fc1.weight.T + ta.D_fc1.bias)                       # (B*T, N, C)
+    c = h.shape[-1]
+    seq = h.view(bt // t, t, n, c).transpose(1, 2).reshape(-1, t, c)     # (B*N, T, C)
+    heads = ta.attn.num_heads
+    q, k, v = (seq @ ta.attn.qkv.weight.T).view(len(seq), t, 3, heads, c // heads).unbind(2)
+    w = torch.einsum("bihd,bjhd->bhij", q, k) / (c // heads) ** 0.5
+    mixed = torch.einsum("bhij,bjhd->bihd", w.softmax(-1), v).reshape(len(seq), t, c)
+    mixed = mixed @ ta.attn.proj.weight.T + ta.attn.proj.bias
+    back = mixed.view(bt // t, n, t, c).transpose(1, 2).reshape(bt, n, c)
+    y = back @ ta.D_fc2.weight.T + ta.D_fc2.bias
+    mean, var = y.mean(-1, keepdim=True), y.var(-1, unbiased=False, keepdim=True)
+    y = (y - mean) / torch.sqrt(var + eps) * tma.norm.weight + tma.norm.bias
+    return gelu(y @ sa.D_fc1.weight.T + sa.D_fc1.bias) @ sa.D_fc2.weight.T + sa.D_fc2.bias
+
+
+def test_tma_norm_uses_the_release_eps_at_initialisation():
+    torch.manual_seed(0)
+    model = timm.create_model("s2d_base_patch16_224", num_frames=4).eval()
+    tma = model.prompt_blocks[3].TMA
+    assert tma.norm.eps == 1e-5
+    assert all(m.eps == 1e-6 for name, m in model.named_modules()
+               if isinstance(m, torch.nn.LayerNorm) and not name.endswith("TMA.norm"))
+    u = torch.randn(2 * 4, 196, 768)
+    with torch.no_grad():
+        out = tma(u, 4)
+        right, wrong = _tma_by_hand(tma, u, 4, 1e-5), _tma_by_hand(tma, u, 4, 1e-6)
+    # At initialisation the T-Adapter's output is tiny (std about 1e-2), so the eps is not
+    # negligible against its variance: 1e-6 gives visibly different adapter outputs.
+    torch.testing.assert_close(out, right, atol=1e-5, rtol=1e-4)
+    assert (out - wrong).abs().max() > 100 * (out - right).abs().max()
