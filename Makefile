@@ -4,12 +4,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.s2d-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+EXTRAS := face,notebooks,dev
 
-.PHONY: help install test test-unit test-notebooks reproduce student lab bench clean
+.PHONY: help install test test-fast test-unit test-notebooks reproduce student lab bench clean
 
 help:
 	@echo "make reproduce  execute every notebook (tiny profile) and regenerate figures/"
-	@echo "make test       unit tests, then the notebooks under nbval"
+	@echo "make test       unit tests, then the notebooks under nbval (what CI runs)"
+	@echo "make test-fast  the unit tests under 10 s each (about a minute)"
 	@echo "make student    the notebooks without their reference solutions -> student/"
 	@echo "make lab        open JupyterLab"
 	@echo "make bench      speed / memory / FLOPs table -> benchmarks/RESULTS.md"
@@ -17,7 +19,7 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e .
+	$(PY) -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
@@ -27,6 +29,9 @@ test: test-unit test-notebooks
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
 
 test-notebooks: $(STAMP)
 ifneq ($(NOTEBOOKS),)

@@ -48,7 +48,7 @@ def landmark_cache(model: S2D, dataset: Dataset, key: str, cache_dir: str | os.P
     stream = model.landmark_stream
     loader = in_order(dataset, batch_size)
     chunks = []
-    for batch in progress_bar(loader, desc=f"landmark cache {key}", disable=not progress,
+    for batch in progress_bar(loader, desc=f"landmark cache ({key.rsplit('-', 1)[-1]})", disable=not progress,
                               leave=False):
         x = batch[0]
         lead = x.shape[:-4] if x.dim() >= 5 else x.shape[:-3]  # (B,) or (B, V) or (B, V, ...)

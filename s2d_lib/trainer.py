@@ -145,9 +145,12 @@ class Trainer:
             no_weight_decay_list=self.model.no_weight_decay())
         self.optimizer = torch.optim.AdamW(groups, lr=self.lr, betas=tuple(cfg.betas))
         steps = self.steps = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
+        # The release's per-step schedule: linear warm-up from 0, then a cosine over the steps
+        # that remain, ending at min_lr.
+        warmup = int(cfg.warmup_epochs * steps)
         self.scheduler = CosineLRScheduler(
-            self.optimizer, t_initial=max(cfg.epochs * steps, 1), lr_min=min_lr,
-            warmup_t=int(cfg.warmup_epochs * steps), warmup_lr_init=0.0, t_in_epochs=False)
+            self.optimizer, t_initial=max(cfg.epochs * steps - warmup, 1), lr_min=min_lr,
+            warmup_t=warmup, warmup_lr_init=0.0, warmup_prefix=True, t_in_epochs=False)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.mixup = None

@@ -1,6 +1,7 @@
 """The repository's own promises: one dependency list, the README's commands wired to CI."""
 from __future__ import annotations
 
+import re
 import tomllib
 
 import yaml
@@ -8,13 +9,15 @@ import yaml
 from conftest import REPO
 
 
-def test_environment_yml_names_the_pyproject_dependencies():
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+def test_environment_yml_installs_the_package_as_the_makefile_does():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"] and "pip" in env["dependencies"]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert "-e ." in pip
-    assert sorted(p for p in pip if p != "-e .") == sorted(deps)
+    extras = re.search(r"^EXTRAS := (.+)$", (REPO / "Makefile").read_text(), re.M).group(1)
+    assert set(extras.split(",")) == set(project["optional-dependencies"])  # every extra
+    assert pip == ["-c constraints.txt", f"-e .[{extras}]"]
+    assert project["requires-python"] == ">=3.11"  # the tests read TOML with tomllib
 
 
 def test_ci_runs_the_readme_test_command():

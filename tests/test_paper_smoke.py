@@ -1,0 +1,51 @@
+"""The paper path runs on a CPU: every paper preset, 2 optimiser steps and a 2 x 2-view test on
+a synthetic suite written at 224 px in the releases' own folders, through the training CLI,
+starting from released-format checkpoints (built from the reference key/shape list)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from s2d_lib.data.synthetic import build_suite
+from s2d_lib.train import main
+
+from conftest import random_state_dict
+
+pytestmark = pytest.mark.slow
+
+RUNS = [("static_paper", "AffectNet"), ("temporal_paper", "DFEW"), ("dfer_paper", "DFEW"),
+        ("dfer_paper", "FERV39k"), ("dfer_paper", "MAFW")]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, released_shapes):
+    root = tmp_path_factory.mktemp("paper_smoke")
+    build_suite(root / "data", "paper_smoke", seed=0, workers=2, progress=False)
+    static = random_state_dict(released_shapes["s2d_base_patch16_224_T1"], seed=1)
+    static["norm.weight"], static["norm.bias"] = static.pop("ln_post.weight"), static.pop("ln_post.bias")
+    static["head.weight"] = torch.zeros(7, 768)  # the static file's classifier has other names
+    torch.save({"model": static}, root / "pretrain-AffectNet-7.pth")
+    landmarks = random_state_dict(released_shapes["mobilefacenet_112_136"], seed=2)
+    torch.save({"state_dict": landmarks}, root / "mobilefacenet_model_best.pth.tar")
+    return root
+
+
+@pytest.mark.parametrize("preset,dataset", RUNS)
+def test_paper_preset_runs_on_cpu(smoke, preset, dataset):
+    out = smoke / f"{preset}_{dataset}"
+    video = dataset != "AffectNet"
+    result = main(["--config", preset, f"dataset={dataset}", f"data_root={smoke / 'data' / dataset}",
+                   "epochs=1", "steps_per_epoch=2", f"batch_size={1 if video else 2}",
+                   "val_fraction=0", "vit_weights=none", f"init={smoke / 'pretrain-AffectNet-7.pth'}"
+                   if video else "init=none",
+                   f"landmark_weights={smoke / 'mobilefacenet_model_best.pth.tar'}",
+                   "workers=0", "progress=false", "device=cpu", f"out_dir={out}"])
+    config = (out / "config.yaml").read_text()
+    assert "test_clips: 2" in config and "test_crops: 2" in config
+    assert "auto_augment: rand-m7-n4-mstd0.5-inc1" in config and "reprob: 0.25" in config
+    history = json.loads((out / "metrics.json").read_text())
+    assert len(history) == 1 and all(map(torch.isfinite, torch.tensor([history[0]["train_loss"]])))
+    assert result["epochs"] == 1 and 0 <= result["test"]["war"] <= 1
+    assert sum(result["test"]["support"]) > 0
