@@ -15,15 +15,33 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from .progress import clean_stream_text
+
 REPO = Path(__file__).resolve().parents[1]
 
 
+def clean_outputs(nb: nbformat.NotebookNode) -> None:
+    """Keep of each text stream what a reader saw: progress-bar redraws collapse to their last
+    state (see :func:`s2d_lib.progress.clean_stream_text`), and a stream left empty goes."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.outputs:
+            if out.output_type == "stream":
+                out.text = clean_stream_text(out.text)
+        cell.outputs = [out for out in cell.outputs
+                        if out.output_type != "stream" or out.text.strip()]
+
+
 def run_notebook(path: Path, timeout: int = 1800) -> float:
-    """Execute ``path`` in place from its own folder; return the wall time in seconds."""
+    """Execute ``path`` in place from its own folder and save it with clean text outputs;
+    return the wall time in seconds."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # coalescing puts a bar's redraws and the lines after it into one stream to clean
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    clean_outputs(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - start
 

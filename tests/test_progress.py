@@ -1,47 +1,129 @@
-"""s2d_lib.progress: a bar in a Jupyter kernel sends few output messages however fast it turns,
-so a long training cell stays far below what a notebook tester can queue (nbval reads the
-kernel's output only after the cell)."""
+"""s2d_lib.progress and s2d_lib.logs in a real Jupyter kernel: a bar leaves no widget state and no
+stderr in what the kernel sends, closes to one summary line, and sends few output messages however
+fast it turns (nbval reads the kernel's output only after the cell, from a bounded queue)."""
 from __future__ import annotations
 
+import io
+import logging
+import warnings
+
+import pytest
 from jupyter_client.manager import start_new_kernel
+
+from s2d_lib.logs import show_logs
+from s2d_lib.progress import KernelBar, clean_stream_text, progress_bar
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 LOOP = """
 import time
 from tqdm.auto import tqdm
 from s2d_lib.progress import progress_bar
 t0 = time.perf_counter()
-for _ in {bar}(range(2000)):
+for _ in {bar}(range(2000), desc="loop", leave={leave}):
     time.sleep(0.001)
 print("seconds %.1f" % (time.perf_counter() - t0))
 """
 
+LOGS = """
+import logging, warnings
+from s2d_lib.logs import show_logs
+show_logs()
+logging.getLogger("s2d_lib.trainer").info("epoch 1 loss 0.5")
+warnings.warn("an old argument")
+"""
 
-def output_messages(client, code: str) -> tuple[int, str]:
-    """Number of output-channel messages of one execution, and its printed text."""
+
+def execute(client, code: str) -> tuple[list[dict], dict[str, str]]:
+    """The output-channel messages of one execution and its text per stream name."""
     msg_id = client.execute(code)
-    count, text = 0, ""
+    messages, streams = [], {"stdout": "", "stderr": ""}
     while True:
         msg = client.get_iopub_msg(timeout=60)
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
-        count += 1
+        messages.append(msg)
         if msg["msg_type"] == "stream":
-            text += msg["content"]["text"]
+            streams[msg["content"]["name"]] += msg["content"]["text"]
         if msg["msg_type"] == "error":
             raise AssertionError("\n".join(msg["content"]["traceback"]))
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return count, text
+            return messages, streams
 
 
-def test_widget_bar_redraws_at_most_every_two_seconds():
+def widget_outputs(messages: list[dict]) -> list[dict]:
+    return [m for m in messages if WIDGET in m["content"].get("data", {})]
+
+
+@pytest.fixture(scope="module")
+def kernel():
     manager, client = start_new_kernel(kernel_name="python3")
+    yield client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def test_kernel_bar_is_text_on_stdout_closing_to_one_line(kernel):
+    messages, streams = execute(kernel, LOOP.format(bar="progress_bar", leave=True))
+    seconds = float(streams["stdout"].split()[-1])
+    assert not widget_outputs(messages)
+    assert streams["stderr"] == ""
+    lines = clean_stream_text(streams["stdout"]).splitlines()
+    assert lines[0].startswith("loop: 2000 items in ") and lines[0].endswith(" s"), lines
+    assert lines[1:] == [f"seconds {seconds:.1f}"], lines
+    # ~10 messages to start and finish a cell, then at most one stream message per redraw
+    assert len(messages) <= 10 + seconds / 2 + 2, (len(messages), seconds)
+
+
+def test_kernel_bar_that_does_not_leave_is_erased(kernel):
+    messages, streams = execute(kernel, LOOP.format(bar="progress_bar", leave=False))
+    assert not widget_outputs(messages) and streams["stderr"] == ""
+    assert "loop:" in streams["stdout"]  # it was drawn live
+    assert clean_stream_text(streams["stdout"]).splitlines() == [streams["stdout"].split("\r")[-1].strip()]
+    assert clean_stream_text(streams["stdout"]).startswith("seconds ")
+
+
+def test_tqdm_auto_would_leave_widget_state(kernel):
+    # the reason progress_bar exists: tqdm.auto draws an ipywidget in a kernel, ten times a second
+    messages, _ = execute(kernel, LOOP.format(bar="tqdm", leave=True))
+    assert widget_outputs(messages)
+
+
+def test_show_logs_in_kernel_writes_logs_and_warnings_to_stdout(kernel):
+    messages, streams = execute(kernel, LOGS)
+    assert streams["stderr"] == ""
+    assert streams["stdout"].splitlines() == ["epoch 1 loss 0.5", "UserWarning: an old argument"]
+
+
+def test_outside_a_kernel_the_bar_is_tqdm_on_stderr():
+    bar = progress_bar(range(3))
+    bar.close()
+    assert not isinstance(bar, KernelBar) and bar.mininterval == 2.0
+
+
+def test_show_logs_is_idempotent_and_hides_warning_paths():
+    logger = logging.getLogger("s2d_lib")
+    before = list(logger.handlers), logger.level
+    first, second = io.StringIO(), io.StringIO()
     try:
-        ours, text = output_messages(client, LOOP.format(bar="progress_bar"))
-        seconds = float(text.split()[-1])
-        plain, _ = output_messages(client, LOOP.format(bar="tqdm"))
+        show_logs(stream=first)
+        show_logs(logging.DEBUG, stream=second)
+        assert len(logger.handlers) == len(before[0]) + 1
+        logging.getLogger("s2d_lib.evaluate").debug("detail")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(True)
+            warnings.warn("careful", RuntimeWarning)
     finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-    # a widget bar costs ~15 messages to open and close, then ~6 per redraw
-    assert ours <= 20 + 6 * (seconds / 2 + 1), (ours, seconds)
-    assert plain > 2 * ours, "tqdm's own default redraws ten times a second"
+        for name in ("s2d_lib", "py.warnings"):
+            named = logging.getLogger(name)
+            named.handlers = [h for h in named.handlers if not getattr(h, "_s2d_show_logs", False)]
+        logger.setLevel(before[1])
+        logging.captureWarnings(False)
+    assert first.getvalue() == ""
+    assert second.getvalue() == "detail\nRuntimeWarning: careful\n"
+
+
+def test_clean_stream_text_keeps_what_a_reader_saw():
+    text = "header\n\n\rbar 10%\rbar 90%\r   \repoch 1\n\rbar 50%\r done: 3 items in 1.0 s   \n\rx\r  \r"
+    assert clean_stream_text(text) == "header\n\nepoch 1\n done: 3 items in 1.0 s\n"

@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ...progress import progress_bar
 from ..errors import DatasetError
 from ..labels import BASIC7, CANONICAL, CLASSES, canonical_names
 from .clips import plan_clip
@@ -318,8 +318,8 @@ def build_suite(out: str | Path, preset: str | SuitePreset = "tiny", seed: int =
     items.sort(key=lambda it: -it.frames[1])
     workers = workers or min(len(os.sched_getaffinity(0)), 8)
     results: dict[str, list] = {ds: [] for ds in todo}
-    bar = tqdm(total=len(items), desc=f"synthetic {p.name} suite", unit="sample",
-               disable=not progress or not items)
+    bar = progress_bar(total=len(items), desc=f"synthetic {p.name} suite", unit="sample",
+                       disable=not progress or not items)
     jobs = [(it, root) for it in items]
     if workers > 1 and len(items) > 1:
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
