@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.s2d-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: help install test test-unit test-notebooks reproduce lab bench clean
+.PHONY: help install test test-unit test-notebooks reproduce student lab bench clean
 
 help:
 	@echo "make reproduce  execute every notebook (tiny profile) and regenerate figures/"
 	@echo "make test       unit tests, then the notebooks under nbval"
+	@echo "make student    the notebooks without their reference solutions -> student/"
 	@echo "make lab        open JupyterLab"
 	@echo "make bench      speed / memory / FLOPs table -> benchmarks/RESULTS.md"
 
@@ -37,6 +38,9 @@ endif
 reproduce: $(STAMP)
 	$(PY) -m s2d_lib.reproduce $(NOTEBOOKS)
 
+student: $(STAMP)
+	$(PY) -m s2d_lib.student $(NOTEBOOKS)
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
@@ -44,4 +48,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) data/synthetic data/cache .pytest_cache
+	rm -rf $(VENV) data/synthetic data/cache .pytest_cache student
