@@ -17,7 +17,7 @@ the static training cell of notebook 02 (2.5 minutes).
 from __future__ import annotations
 
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 from tqdm.std import tqdm
 

@@ -90,7 +90,7 @@ def test_tqdm_auto_would_leave_widget_state(kernel):
 
 
 def test_show_logs_in_kernel_writes_logs_and_warnings_to_stdout(kernel):
-    messages, streams = execute(kernel, LOGS)
+    _, streams = execute(kernel, LOGS)
     assert streams["stderr"] == ""
     assert streams["stdout"].splitlines() == ["epoch 1 loss 0.5", "UserWarning: an old argument"]
 

@@ -14,8 +14,8 @@ import sys
 
 import nbformat
 import pytest
-
 from conftest import REPO
+
 from s2d_lib.student import SOLUTION_TAG, student_edition, write_student_editions
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -59,8 +59,8 @@ def exercise_problems(nb: dict) -> list[str]:
 def fixture_notebook() -> nbformat.NotebookNode:
     """Two exercises around ordinary cells; the solutions have outputs."""
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-    solution = dict(metadata={"tags": [SOLUTION_TAG]},
-                    outputs=[nbformat.v4.new_output("stream", name="stdout", text="42\n")])
+    solution = {"metadata": {"tags": [SOLUTION_TAG]},
+                "outputs": [nbformat.v4.new_output("stream", name="stdout", text="42\n")]}
     return nbformat.v4.new_notebook(cells=[
         md("# Lesson"), code("x = 41", metadata={"tags": ["parameters"]}),
         md("### Exercise 1 · Add one ★\n\n**Hint.** `+ 1`."), code("print(x + 1)", **solution),

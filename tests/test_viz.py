@@ -352,3 +352,27 @@ def test_base_size_attention_and_grad_cam():
     assert cams.shape == (1, 2, 224, 224) and np.isfinite(cams).all()
     assert cams.min() >= 0 and cams.max() <= 1 + 1e-6
     assert no_hooks(base)
+
+
+def test_architecture_figure_draws_saves_and_no_text_overlaps(tmp_path):
+    fig = viz.plot_architecture(save=tmp_path / "arch" / "s2d_architecture.png")
+    assert (tmp_path / "arch" / "s2d_architecture.png").stat().st_size > 50_000
+    ax = fig.axes[0]
+    words = " ".join(t.get_text() for t in ax.texts)
+    for part in ("patch embedding", "MobileFaceNet (frozen)", "landmark tokens", "Fovea", "T-Adapter",
+                 "LayerNorm", "S-Adapter", "ViT block", "I3D head", "anchor", "soft label", "EASDL"):
+        assert part in words, part
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == list(viz.STAGE_COLOURS)
+    # every label is readable: inside the figure and clear of every other label
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts + ax.get_legend().get_texts()
+             if t.get_text().strip()]
+    frame = fig.bbox
+    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
+               for b in boxes)
+    overlaps = [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+                if boxes[i].shrunk(0.98, 0.9).overlaps(boxes[j].shrunk(0.98, 0.9))]
+    assert not overlaps, [(ax.texts[i].get_text(), ax.texts[j].get_text()) for i, j in overlaps
+                          if j < len(ax.texts)]

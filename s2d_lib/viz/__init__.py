@@ -27,10 +27,14 @@ Plots and the figures of the paper they correspond to:
   :func:`load_metrics`).
 * :class:`Explorer`: an ipywidgets explorer over clips, frames, layers, heads and methods.
 
+* The model itself: :func:`plot_architecture` -- the two views, one MCP block with its Fovea and
+  TMA, the I3D head and EASDL's queues, coloured by the training stage of each part.
+
 Generic pieces: :func:`frame_images` (de-normalised frames), :func:`plot_frame_maps` (any
 per-frame maps over a filmstrip), :class:`AttentionRecorder` (attention probabilities of any timm
 ``Attention`` module), :class:`CAMModel` and :func:`reshape_transform` (S2D for ``grad-cam``).
 """
+from .architecture import STAGE_COLOURS, plot_architecture
 from .attention import (AttentionRecorder, attention_maps, attention_rollout, cls_attention,
                         plot_attention, plot_attention_heads, plot_rollout)
 from .cam import CAM_METHODS, CAMModel, clip_cams, plot_cams, reshape_transform, target_layer
@@ -43,6 +47,7 @@ from .landmark_views import (PromptViews, feature_pca_rgb, landmark_feature_maps
                              predict_landmarks, prompt_views)
 
 __all__ = [
+    "STAGE_COLOURS", "plot_architecture",
     "AttentionRecorder", "attention_maps", "attention_rollout", "cls_attention", "plot_attention",
     "plot_attention_heads", "plot_rollout",
     "CAM_METHODS", "CAMModel", "clip_cams", "plot_cams", "reshape_transform", "target_layer",
