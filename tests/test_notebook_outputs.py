@@ -1,5 +1,5 @@
 """The committed notebooks read cleanly as static pages: no stderr blocks, no progress-bar widget
-state, no live widget without a picture beside it, no unprocessed bar redraws, no temporary or
+state, no live widget without a picture beside it (in its cell or the next code cell), no unprocessed bar redraws, no temporary or
 cache-hash names and no folders of anyone's machine in printed text, no errors.
 
 The checks look at outputs only (what a rendered page shows), and each is tuned against the
@@ -51,11 +51,16 @@ def text_problems(text: str) -> list[str]:
     return found
 
 
-def cell_problems(cell: dict) -> list[str]:
-    """What is wrong with one code cell's outputs as read on a static page."""
+def has_picture(cell: dict | None) -> bool:
+    return cell is not None and any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {})
+                                    for o in cell.get("outputs", []))
+
+
+def cell_problems(cell: dict, next_cell: dict | None = None) -> list[str]:
+    """What is wrong with one code cell's outputs as read on a static page (``next_cell``: the
+    following code cell, where the static picture of a live widget may stand)."""
     outputs = cell.get("outputs", [])
-    has_picture = any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {})
-                      for o in outputs)
+    pictured = has_picture(cell) or has_picture(next_cell)
     found = []
     for out in outputs:
         kind = out["output_type"]
@@ -69,7 +74,7 @@ def cell_problems(cell: dict) -> list[str]:
             shown = "".join(out["data"].get("text/plain", ""))
             if TQDM_BAR.search(shown):
                 found.append(f"progress-bar widget state {shown[:60]!r}")
-            elif not has_picture:
+            elif not pictured:
                 found.append(f"live widget without a static picture beside it {shown[:60]!r}")
         for text in output_texts(out):
             found += text_problems(text)
@@ -78,11 +83,12 @@ def cell_problems(cell: dict) -> list[str]:
 
 def notebook_problems(nb: dict) -> list[str]:
     """Every problem of every code cell, as ``cell <index> (In [n]): problem``."""
+    code = [(index, cell) for index, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"]
     found = []
-    for index, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] == "code":
-            found += [f"cell {index} (In [{cell.get('execution_count')}]): {p}"
-                      for p in cell_problems(cell)]
+    for k, (index, cell) in enumerate(code):
+        following = code[k + 1][1] if k + 1 < len(code) else None
+        found += [f"cell {index} (In [{cell.get('execution_count')}]): {p}"
+                  for p in cell_problems(cell, following)]
     return found
 
 
@@ -138,5 +144,11 @@ def test_stderr_errors_widgets_and_redraws_are_found():
     error = nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])
     kinds = [p.split(" ")[0] for p in cell_problems(code_cell(bar, explorer, stderr, redraw, error))]
     assert sorted(kinds) == ["error", "live", "progress", "progress-bar", "stderr"]
-    # a live widget with its static picture in the same cell is what a static page needs
+    # a live widget with its static picture in the same cell or the next is what a static page needs
     assert cell_problems(code_cell(explorer, picture)) == []
+    assert cell_problems(code_cell(explorer), code_cell(picture)) == []
+    nb = nbformat.v4.new_notebook(cells=[code_cell(explorer), nbformat.v4.new_markdown_cell("text"),
+                                         code_cell(picture)])
+    assert notebook_problems(nb) == []
+    nb.cells.pop()
+    assert notebook_problems(nb)[0].startswith("cell 0 (In [1]): live widget without a static picture")

@@ -7,11 +7,13 @@ import io
 import logging
 import warnings
 
+import nbformat
 import pytest
 from jupyter_client.manager import start_new_kernel
 
 from s2d_lib.logs import show_logs
 from s2d_lib.progress import KernelBar, clean_stream_text, progress_bar
+from s2d_lib.reproduce import clean_outputs
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -127,3 +129,15 @@ def test_show_logs_is_idempotent_and_hides_warning_paths():
 def test_clean_stream_text_keeps_what_a_reader_saw():
     text = "header\n\n\rbar 10%\rbar 90%\r   \repoch 1\n\rbar 50%\r done: 3 items in 1.0 s   \n\rx\r  \r"
     assert clean_stream_text(text) == "header\n\nepoch 1\n done: 3 items in 1.0 s\n"
+
+
+def test_reproduce_saves_what_a_reader_saw():
+    stream = nbformat.v4.new_output
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        stream("stream", name="stdout", text="\rtrain  50%|#####\r   \rtrain: 8 items in 1.0 s   \nepoch 1\n"),
+        stream("stream", name="stdout", text="\rbar 10%\r    \r"),
+        stream("display_data", data={"text/plain": "<Figure>"})])])
+    clean_outputs(nb)
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["stream", "display_data"]  # the erased bar went
+    assert outputs[0].text == "train: 8 items in 1.0 s\nepoch 1\n"

@@ -67,6 +67,17 @@ def assert_png(path) -> None:
     assert image.ndim == 3 and min(image.shape[:2]) > 50 and image.std() > 0, path
 
 
+def colour_bars(fig) -> list:
+    """The colour-bar axes of a figure."""
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def heat_maps_have_bars(fig) -> bool:
+    """Every heat map is drawn with a perceptual colour map and the figure has a colour bar."""
+    cmaps = {im.get_cmap().name for ax in fig.axes for im in ax.get_images() if im.get_array().ndim == 2}
+    return bool(colour_bars(fig)) and "jet" not in cmaps
+
+
 def no_hooks(model) -> bool:
     return not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
@@ -129,7 +140,12 @@ def test_attention_maps_rollout_and_plots(model, video, tmp_path):
                "rollout.png": viz.plot_rollout(video, rollout, save=out / "rollout.png")}
     for name, fig in figures.items():
         assert isinstance(fig, matplotlib.figure.Figure)
+        assert heat_maps_have_bars(fig), name
         assert_png(out / name)
+    # one colour range for the clip: the bar reads in attention weights
+    bar = colour_bars(figures["attention.png"])[0]
+    shown = viz.cls_attention(maps[-1, :, 1])
+    np.testing.assert_allclose(bar.get_ylim(), (shown.min(), shown.max()), rtol=0.05)
     assert model.training is False and no_hooks(model)
 
 
@@ -171,7 +187,7 @@ def test_grad_cam_per_frame_maps(model, video, tmp_path):
     assert [p.requires_grad for p in model.parameters()] == flags
 
     fig = viz.plot_cams(video, cams, class_name="happiness", save=tmp_path / "cam" / "gradcam.png")
-    assert isinstance(fig, matplotlib.figure.Figure)
+    assert isinstance(fig, matplotlib.figure.Figure) and heat_maps_have_bars(fig)
     assert_png(tmp_path / "cam" / "gradcam.png")
 
     two = torch.cat([video, video.flip(2)])
@@ -233,11 +249,23 @@ def test_prompt_views_fovea_prompt_and_temporal_attention(model, video, tmp_path
     assert tma.shape == (layers, 1, heads, T, T)
     torch.testing.assert_close(tma.sum(-1), torch.ones(tma.shape[:-1]), atol=1e-5, rtol=0)
 
-    viz.plot_prompts(video, views, frame=1, save=tmp_path / "prompts.png")
-    viz.plot_temporal_attention(views, save=tmp_path / "tma.png")
+    prompts = viz.plot_prompts(video, views, frame=1, save=tmp_path / "prompts.png")
+    assert heat_maps_have_bars(prompts) and len(colour_bars(prompts)) == 2  # one per row
+    fig = viz.plot_temporal_attention(views, save=tmp_path / "tma.png")
     viz.plot_temporal_attention(views, head=heads - 1, save=tmp_path / "tma_head.png")
     for name in ("prompts.png", "tma.png", "tma_head.png"):
         assert_png(tmp_path / name)
+    # deviation from uniform on a scale centred at 0, entropy in the titles, no numbers per cell
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    mean = tma[:, 0].mean(1)
+    assert len(panels) == layers and not any(ax.texts for ax in panels)
+    np.testing.assert_allclose(panels[1].get_images()[0].get_array(), mean[1] - 1 / T, atol=1e-6)
+    low, high = panels[0].get_images()[0].get_clim()
+    assert low == -high and high >= 0.5 / T and colour_bars(fig)
+    entropy = viz.attention_entropy(mean)
+    assert panels[2].get_title().endswith(f"{float(entropy[2]):.3f}")
+    uniform, one_hot = torch.full((T, T), 1 / T), torch.eye(T)
+    torch.testing.assert_close(viz.attention_entropy(torch.stack([uniform, one_hot])), torch.tensor([1.0, 0.0]))
 
     # the static model (T = 1): each frame attends only to itself
     torch.manual_seed(0)
@@ -261,6 +289,10 @@ def test_timeline_confusion_tsne(model, video, tmp_path):
     shown = np.asarray(fig.axes[0].collections[0].get_array()).reshape(K, K)
     np.testing.assert_allclose(shown.sum(1), 1)
     assert shown[0, 0] == pytest.approx(2 / 3) and shown[6, 0] == 1
+    cells = [t.get_text() for t in fig.axes[0].texts]  # row by row: count and row fraction
+    assert cells[0] == "2\n0.67" and cells[1] == "1\n0.33" and cells[2] == "0" and cells[6 * K] == "1\n1.00"
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][:2] == ["c0 (n=3)", "c1 (n=2)"]
+    assert "10 items" in fig.axes[0].get_title()
     assert_png(tmp_path / "confusion.png")
 
     clips = torch.cat([video, video.flip(2), video.flip(-1)])
@@ -303,6 +335,13 @@ def test_training_curves_from_a_run_folder(tmp_path):
     fig = viz.plot_training_curves(run, save=tmp_path / "curves.png")
     loss_lines = {line.get_label(): line.get_ydata() for line in fig.axes[0].get_lines()}
     assert set(loss_lines) == {"train_loss", "train_ce", "val_loss"}  # the all-zero EASDL loss is left out
+    # with EASDL on, the curve is the weighted term that the total loss contains
+    ramp = [dict(row, train_easdl=0.5, easdl_weight=0.1 * row["epoch"]) for row in history]
+    lines = {line.get_label(): line.get_ydata() for line in viz.plot_training_curves(ramp).axes[0].get_lines()}
+    np.testing.assert_allclose(lines["easdl_weight x train_easdl"], [0.05, 0.1, 0.15])
+    old = [{k: v for k, v in row.items() if k != "easdl_weight"} for row in ramp]
+    lines = {line.get_label() for line in viz.plot_training_curves(old).axes[0].get_lines()}
+    assert "train_easdl (unweighted)" in lines
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [10, 20, 30])
     assert_png(tmp_path / "curves.png")
     with pytest.raises(FileNotFoundError, match="metrics"):

@@ -2,7 +2,8 @@
 prompts contribute, how the temporal adapters mix frames, and how clips and runs turn out.
 
 Every ``plot_*`` function returns a matplotlib ``Figure`` and writes a PNG when given
-``save=path`` (parent folders are created). Frames are shown de-normalised (timm ImageNet mean
+``save=path`` (parent folders are created). Every heat map has a colour bar and a perceptual
+colour map (``magma`` over faces, a diverging map centred at 0 for deviations). Frames are shown de-normalised (timm ImageNet mean
 and std), and every map is computed in eval mode with hooks that are removed afterwards and do
 not change the model's outputs. Works for the tiny and the paper-size model alike.
 
@@ -19,12 +20,17 @@ Plots and the figures of the paper they correspond to:
   :func:`plot_prompts` (each layer's Fovea mask ``softmax(s*z)`` and ``|P|``, from
   :func:`prompt_views`).
 * The Temporal-Modeling Adapter: :func:`plot_temporal_attention` (each layer's frame x frame
-  attention, from :func:`prompt_views`).
+  attention as its deviation from uniform, with :func:`attention_entropy` in the titles, from
+  :func:`prompt_views`).
+* The 68-point landmark scheme: :func:`plot_landmarks_68` (every point numbered, none overlapping;
+  the nose base and lips enlarged).
+* Comparisons: :func:`plot_comparison` (bars with error bars and the test size ``n``;
+  :func:`proportion_interval` for the Wilson interval of an accuracy).
 * Clip-level results: :func:`plot_timeline` (per-frame class probabilities under a filmstrip,
   :func:`frame_logits`); :func:`plot_tsne` -- the paper's t-SNE of learnt features
   (:func:`clip_features`, :func:`tsne_embedding`); :func:`plot_confusion` -- the paper's
-  confusion matrices; :func:`plot_training_curves` (a run's ``metrics.json``/``metrics.csv``,
-  :func:`load_metrics`).
+  confusion matrices, with counts and fractions; :func:`plot_training_curves` (a run's
+  ``metrics.json``/``metrics.csv``, :func:`load_metrics`; the EASDL curve is the weighted term).
 * :class:`Explorer`: an ipywidgets explorer over clips, frames, layers, heads and methods.
 
 * The model itself: :func:`plot_architecture` -- the two views, one MCP block with its Fovea and
@@ -42,9 +48,11 @@ from .clip import (ClipOutputs, clip_features, frame_logits, load_metrics, plot_
                    plot_timeline, plot_training_curves, plot_tsne, tsne_embedding)
 from .explorer import Explorer
 from .frames import frame_images, plot_frame_maps, save_figure
-from .landmark_views import (PromptViews, feature_pca_rgb, landmark_feature_maps, plot_feature_channels,
-                             plot_feature_pca, plot_landmarks, plot_prompts, plot_temporal_attention,
-                             predict_landmarks, prompt_views)
+from .comparison import plot_comparison, proportion_interval
+from .face_landmarks import IBUG_GROUPS, plot_landmarks_68
+from .landmark_views import (PromptViews, attention_entropy, feature_pca_rgb, landmark_feature_maps,
+                             plot_feature_channels, plot_feature_pca, plot_landmarks, plot_prompts,
+                             plot_temporal_attention, predict_landmarks, prompt_views)
 
 __all__ = [
     "STAGE_COLOURS", "plot_architecture",
@@ -55,7 +63,9 @@ __all__ = [
     "plot_training_curves", "plot_tsne", "tsne_embedding",
     "Explorer",
     "frame_images", "plot_frame_maps", "save_figure",
-    "PromptViews", "feature_pca_rgb", "landmark_feature_maps", "plot_feature_channels",
+    "plot_comparison", "proportion_interval",
+    "IBUG_GROUPS", "plot_landmarks_68",
+    "PromptViews", "attention_entropy", "feature_pca_rgb", "landmark_feature_maps", "plot_feature_channels",
     "plot_feature_pca", "plot_landmarks", "plot_prompts", "plot_temporal_attention",
     "predict_landmarks", "prompt_views",
 ]

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from timm.layers import Attention
 from torch import nn
 
-from .frames import frame_images, plot_frame_maps, save_figure, upsample_maps
+from .frames import HEAT_CMAP, colour_bar, frame_images, plot_frame_maps, save_figure, upsample_maps
 
 __all__ = ["AttentionRecorder", "attention_probabilities", "attention_maps", "cls_attention",
            "attention_rollout", "plot_attention", "plot_attention_heads", "plot_rollout",
@@ -139,7 +139,7 @@ def plot_attention(video: torch.Tensor, maps: torch.Tensor, layer: int = -1, hea
     m, which = _pick_head(cls_attention(clip_rows(maps[layer], t, clip)), head)
     layer_no = range(len(maps))[layer]
     return plot_frame_maps(video, m, clip, suptitle=f"class-token attention, layer {layer_no}, {which}",
-                           save=save)
+                           label="attention weight", save=save)
 
 
 def plot_attention_heads(video: torch.Tensor, maps: torch.Tensor, frame: int = 0, clip: int = 0,
@@ -150,19 +150,22 @@ def plot_attention_heads(video: torch.Tensor, maps: torch.Tensor, frame: int = 0
     m = cls_attention(maps[:, clip * t + frame])  # (L, heads, g, g)
     up = upsample_maps(m, image.shape[:2])
     layers, heads = up.shape[:2]
-    fig, axes = plt.subplots(layers, heads, figsize=(1.2 * heads, 1.2 * layers), squeeze=False)
+    fig, axes = plt.subplots(layers, heads, figsize=(1.2 * heads + 1.0, 1.2 * layers), squeeze=False,
+                             layout="constrained")
+    # one range for the whole grid: a head that attends sharply stands out from a diffuse one
+    lo, hi = float(up.min()), float(up.max())
     for i in range(layers):
         for h in range(heads):
             ax = axes[i, h]
             ax.imshow(image)
-            ax.imshow(up[i, h], cmap="jet", alpha=0.5)
+            im = ax.imshow(up[i, h], cmap=HEAT_CMAP, alpha=0.5, vmin=lo, vmax=hi)
             ax.set_xticks([]), ax.set_yticks([])
             if i == 0:
                 ax.set_title(f"head {h}", fontsize=7)
             if h == 0:
                 ax.set_ylabel(f"layer {i}", fontsize=7)
+    colour_bar(fig, im, axes, "attention weight")
     fig.suptitle(f"class-token attention per layer and head, frame {frame}", fontsize=8)
-    fig.tight_layout()
     return save_figure(fig, save)
 
 
@@ -171,4 +174,4 @@ def plot_rollout(video: torch.Tensor, rollout: torch.Tensor, clip: int = 0,
     """Each frame with the class token's attention rollout over all layers."""
     m = cls_attention(clip_rows(rollout, video.shape[2], clip))
     return plot_frame_maps(video, m, clip, suptitle="attention rollout (class token)",
-                           save=save)
+                           label="rollout weight", save=save)

@@ -121,4 +121,5 @@ def plot_cams(video: torch.Tensor, cams: np.ndarray, clip: int = 0, class_name: 
               method: str = "gradcam", save: str | Path | None = None) -> Figure:
     """Each frame with its class-activation map from :func:`clip_cams`."""
     what = f" for '{class_name}'" if class_name else ""
-    return plot_frame_maps(video, cams[clip], clip, suptitle=f"{method}{what}", save=save)
+    return plot_frame_maps(video, cams[clip], clip, suptitle=f"{method}{what}",
+                           label=f"{method} (grad-cam scales each frame to 0-1)", save=save)

@@ -1,5 +1,5 @@
-"""Clip-level pictures: per-frame class probabilities under a filmstrip, normalised confusion
-matrix, t-SNE of clip features by class, and training curves from a run's metrics log."""
+"""Clip-level pictures: per-frame class probabilities under a filmstrip, confusion matrix with
+counts and fractions, t-SNE of clip features by class, and training curves from a run's metrics log."""
 from __future__ import annotations
 
 import csv
@@ -123,15 +123,25 @@ def plot_timeline(video: torch.Tensor, probs: torch.Tensor, class_names: Sequenc
 
 def plot_confusion(y_true: Sequence[int], y_pred: Sequence[int], class_names: Sequence[str],
                    title: str = "", save: str | Path | None = None) -> Figure:
-    """Confusion matrix normalised over each true class (rows sum to 1; the diagonal is the recall)."""
+    """Confusion matrix: each cell shows its count and its fraction of the true class (rows sum
+    to 1, the diagonal is each class's recall); colours follow the fractions, the row labels give
+    each class's number of items."""
     k = len(class_names)
-    cm = confusion_matrix(y_true, y_pred, labels=list(range(k)), normalize="true")
-    fig, ax = plt.subplots(figsize=(0.7 * k + 2, 0.6 * k + 1.5))
-    sns.heatmap(cm, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
-                xticklabels=class_names, yticklabels=class_names, annot_kws={"fontsize": 7})
+    counts = confusion_matrix(y_true, y_pred, labels=list(range(k)))
+    totals = counts.sum(1, keepdims=True)
+    fractions = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    text = np.array([[f"{c}\n{f:.2f}" if c else "0" for c, f in zip(rc, rf)]
+                     for rc, rf in zip(counts, fractions)])
+    fig, ax = plt.subplots(figsize=(0.8 * k + 2.6, 0.65 * k + 1.6))
+    sns.heatmap(fractions, annot=text, fmt="", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
+                xticklabels=class_names, annot_kws={"fontsize": 6.5},
+                yticklabels=[f"{name} (n={n})" for name, n in zip(class_names, totals[:, 0])],
+                cbar_kws={"label": "fraction of the true class"})
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title or "normalised confusion matrix", fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.set_title(f"{title or 'confusion matrix'} ({int(totals.sum())} items; count, fraction of row)",
+                 fontsize=9)
     fig.tight_layout()
     return save_figure(fig, save)
 
@@ -155,9 +165,24 @@ def plot_tsne(features: np.ndarray, labels: Sequence[int], class_names: Sequence
     return save_figure(fig, save)
 
 
+def _weighted_easdl(loss: list[float] | None, weight: list[float] | None
+                    ) -> tuple[list[float], str] | None:
+    """The EASDL term as it enters the total loss, ``easdl_weight * train_easdl``, and its label
+    (the bare loss for logs without the weight)."""
+    if loss is None:
+        return None
+    if weight is None:
+        return loss, "train_easdl (unweighted)"
+    return [w * v for w, v in zip(weight, loss)], "easdl_weight x train_easdl"
+
+
 def plot_training_curves(run: str | Path | Sequence[dict], save: str | Path | None = None) -> Figure:
     """Losses, validation WAR/UAR and learning rate per epoch of a run (folder, log file, or the
-    ``history`` rows returned by ``s2d_lib.train.train``)."""
+    ``history`` rows returned by ``s2d_lib.train.train``).
+
+    The EASDL curve is the weighted term ``easdl_weight * train_easdl`` that the total
+    ``train_loss`` contains (``train_loss = train_ce + easdl_weight * train_easdl``): as the weight
+    ramps up the total may rise while the cross-entropy falls, and the plot shows why."""
     rows = load_metrics(run) if isinstance(run, (str, Path)) else list(run)
     epochs = [r["epoch"] for r in rows]
 
@@ -166,10 +191,13 @@ def plot_training_curves(run: str | Path | Sequence[dict], save: str | Path | No
         return None if any(v is None for v in values) else [float(v) for v in values]
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3))
-    for key in ("train_loss", "train_ce", "train_easdl", "val_loss"):
+    for key in ("train_loss", "train_ce", "val_loss"):
         values = series(key)
         if values is not None and any(values):
             axes[0].plot(epochs, values, marker=".", label=key)
+    easdl = _weighted_easdl(series("train_easdl"), series("easdl_weight"))
+    if easdl is not None and any(easdl[0]):
+        axes[0].plot(epochs, easdl[0], marker=".", label=easdl[1])
     axes[0].set_title("loss", fontsize=9)
     for key, name in (("val_war", "val WAR"), ("val_uar", "val UAR")):
         values = series(key)

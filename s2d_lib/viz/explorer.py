@@ -19,7 +19,7 @@ from torch import nn
 from .attention import attention_maps, attention_rollout, cls_attention
 from .cam import clip_cams
 from .clip import frame_logits
-from .frames import frame_images, upsample_maps
+from .frames import HEAT_CMAP, frame_images, upsample_maps
 from .landmark_views import prompt_views
 
 __all__ = ["Explorer", "METHODS"]
@@ -123,15 +123,18 @@ class Explorer:
         ax_frame.imshow(image)
         ax_frame.set_title(f"frame {f}", fontsize=8)
         if method == "temporal attention":
-            ax_map.imshow(m, cmap="magma", vmin=0, vmax=1)
+            im = ax_map.imshow(m, cmap=HEAT_CMAP, vmin=0, vmax=1)
             ax_map.axhline(f, color="cyan", lw=1)
             ax_map.set_xlabel("key frame", fontsize=7)
             ax_map.set_ylabel("query frame", fontsize=7)
             ax_map.tick_params(labelsize=7)
         else:
             ax_map.imshow(image)
-            ax_map.imshow(upsample_maps(m, image.shape[:2]), cmap="jet", alpha=0.5)
+            im = ax_map.imshow(upsample_maps(m, image.shape[:2]), cmap=HEAT_CMAP, alpha=0.5)
             ax_map.axis("off")
+        bar = fig.colorbar(im, ax=ax_map, fraction=0.046, pad=0.03)
+        bar.ax.tick_params(labelsize=6)
+        bar.solids.set_alpha(1.0)
         ax_frame.axis("off")
         ax_map.set_title(f"{method}, layer {self.layer.value}", fontsize=8)
         probs = a["frame_logits"][f].softmax(-1).numpy()

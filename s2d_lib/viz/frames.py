@@ -16,10 +16,13 @@ from matplotlib.figure import Figure
 
 from ..data.transforms import MEAN, STD
 
-__all__ = ["frame_images", "upsample_maps", "save_figure", "plot_frame_maps", "SAVE_DPI"]
+__all__ = ["frame_images", "upsample_maps", "save_figure", "plot_frame_maps", "colour_bar", "SAVE_DPI",
+           "HEAT_CMAP"]
 
 #: Resolution of every PNG the toolkit writes.
 SAVE_DPI = 120
+#: Colour map of every heat map over a face: perceptually uniform, readable in grey scale.
+HEAT_CMAP = "magma"
 
 
 def frame_images(video: torch.Tensor, clip: int = 0) -> np.ndarray:
@@ -61,27 +64,47 @@ def _scaled(m: np.ndarray) -> np.ndarray:
 
 def plot_frame_maps(video: torch.Tensor, maps: torch.Tensor | np.ndarray, clip: int = 0,
                     titles: Sequence[str] | None = None, suptitle: str | None = None,
-                    alpha: float = 0.5, cmap: str = "jet", save: str | Path | None = None) -> Figure:
-    """Filmstrip of clip ``clip`` (top) and each frame with its map ``maps[t]`` overlaid (bottom).
+                    alpha: float = 0.5, cmap: str = HEAT_CMAP, save: str | Path | None = None,
+                    label: str = "map value", shared: bool = True) -> Figure:
+    """Filmstrip of clip ``clip`` (top) and each frame with its map ``maps[t]`` overlaid (bottom),
+    with a colour bar labelled ``label``.
 
-    ``maps`` is ``(T, h, w)`` at any resolution; each is resized to the frame and min-max scaled
-    for display.
+    ``maps`` is ``(T, h, w)`` at any resolution; each is resized to the frame. With ``shared``
+    (default) every frame uses the clip's common value range, so colours compare across frames
+    and the colour bar reads in the maps' own units; otherwise each map is min-max scaled on its
+    own and the bar runs from each frame's minimum (0) to its maximum (1).
     """
     frames = frame_images(video, clip)
     maps = maps.detach().float().cpu().numpy() if torch.is_tensor(maps) else np.asarray(maps, np.float32)
     if maps.ndim != 3 or maps.shape[0] != len(frames):
         raise ValueError(f"expected one map per frame ({len(frames)}, h, w), got {maps.shape}")
     up = upsample_maps(maps, frames.shape[1:3])
+    if shared:
+        lo, hi = float(up.min()), float(up.max())
+        hi = hi if hi > lo else lo + 1.0
+    else:
+        up, lo, hi = np.stack([_scaled(m) for m in up]), 0.0, 1.0
+        label = f"{label} (each frame: min 0 to max 1)"
     t = len(frames)
-    fig, axes = plt.subplots(2, t, figsize=(1.6 * t, 3.4), squeeze=False)
+    fig, axes = plt.subplots(2, t, figsize=(1.6 * t + 1.0, 3.6), squeeze=False, layout="constrained")
     for i in range(t):
         axes[0, i].imshow(frames[i])
         axes[1, i].imshow(frames[i])
-        axes[1, i].imshow(_scaled(up[i]), cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+        im = axes[1, i].imshow(up[i], cmap=cmap, alpha=alpha, vmin=lo, vmax=hi)
         axes[0, i].set_title(titles[i] if titles else f"t={i}", fontsize=7)
         for ax in axes[:, i]:
             ax.axis("off")
+    colour_bar(fig, im, axes[1, :], label)
     if suptitle:
         fig.suptitle(suptitle, fontsize=8)
-    fig.tight_layout()
     return save_figure(fig, save)
+
+
+def colour_bar(fig: Figure, mappable, axes, label: str):
+    """A slim colour bar beside ``axes`` (one axes or several) with a small ``label``."""
+    bar = fig.colorbar(mappable, ax=axes, shrink=0.9, aspect=15, pad=0.02)
+    bar.set_label(label, fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    # an overlay's alpha would make the bar paler than the colours it explains on a white page
+    bar.solids.set_alpha(1.0)
+    return bar

@@ -1,6 +1,7 @@
 """What the landmark view and the prompts look like: predicted landmarks, MobileFaceNet ``conv_4``
 feature maps (channel montage, PCA to RGB), each layer's MCP Fovea mask ``softmax(s * z)`` and
-prompt magnitude ``|P|``, and each layer's TMA temporal attention (frame x frame).
+prompt magnitude ``|P|``, and each layer's TMA temporal attention (frame x frame, as its
+deviation from uniform, with its entropy).
 
 :func:`prompt_views` records the prompt-side quantities with forward hooks during one forward
 pass; the hooks return nothing (outputs unchanged) and are removed afterwards.
@@ -19,11 +20,11 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from .attention import AttentionRecorder, evaluating
-from .frames import frame_images, save_figure, upsample_maps
+from .frames import HEAT_CMAP, colour_bar, frame_images, save_figure, upsample_maps
 
 __all__ = ["predict_landmarks", "landmark_feature_maps", "feature_pca_rgb", "PromptViews",
            "prompt_views", "plot_landmarks", "plot_feature_channels", "plot_feature_pca",
-           "plot_prompts", "plot_temporal_attention"]
+           "plot_prompts", "plot_temporal_attention", "attention_entropy"]
 
 
 def predict_landmarks(model: nn.Module, video: torch.Tensor) -> torch.Tensor:
@@ -165,48 +166,76 @@ def plot_feature_pca(video: torch.Tensor, features: torch.Tensor, clip: int = 0,
 def plot_prompts(video: torch.Tensor, views: PromptViews, frame: int = 0, clip: int = 0,
                  save: str | Path | None = None) -> Figure:
     """One frame's Fovea mask (mean over prompt channels, top) and prompt magnitude ``|P|``
-    (bottom), one column per layer."""
+    (bottom), one column per layer; each row has one colour range and its colour bar."""
     t = video.shape[2]
     image = frame_images(video, clip)[frame]
     row = clip * t + frame
     fovea = upsample_maps(views.fovea[:, row].mean(1), image.shape[:2])
     magnitude = upsample_maps(views.prompt_magnitude[:, row], image.shape[:2])
     layers = len(fovea)
-    fig, axes = plt.subplots(2, layers, figsize=(1.6 * layers, 3.4), squeeze=False)
-    for i in range(layers):
-        for ax, m, name in ((axes[0, i], fovea[i], "Fovea mask"), (axes[1, i], magnitude[i], "|P|")):
+    fig, axes = plt.subplots(2, layers, figsize=(1.6 * layers + 1.2, 3.6), squeeze=False,
+                             layout="constrained")
+    for r, (maps, name, unit) in enumerate(((fovea, "Fovea mask", "mask weight (mean of channels)"),
+                                            (magnitude, "|P|", "prompt norm |P|"))):
+        lo, hi = float(maps.min()), float(maps.max())
+        for i in range(layers):
+            ax = axes[r, i]
             ax.imshow(image)
-            ax.imshow(m, cmap="jet", alpha=0.5)
+            im = ax.imshow(maps[i], cmap=HEAT_CMAP, alpha=0.5, vmin=lo, vmax=hi)
             ax.set_title(f"layer {i} {name}", fontsize=7)
             ax.axis("off")
+        colour_bar(fig, im, axes[r, :], unit)
     fig.suptitle(f"MCP prompts on frame {frame}: Fovea softmax(s*z) and prompt magnitude", fontsize=8)
-    fig.tight_layout()
     return save_figure(fig, save)
+
+
+def attention_entropy(attention: torch.Tensor) -> torch.Tensor:
+    """Mean row entropy of attention maps ``(..., T, T)`` divided by ``log T``: 1 for uniform
+    attention (every frame reads all frames alike), 0 when each row puts all weight on one frame."""
+    t = attention.shape[-1]
+    if t < 2:
+        return torch.ones(attention.shape[:-2])
+    a = attention.double()
+    entropy = -(a * a.clamp_min(1e-12).log()).sum(-1).mean(-1)
+    return (entropy / np.log(t)).float()
 
 
 def plot_temporal_attention(views: PromptViews, clip: int = 0, head: int | None = None,
-                            save: str | Path | None = None) -> Figure:
-    """Each layer's TMA attention between frames (rows: query frame, columns: key frame)."""
-    tma = views.temporal_attention[:, clip]  # (L, heads, T, T)
+                            save: str | Path | None = None, limit: float | None = None,
+                            columns: int = 6) -> Figure:
+    """Each layer's TMA attention between frames (rows: query frame, columns: key frame), drawn as
+    its deviation from uniform attention, ``a - 1/T``, on a diverging scale centred at 0 (white:
+    uniform; red: more weight than uniform; blue: less); each title gives the layer's mean row
+    entropy relative to uniform (1.000 = uniform).
+
+    One colour range serves all layers: ``±limit``, by default the largest deviation but at least
+    ``1/(2T)``, so that a nearly uniform layer stays pale instead of having its noise stretched
+    to full colour. Layers wrap after ``columns`` panels.
+    """
+    tma = views.temporal_attention[:, clip].float()  # (L, heads, T, T)
     tma = tma.mean(1) if head is None else tma[:, head]
     layers, t = len(tma), tma.shape[-1]
-    fig, axes = plt.subplots(1, layers, figsize=(2.1 * layers + 0.8, 2.4), squeeze=False,
+    deviation = (tma - 1.0 / t).numpy()
+    limit = limit if limit is not None else max(float(np.abs(deviation).max()), 0.5 / t)
+    entropy = attention_entropy(tma)
+    cols = min(layers, columns)
+    rows = -(-layers // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols + 1.0, 2.1 * rows + 0.5), squeeze=False,
                              layout="constrained")
-    for i, ax in enumerate(axes[0]):
-        im = ax.imshow(tma[i].numpy(), cmap="magma", vmin=0, vmax=1)
-        if t <= 8:  # few frames: print the weights too
-            for q in range(t):
-                for k in range(t):
-                    w = float(tma[i, q, k])
-                    ax.text(k, q, f"{w:.2f}", ha="center", va="center", fontsize=5,
-                            color="black" if w > 0.6 else "white")
-        ax.set_title(f"layer {i}", fontsize=7)
-        ax.set_xlabel("key frame", fontsize=6)
-        ax.set_xticks(range(t)), ax.set_yticks(range(t))
+    ticks = range(0, t, max(1, t // 4))
+    for i, ax in enumerate(axes.flat):
+        if i >= layers:
+            ax.axis("off")
+            continue
+        im = ax.imshow(deviation[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(f"layer {i}: H/H_unif {float(entropy[i]):.3f}", fontsize=7)
+        ax.set_xticks(ticks), ax.set_yticks(ticks)
         ax.tick_params(labelsize=6)
-    axes[0, 0].set_ylabel("query frame", fontsize=6)
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+        if i % cols == 0:
+            ax.set_ylabel("query frame", fontsize=6)
+        if i >= layers - cols:
+            ax.set_xlabel("key frame", fontsize=6)
+    colour_bar(fig, im, axes, f"attention - 1/T (uniform = {1 / t:.3f})")
     which = "mean of heads" if head is None else f"head {head}"
-    fig.suptitle(f"TMA temporal attention (frame x frame, {which})", fontsize=8)
+    fig.suptitle(f"TMA temporal attention minus uniform, T={t} frames ({which})", fontsize=8)
     return save_figure(fig, save)
-
