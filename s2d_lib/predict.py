@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
 from .checkpoints import CheckpointError, checkpoint_metadata, load_any_checkpoint
-from .data.decode import ClipReader
+from .data.decode import VIDEO_EXTENSIONS, ClipReader
 from .data.errors import DatasetError
 from .data.labels import CLASSES
 from .data.transforms import normalize
@@ -478,6 +478,9 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
     out = Path(args.out) if args.out else Path("runs") / "predict" / Path(args.video).stem
     try:
         _check_out(out, args.overwrite)
+        video = Path(args.video)
+        if video.is_file() and video.suffix.lower() not in VIDEO_EXTENSIONS:
+            _probe_fps(video)  # FFmpeg's verdict first: decord opens some text files, logging in C++
         reader = ClipReader(args.video)  # fail on a bad video before loading a model
         model = load_any_checkpoint(args.checkpoint, args.model, args.landmark_weights)
         try:
