@@ -28,7 +28,7 @@ from s2d_lib.data.transforms import normalize
 from s2d_lib.face_detection import (centre_box, crop_face, face_present, interpolate_boxes, iou,
                                     largest_track, link_tracks, square_box, track_face)
 from s2d_lib.predict import (PROBABILITY_TOLERANCE, PredictError, class_names_for, main,
-                             plan_windows, predict_video, prepare_model, write_outputs)
+                             predict_video, prepare_model, write_outputs)
 
 from conftest import random_state_dict
 

@@ -25,11 +25,11 @@ from .cli import main, summary
 from .engine import PRECISIONS, PROBABILITY_TOLERANCE, prepare_model, resolve_precision
 from .outputs import OUTPUT_FILES, annotate_frame, timeline_figure, write_outputs, write_table
 from .video import (DEFAULT_FPS, MIN_FACE_FRACTION, NO_FACE, Prediction, PredictError,
-                    class_names_for, predict_video)
+                    class_names_for, predict_video, probe_fps)
 from .windows import Windows, plan_windows, smooth_probs, training_span
 
 __all__ = ["Prediction", "PredictError", "Windows", "plan_windows", "training_span",
            "smooth_probs", "class_names_for", "predict_video", "timeline_figure",
            "annotate_frame", "write_table", "write_outputs", "main", "summary", "PRECISIONS",
            "PROBABILITY_TOLERANCE", "prepare_model", "resolve_precision", "OUTPUT_FILES",
-           "DEFAULT_FPS", "MIN_FACE_FRACTION", "NO_FACE"]
+           "DEFAULT_FPS", "MIN_FACE_FRACTION", "NO_FACE", "probe_fps"]
