@@ -6,6 +6,8 @@ reduced so that its longer side is at most ``max_side`` pixels (and up-sampled o
 dlib, so faces down to ~40 px of the reduced frame are found). Detections are linked from one
 detected frame to the next by IoU; the track with the largest total area is the face; its box
 is interpolated between detected frames and held before the first and after the last one.
+A frame counts as showing a face when a face was detected at most ``every`` frames away: a face
+that leaves the picture is not silently replaced by its last box.
 
 Without dlib (or with ``detector="none"``) the crop is the largest centred square of the frame.
 """
@@ -27,7 +29,7 @@ except ImportError:  # pragma: no cover - depends on the platform
 
 __all__ = ["FaceDetector", "FaceTrack", "FaceDetectionError", "DETECTORS", "DLIB_NAME",
            "CENTRE_NAME", "iou", "link_tracks", "largest_track", "interpolate_boxes", "square_box",
-           "centre_box", "crop_face", "track_face"]
+           "centre_box", "crop_face", "face_present", "track_face"]
 
 #: ``auto``: dlib when importable, else a centre crop (with a warning); ``none``: centre crop.
 DETECTORS = ("auto", "dlib", "none")
@@ -148,6 +150,20 @@ class FaceTrack:
     note: str                    # why the centre crop was used, or what the detector saw
     detected_frames: int = 0     # frames where the kept track has a detection
     checked_frames: int = 0      # frames the detector ran on
+    present: np.ndarray | None = None  # (num_frames,) bool: the face is seen there
+
+    def __post_init__(self) -> None:
+        if self.present is None:  # no detector ran: every frame is taken to show the face
+            self.present = np.ones(len(self.boxes), dtype=bool)
+
+
+def face_present(detected: Sequence[int], num_frames: int, reach: int) -> np.ndarray:
+    """``(num_frames,)`` bool: a face was detected at most ``reach`` frames away (one missed
+    check between two hits does not lose the face; a face gone for longer does)."""
+    present = np.zeros(num_frames, dtype=bool)
+    for f in detected:
+        present[max(0, f - reach):f + reach + 1] = True
+    return present
 
 
 def track_face(reader, detector: str = "auto", every: int = 5, max_side: int = 320,
@@ -187,4 +203,5 @@ def track_face(reader, detector: str = "auto", every: int = 5, max_side: int = 3
     return FaceTrack(interpolate_boxes(track, n), DLIB_NAME,
                      f"largest face track: detected in {len(track)} of {len(checked)} frames "
                      "checked",
-                     detected_frames=len(track), checked_frames=len(checked))
+                     detected_frames=len(track), checked_frames=len(checked),
+                     present=face_present(sorted(detections), n, reach=every))

@@ -1,0 +1,35 @@
+"""Run S2D on your own video: find the face, cut windows of time, run the model, write results.
+
+``python -m s2d_lib.predict VIDEO --checkpoint CKPT [--out DIR] [--window-seconds S]
+[--stride-seconds S | --consecutive] [--precision auto|fp32|bf16|int8|compile]``
+
+The face is found with dlib's HOG detector (:mod:`s2d_lib.face_detection`; a centre crop when
+dlib is missing or with ``--detector none``), cropped square with a margin and resized to the
+model's input. A window is a span of time with the model's T frames spread uniformly inside it,
+by default the span of the checkpoint's training clips (:func:`training_span`: about 3 s for the
+authors' DFEW checkpoints), or T consecutive frames (``--consecutive``, the default for models
+trained on contiguous windows); each window gets a softmax over the classes, and a centred
+moving average over ``--smooth`` windows steadies the timeline. Windows in which the face is
+seen in fewer than ``--min-face`` of the frames get no emotion. ``--out`` receives
+``predictions.csv`` / ``predictions.json`` (per window: its frame indices, start, end and centre
+time, face fraction, raw and smoothed probabilities), ``timeline.png`` (the probabilities under
+a filmstrip of the face, windows without a face in grey) and ``annotated.mp4`` (or
+``annotated.gif`` with ``--gif``).
+
+Modules: :mod:`~s2d_lib.predict.windows` (which frames a window holds),
+:mod:`~s2d_lib.predict.engine` (per-frame work shared between windows, precision options),
+:mod:`~s2d_lib.predict.video` (one video -> :class:`Prediction`),
+:mod:`~s2d_lib.predict.outputs` (files) and :mod:`~s2d_lib.predict.cli`.
+"""
+from .cli import main, summary
+from .engine import PRECISIONS, PROBABILITY_TOLERANCE, prepare_model, resolve_precision
+from .outputs import OUTPUT_FILES, annotate_frame, timeline_figure, write_outputs, write_table
+from .video import (DEFAULT_FPS, MIN_FACE_FRACTION, NO_FACE, Prediction, PredictError,
+                    class_names_for, predict_video, probe_fps)
+from .windows import Windows, plan_windows, smooth_probs, training_span
+
+__all__ = ["Prediction", "PredictError", "Windows", "plan_windows", "training_span",
+           "smooth_probs", "class_names_for", "predict_video", "timeline_figure",
+           "annotate_frame", "write_table", "write_outputs", "main", "summary", "PRECISIONS",
+           "PROBABILITY_TOLERANCE", "prepare_model", "resolve_precision", "OUTPUT_FILES",
+           "DEFAULT_FPS", "MIN_FACE_FRACTION", "NO_FACE", "probe_fps"]

@@ -1,0 +1,246 @@
+"""One video in, per-window class probabilities out: face track, windows, model, smoothing."""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import av
+import numpy as np
+import torch
+
+from ..data.decode import ClipReader
+from ..data.labels import CLASSES
+from ..face_detection import DLIB_NAME, square_box, track_face
+from ..model import S2D
+from .engine import prepare_model, resolve_precision, window_probs
+from .windows import Windows, plan_windows, smooth_probs
+
+__all__ = ["Prediction", "PredictError", "class_names_for", "predict_video", "probe_fps",
+           "DEFAULT_FPS", "MIN_FACE_FRACTION", "NO_FACE"]
+
+#: Frame rate assumed when the input (a folder of frames) does not say.
+DEFAULT_FPS = 25.0
+#: A window whose frames show the face in fewer than this fraction gets no emotion.
+MIN_FACE_FRACTION = 0.5
+#: What a window without a face is called in the summary, the timeline and the annotated video.
+NO_FACE = "no face"
+#: Class orders guessed from the class count when a checkpoint does not name its classes.
+_ORDER_BY_COUNT = {len(CLASSES["DFEW"]): "DFEW", len(CLASSES["MAFW"]): "MAFW"}
+
+
+class PredictError(ValueError):
+    """The input cannot be predicted on (too short, wrong window) or the output folder is taken."""
+
+
+@dataclass
+class Prediction:
+    """Per-window class probabilities of one video and how they were obtained.
+
+    Windows whose face fraction is below ``min_face`` have NaN probabilities and no label.
+    """
+
+    video: str
+    fps: float
+    num_frames: int
+    frame_size: tuple[int, int]          # width, height
+    windows: Windows                     # frame indices and times of every window
+    probs: np.ndarray                    # (W, K) softmax per window (NaN rows: no face)
+    smoothed: np.ndarray                 # (W, K) centred moving average over ``smooth`` windows
+    smooth: int
+    class_names: tuple[str, ...]
+    boxes: np.ndarray                    # (num_frames, 4) face box x0, y0, x1, y1 per frame
+    face_present: np.ndarray             # (num_frames,) the tracked face was detected there
+    min_face: float                      # face fraction a window needs for an emotion
+    margin: float                        # crop = square around the box, + margin on each side
+    detector: str                        # "dlib-hog" or "centre-crop"
+    detector_note: str
+    precision: str = "fp32"
+    checkpoint: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+
+    @property
+    def window(self) -> int:
+        """T, frames per window."""
+        return self.windows.frames.shape[1]
+
+    @property
+    def face_fraction(self) -> np.ndarray:
+        """(W,) fraction of each window's frames in which the face was detected."""
+        return self.face_present[self.windows.frames].mean(1)
+
+    @property
+    def has_face(self) -> np.ndarray:
+        """(W,) windows that get an emotion."""
+        return self.face_fraction >= self.min_face
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """Centre of each window in seconds."""
+        return self.windows.centres
+
+    @property
+    def labels(self) -> list[str | None]:
+        """The class with the highest smoothed probability per window; None without a face."""
+        return [self.class_names[int(np.argmax(p))] if ok else None
+                for p, ok in zip(self.smoothed, self.has_face)]
+
+    @property
+    def crop_boxes(self) -> np.ndarray:
+        """(num_frames, 4) square crops fed to the model."""
+        return np.stack([square_box(b, self.margin) for b in self.boxes])
+
+    def most_frequent(self) -> tuple[str | None, int]:
+        """The most frequent label among the windows with a face and how many windows have it."""
+        labels = [label for label in self.labels if label is not None]
+        if not labels:
+            return None, 0
+        top = max(self.class_names, key=labels.count)
+        return top, labels.count(top)
+
+    def window_at(self, frame: int) -> int:
+        """The window whose centre is nearest to ``frame``'s time."""
+        return int(np.abs(self.timestamps - (frame + 0.5) / self.fps).argmin())
+
+    def rows(self) -> list[dict]:
+        """One dict per window: frames, times, face fraction, label and raw and smoothed
+        probabilities (label and probabilities None without a face)."""
+        w = self.windows
+        out = []
+        for i, (frames, ok) in enumerate(zip(w.frames, self.has_face)):
+            out.append({"window": i, "frames": [int(f) for f in frames],
+                        "start_s": round(float(w.start_times[i]), 4),
+                        "end_s": round(float(w.end_times[i]), 4),
+                        "centre_s": round(float(w.centres[i]), 4),
+                        "face": round(float(self.face_fraction[i]), 4),
+                        "label": self.labels[i],
+                        "probs": dict(zip(self.class_names, self.probs[i].tolist())) if ok
+                        else None,
+                        "smoothed": dict(zip(self.class_names, self.smoothed[i].tolist())) if ok
+                        else None})
+        return out
+
+    def to_json(self) -> dict:
+        """Everything in plain JSON types (``predictions.json``)."""
+        w = self.windows
+        return {"video": self.video, "checkpoint": self.checkpoint, "fps": self.fps,
+                "num_frames": self.num_frames, "frame_size": list(self.frame_size),
+                "window_frames": self.window, "window_seconds": round(w.span, 6),
+                "stride_seconds": round(w.stride_seconds, 6), "consecutive": w.consecutive,
+                "smooth": self.smooth, "min_face": self.min_face, "precision": self.precision,
+                "class_names": list(self.class_names), "detector": self.detector,
+                "detector_note": self.detector_note, "margin": self.margin,
+                "windows_without_face": int((~self.has_face).sum()),
+                "seconds": self.seconds, "windows": self.rows(),
+                "face_boxes": np.round(self.boxes, 1).tolist(),
+                "face_detected": self.face_present.astype(int).tolist()}
+
+
+def class_names_for(model: S2D, dataset: str | None = None, metadata: dict | None = None
+                    ) -> tuple[str, ...]:
+    """Class names of ``model``'s outputs: ``dataset``'s order if given, else the names in the
+    checkpoint's ``metadata`` (:func:`~s2d_lib.checkpoints.checkpoint_metadata`), else DFEW's
+    (7 classes) or MAFW's (11) order, else ``class k``."""
+    k = model.num_classes
+    meta = metadata or {}
+    if dataset is None and len(meta.get("class_names") or ()) == k:
+        return tuple(meta["class_names"])
+    dataset = dataset or (meta.get("dataset") if meta.get("dataset") in CLASSES else None) \
+        or _ORDER_BY_COUNT.get(k)
+    if dataset is not None:
+        if len(CLASSES[dataset]) != k:
+            raise PredictError(f"{dataset} has {len(CLASSES[dataset])} classes, the model {k}")
+        return CLASSES[dataset]
+    return tuple(f"class {i}" for i in range(k))
+
+
+def probe_fps(path: Path) -> float | None:
+    """The frame rate of the video file ``path`` (None for a folder of frames or a stream without
+    one); ``PredictError`` when FFmpeg does not see a video in it (decord alone opens some text
+    files as one-frame "videos")."""
+    if path.is_dir():
+        return None
+    try:
+        with av.open(str(path)) as container:
+            kind, streams = container.format.name, container.streams.video
+            rate = (streams[0].average_rate or streams[0].guessed_rate) if streams else None
+    except av.error.FFmpegError as exc:
+        raise PredictError(f"{path}: not a video (FFmpeg cannot read it: {exc.strerror})") from None
+    if not streams:
+        raise PredictError(f"{path}: not a video (no video stream)")
+    if kind == "image2" or kind.endswith("_pipe"):
+        raise PredictError(f"{path}: a still image, not a video")
+    return float(rate) if rate else None
+
+
+def _check_arguments(model: S2D, names: Sequence[str], **counts: int) -> None:
+    if len(names) != model.num_classes:
+        raise PredictError(f"{len(names)} class names for a model with {model.num_classes} classes")
+    small = {k: v for k, v in counts.items() if v < 1}
+    if small:
+        raise PredictError(", ".join(f"{k} ({v})" for k, v in small.items())
+                           + " must be at least 1")
+
+
+def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
+                  window_seconds: float | None = None, stride_seconds: float | None = None,
+                  consecutive: bool = False, smooth: int = 5, detector: str = "auto",
+                  detect_every: int = 5, margin: float = 0.25, min_face: float = MIN_FACE_FRACTION,
+                  class_names: Sequence[str] | None = None, batch_size: int = 4,
+                  device: str = "auto", fps: float | None = None, precision: str = "auto",
+                  progress: bool = True) -> Prediction:
+    """Per-window probabilities of ``model`` on the largest face of ``video``.
+
+    Windows: :func:`~s2d_lib.predict.windows.plan_windows` (T = ``model.num_frames`` frames
+    spread over ``window_seconds``, or consecutive; pick the span with
+    :func:`~s2d_lib.predict.windows.training_span`). ``smooth``: moving average length in
+    windows; ``detector``: ``auto`` / ``dlib`` / ``none`` (centre crop); ``min_face``: the
+    fraction of a window's frames that must show the face for it to get an emotion;
+    ``precision``: see :mod:`s2d_lib.predict.engine`. Raises ``DatasetError`` (unreadable video),
+    ``FaceDetectionError`` (no face at all) or ``PredictError``, each naming the file.
+    """
+    reader = video if isinstance(video, ClipReader) else ClipReader(video)
+    names = tuple(class_names) if class_names is not None else class_names_for(model)
+    _check_arguments(model, names, smooth=smooth, detect_every=detect_every,
+                     batch_size=batch_size)
+    probed_fps = probe_fps(reader.path)
+    n, T = len(reader), model.num_frames
+    fps = fps or probed_fps
+    if fps is None:
+        warnings.warn(f"{reader.path}: frame rate unknown, assuming {DEFAULT_FPS} fps",
+                      stacklevel=2)
+        fps = DEFAULT_FPS
+    if window_seconds is None and not consecutive:
+        consecutive = True  # no span given: the model's own T consecutive frames
+    try:
+        windows = plan_windows(n, fps, T, window_seconds, stride_seconds, consecutive)
+    except ValueError as exc:
+        raise PredictError(f"{reader.path}: {exc}") from None
+    dev = torch.device(device if device != "auto" else
+                       ("cuda" if torch.cuda.is_available() else "cpu"))
+    precision = resolve_precision(precision, dev)
+
+    clock = time.perf_counter()
+    face = track_face(reader, detector, every=detect_every, progress=progress)
+    seconds = {"detection": time.perf_counter() - clock}
+    if face.detector != DLIB_NAME:
+        margin = 0.0  # the centre square is the crop already; a margin would add black borders
+
+    clock = time.perf_counter()
+    crops_at = np.stack([square_box(b, margin) for b in face.boxes])
+    keep = face.present[windows.frames].mean(1) >= min_face
+    run = prepare_model(model, precision, dev)
+    probs = np.full((len(windows), model.num_classes), np.nan)
+    probs[keep] = window_probs(model, run, reader.read, crops_at, windows.frames[keep],
+                               batch_size, dev, progress)
+    seconds["model"] = time.perf_counter() - clock
+    height, width = reader.read([0]).shape[1:3]
+    return Prediction(video=str(reader.path), fps=float(fps), num_frames=n,
+                      frame_size=(int(width), int(height)), windows=windows, probs=probs,
+                      smoothed=smooth_probs(probs, smooth), smooth=smooth, class_names=names,
+                      boxes=face.boxes, face_present=face.present, min_face=min_face,
+                      margin=margin, detector=face.detector, detector_note=face.note,
+                      precision=precision, seconds=seconds)
