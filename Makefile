@@ -4,12 +4,15 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.s2d-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+DOCS_STAMP := $(VENV)/.s2d-docs-installed
+BOOK_OUT := book/_build/html
 
-.PHONY: help install test test-unit test-notebooks reproduce lab bench clean
+.PHONY: help install test test-unit test-notebooks test-browser book reproduce lab bench clean
 
 help:
 	@echo "make reproduce  execute every notebook (tiny profile) and regenerate figures/"
-	@echo "make test       unit tests, then the notebooks under nbval"
+	@echo "make test       unit tests, the notebooks under nbval, then the browser tests"
+	@echo "make book       the course as a static HTML book -> $(BOOK_OUT)/index.html"
 	@echo "make lab        open JupyterLab"
 	@echo "make bench      speed / memory / FLOPs table -> benchmarks/RESULTS.md"
 
@@ -22,10 +25,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: test-unit test-notebooks
+# the book and the browser tests need the docs extra on top
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt -e '.[docs]'
+	@touch $@
+
+test: test-unit test-notebooks test-browser
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/browser
 
 test-notebooks: $(STAMP)
 ifneq ($(NOTEBOOKS),)
@@ -33,6 +41,15 @@ ifneq ($(NOTEBOOKS),)
 else
 	@echo "no notebooks yet"
 endif
+
+# the browser tests open the built book and run notebook 05 in JupyterLab (needs chromium)
+test-browser: book
+	$(PY) -m pytest -q -p no:cacheprovider tests/browser
+
+# renders the executed notebooks as they are (no re-run); -W: a warning fails the build
+book: $(DOCS_STAMP)
+	$(PY) -m sphinx -W --keep-going -E -q -b html -c book . $(BOOK_OUT)
+	@echo "the book: $(BOOK_OUT)/index.html"
 
 reproduce: $(STAMP)
 	$(PY) -m s2d_lib.reproduce $(NOTEBOOKS)
@@ -44,4 +61,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) data/synthetic data/cache .pytest_cache
+	rm -rf $(VENV) data/synthetic data/cache .pytest_cache book/_build
