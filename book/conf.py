@@ -15,6 +15,7 @@ to ``_static/mathjax``): the book opens from disk or on a closed network, with n
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -87,6 +88,35 @@ class FoldSolutions(SphinxPostTransform):
                 node["prompt_hide"] = "Hide solution"
 
 
+# MyST-NB's markup for a folded cell, so that folded text and folded code look alike
+FOLDED_MARKDOWN = """<div class="cell tag_{tag} docutils container"><details class="admonition hide above-input">
+<summary aria-label="Toggle hidden content"><p class="collapsed admonition-title">Show solution</p>
+<p class="expanded admonition-title">Hide solution</p></summary>
+
+{source}
+
+</details></div>"""
+
+
+def fold_markdown_solutions(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Fold the markdown cells tagged ``solution`` too.
+
+    MyST-NB keeps no metadata of markdown cells (their headings join the page's outline), so
+    the fold is written into the notebook's JSON before it is parsed: the cell's Markdown, still
+    parsed as Markdown, between the HTML of a closed ``<details>``.
+    """
+    if not str(app.env.doc2path(docname)).endswith(".ipynb"):
+        return
+    nb = json.loads(source[0])
+    cells = [c for c in nb["cells"]
+             if c["cell_type"] == "markdown" and SOLUTION_TAG in c.get("metadata", {}).get("tags", [])]
+    for cell in cells:
+        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        cell["source"] = FOLDED_MARKDOWN.format(tag=SOLUTION_TAG, source=text)
+    if cells:
+        source[0] = json.dumps(nb)
+
+
 def add_course_toctree(app: Sphinx, docname: str, source: list[str]) -> None:
     """Append the chapters' (hidden) table of contents to the landing page."""
     if docname == app.config.root_doc:
@@ -103,5 +133,6 @@ def copy_landing_page(app: Sphinx, exception: Exception | None) -> None:
 def setup(app: Sphinx) -> dict:
     app.add_post_transform(FoldSolutions)
     app.connect("source-read", add_course_toctree)
+    app.connect("source-read", fold_markdown_solutions)
     app.connect("build-finished", copy_landing_page)
     return {"parallel_read_safe": True}

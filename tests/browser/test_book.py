@@ -93,7 +93,8 @@ def test_page_renders_figures_and_math_offline(browser, book, name, has_math):
 
 def fixture_course(root: Path) -> None:
     """A course laid out like the repository: a landing page, a benchmark page and one executed
-    notebook whose second code cell is an exercise solution (tagged ``solution``)."""
+    notebook with an exercise whose solution is a code cell and a markdown cell, both tagged
+    ``solution``."""
     (root / "notebooks").mkdir(parents=True)
     (root / "benchmarks").mkdir()
     (root / "README.md").write_text("# Fixture course\n\nSee [the exercise](notebooks/00_exercise.ipynb).\n")
@@ -106,8 +107,10 @@ def fixture_course(root: Path) -> None:
     solution = nbformat.v4.new_code_cell("print(6 * 7)", execution_count=2, outputs=[
         nbformat.v4.new_output("stream", name="stdout", text="42\n")])
     solution.metadata["tags"] = ["solution"]
+    explained = nbformat.v4.new_markdown_cell("Six sevens make **forty-two**: $6 \\times 7 = 42$.")
+    explained.metadata["tags"] = ["solution"]
     nb.cells = [nbformat.v4.new_markdown_cell("# 00 · Exercise\n\n**Exercise 1** ★ Multiply 6 by 7."),
-                question, solution]
+                question, solution, explained]
     nbformat.write(nb, root / "notebooks" / "00_exercise.ipynb")
 
 
@@ -117,16 +120,21 @@ def test_solution_cells_are_folded_until_opened(browser, tmp_path):
     page, _, _ = open_offline(browser, tmp_path / "html" / "notebooks" / "00_exercise.html")
     try:
         question = page.locator(".cell:not(.tag_solution) .cell_output")
-        solution = page.locator(".tag_solution")
         assert question.is_visible() and "question asked" in question.inner_text()
-        assert solution.count() == 1, "the solution cell is missing from the page"
-        answer = solution.locator(".cell_output")
-        assert not answer.is_visible(), "the solution shows before it is asked for"
-        toggle = solution.locator("summary")
-        assert "Show solution" in toggle.inner_text()
-        toggle.click()
-        answer.wait_for(state="visible", timeout=5000)
-        assert answer.inner_text().strip() == "42"
+        solutions = page.locator(".tag_solution")
+        assert solutions.count() == 2, "a solution cell is missing from the page"
+        answers = [solutions.nth(0).locator(".cell_output"), solutions.nth(1).locator("strong")]
+        for answer in answers:
+            assert answer.count() == 1 and not answer.is_visible(), \
+                "a solution shows before it is asked for"
+        for i, answer in enumerate(answers):
+            toggle = solutions.nth(i).locator("summary")
+            assert toggle.locator(".collapsed").inner_text() == "Show solution"
+            toggle.click()
+            answer.wait_for(state="visible", timeout=5000)
+        assert answers[0].inner_text().strip() == "42"
+        assert answers[1].inner_text() == "forty-two"
+        assert solutions.nth(1).locator("mjx-container").count() == 1, "math in a folded cell"
         # the unfolding fades in; the screenshot shows it finished
         page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
         page.screenshot(path=screenshot_path("book_solution_unfolded"))
