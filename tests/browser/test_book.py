@@ -86,6 +86,7 @@ def test_page_renders_figures_and_math_offline(browser, book, name, has_math):
         remote = [u for u in requested if not u.startswith(("file:", "data:", "blob:"))]
         assert not remote, f"{name}: the page reaches outside the build: {remote}"
         assert not failed, f"{name}: requests that failed: {failed}"
+        page.locator("article img").first.scroll_into_view_if_needed()  # a figure in the shot
         page.screenshot(path=screenshot_path("book_" + Path(name).stem))
     finally:
         page.close()
