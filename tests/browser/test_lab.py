@@ -150,6 +150,7 @@ def run_command(page, command: str) -> None:
 
 
 def test_explorer_figure_follows_its_controls(browser, lab):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
     index = explorer_cell_index(NOTEBOOK)
@@ -162,7 +163,12 @@ def test_explorer_figure_follows_its_controls(browser, lab):
     run_command(page, "notebook:run-cell")
 
     figure = cell.locator(".widget-output img")
-    figure.wait_for(state="visible", timeout=60_000)
+    try:
+        figure.wait_for(state="visible", timeout=60_000)
+    except PlaywrightTimeout:
+        page.screenshot(path=screenshot_path("lab_failed"))
+        shown = cell.locator(".widget-output").all_inner_texts()
+        raise AssertionError(f"the explorer shows no figure image; its output holds {shown}") from None
     assert figure.evaluate("img => img.naturalWidth") > 0, "the explorer's figure did not decode"
     src_before = figure.get_attribute("src")
     pixels_before = figure.screenshot(path=screenshot_path("lab_explorer_before"))
