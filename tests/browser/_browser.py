@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 BOOK_DIR = REPO / "book"
 BOOK_HTML = BOOK_DIR / "_build" / "html"
 SCREENSHOTS = BOOK_DIR / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# S2D_CHROMIUM names another Chromium-based browser (e.g. Chrome on a Mac)
+CHROMIUM = os.environ.get("S2D_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # quiet on a closed network: no update checks, sync, field trials or QUIC probes
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
