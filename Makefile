@@ -4,14 +4,18 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.s2d-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-EXTRAS := face,notebooks,dev
+# every extra of pyproject.toml: the face detector, JupyterLab, the tests, the book and browser tests
+EXTRAS := face,notebooks,dev,docs
+BOOK_OUT := book/_build/html
 
-.PHONY: help install test test-fast test-unit test-notebooks reproduce student lab bench clean
+.PHONY: help install test test-fast test-unit test-notebooks test-browser book reproduce student \
+        lab bench clean
 
 help:
 	@echo "make reproduce  execute every notebook (tiny profile) and regenerate figures/"
-	@echo "make test       unit tests, then the notebooks under nbval (what CI runs)"
+	@echo "make test       unit tests, the notebooks under nbval, then the browser tests (what CI runs)"
 	@echo "make test-fast  the unit tests under 10 s each (about a minute)"
+	@echo "make book       the course as a static HTML book -> $(BOOK_OUT)/index.html"
 	@echo "make student    the notebooks without their reference solutions -> student/"
 	@echo "make lab        open JupyterLab"
 	@echo "make bench      speed / memory / FLOPs table -> benchmarks/RESULTS.md"
@@ -25,13 +29,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: test-unit test-notebooks
+test: test-unit test-notebooks test-browser
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/browser
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -m "not slow" tests --ignore=tests/browser
 
 test-notebooks: $(STAMP)
 ifneq ($(NOTEBOOKS),)
@@ -39,6 +43,15 @@ ifneq ($(NOTEBOOKS),)
 else
 	@echo "no notebooks yet"
 endif
+
+# the browser tests open the built book and run notebook 05 in JupyterLab (needs chromium)
+test-browser: book
+	$(PY) -m pytest -q -p no:cacheprovider tests/browser
+
+# renders the executed notebooks as they are (no re-run); -W: a warning fails the build
+book: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -E -q -b html -c book . $(BOOK_OUT)
+	@echo "the book: $(BOOK_OUT)/index.html"
 
 reproduce: $(STAMP)
 	$(PY) -m s2d_lib.reproduce $(NOTEBOOKS)
@@ -53,4 +66,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) data/synthetic data/cache .pytest_cache student
+	rm -rf $(VENV) data/synthetic data/cache .pytest_cache student book/_build
