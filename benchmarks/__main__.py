@@ -164,7 +164,10 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     markdown = render(run(args.quick, args.data_root))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(markdown)
+    kept = ""  # python -m benchmarks.inference writes its own section; keep it
+    if args.out.is_file() and "\n## Video inference" in args.out.read_text():
+        kept = "\n## Video inference" + args.out.read_text().split("\n## Video inference", 1)[1]
+    args.out.write_text(markdown.rstrip("\n") + "\n" + kept)
     print(markdown)
     _log(f"wrote {args.out}")
     return markdown

@@ -6,12 +6,13 @@ attention); the one figure below the controls is redrawn in place on every chang
 """
 from __future__ import annotations
 
+import io
 from typing import Sequence
 
 import ipywidgets as widgets
 import numpy as np
 import torch
-from IPython.display import display
+from IPython.display import Image, display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
@@ -148,6 +149,8 @@ class Explorer:
         ax_prob.tick_params(axis="x", labelsize=7)
         fig.tight_layout()
         self.redraws += 1
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)  # a PNG of its own: no pyplot backend needed
         self.output.clear_output(wait=True)
         with self.output:
-            display(fig)
+            display(Image(data=buffer.getvalue(), format="png"))
