@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -112,5 +111,5 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
         raise SystemExit(f"error: {exc}") from None
     print(summary(prediction))
     for path in paths.values():
-        print(f"-> {path}", file=sys.stderr)
+        print(f"-> {path}")
     return prediction
