@@ -102,6 +102,14 @@ def _train_on_uniform_3s_clips(seed: int = 0, steps: int = 120) -> torch.nn.Modu
     model = timm.create_model("s2d_tiny_patch8_64", img_size=SIZE, patch_size=8, embed_dim=64,
                               depth=2, num_heads=2, landmark_input_size=SIZE, num_frames=T,
                               num_classes=3, drop_rate=0.0)
+    # This 2-layer model learns the three expressions in 120 steps from PyTorch's default init of
+    # the adapters and a small normal head; from the release's init (truncated normal 0.02
+    # everywhere) it needs more steps than this test should spend.
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.Linear) and not name.startswith("blocks"):
+            m.reset_parameters()
+    torch.nn.init.zeros_(model.temporal_embedding)
+    torch.nn.init.normal_(model.head.fc_cls.weight, std=0.01)
     clips, labels = [], []
     with torch.no_grad():  # the frozen landmark view of every distinct frame, computed once
         for identity in range(IDENTITIES):
@@ -128,6 +136,7 @@ def _train_on_uniform_3s_clips(seed: int = 0, steps: int = 120) -> torch.nn.Modu
     return model.eval()
 
 
+@pytest.mark.slow
 def test_a_3s_expression_is_read_by_a_model_trained_on_3s_clips(tmp_path):
     model = _train_on_uniform_3s_clips()
     rest = np.zeros(3 * FPS)
