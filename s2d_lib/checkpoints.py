@@ -155,14 +155,18 @@ def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module,
     return out
 
 
-def _load_exact(module: nn.Module, state_dict: StateDict, report: LoadReport) -> LoadReport:
-    """Load when names and shapes fit exactly; otherwise raise with the report."""
-    own = module.state_dict()
+def _compare(own: StateDict, state_dict: StateDict, report: LoadReport) -> None:
+    """Fill ``report``'s missing, unexpected and shape-mismatched keys of ``state_dict``."""
     report.missing = sorted(set(own) - set(state_dict))
     report.unexpected = sorted(set(state_dict) - set(own))
     report.mismatched = sorted(f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model "
                                f"{tuple(own[k].shape)}" for k in set(own) & set(state_dict)
                                if state_dict[k].shape != own[k].shape)
+
+
+def _load_exact(module: nn.Module, state_dict: StateDict, report: LoadReport) -> LoadReport:
+    """Load when names and shapes fit exactly; otherwise raise with the report."""
+    _compare(module.state_dict(), state_dict, report)
     if not report.ok:
         raise CheckpointError(f"checkpoint does not fit the model:\n{report}")
     module.load_state_dict(state_dict, strict=True)
@@ -364,11 +368,7 @@ def inflate(model: nn.Module, source: str | os.PathLike | Mapping[str, Any], fre
     report = LoadReport(name)
     converted = checkpoint_filter_fn(state_dict, model, report)
     own = model.state_dict()
-    report.unexpected = sorted(set(converted) - set(own))
-    report.missing = sorted(set(own) - set(converted))
-    report.mismatched = sorted(f"{k}: checkpoint {tuple(converted[k].shape)} vs model "
-                               f"{tuple(own[k].shape)}" for k in set(own) & set(converted)
-                               if converted[k].shape != own[k].shape)
+    _compare(own, converted, report)
     vit_missing = [k for k in report.missing if k.startswith(("patch_embed.", "blocks."))]
     if vit_missing or report.mismatched:
         raise CheckpointError(f"{name} cannot start this model (the ViT must be complete and "

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,19 @@ def launch(playwright, user_data_dir: Path):
     return playwright.chromium.launch_persistent_context(
         str(user_data_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
         viewport={"width": 1280, "height": 900})
+
+
+@contextmanager
+def browser_context(profile_dir: Path):
+    """A headless chromium with the fresh profile ``profile_dir`` (skips or fails as
+    :func:`require_browser` says when there is none)."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = launch(p, profile_dir)
+        yield context
+        context.close()
 
 
 def build_book(source: Path, out: Path) -> None:

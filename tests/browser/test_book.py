@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from _browser import BOOK_HTML, REPO, build_book, launch, require_browser, screenshot_path
+from _browser import BOOK_HTML, REPO, browser_context, build_book, screenshot_path
 
 # the landing page (README: figures) and two notebooks with both figures and equations
 PAGES = [
@@ -34,13 +34,8 @@ FOLDED_JS = """() => [...document.querySelectorAll('.tag_solution')].map(
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """One headless chromium for the module, with a fresh profile."""
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = launch(p, tmp_path_factory.mktemp("chromium-profile"))
+    with browser_context(tmp_path_factory.mktemp("chromium-profile")) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from _browser import REPO, launch, require_browser, screenshot_path
+from _browser import REPO, browser_context, require_browser, screenshot_path
 
 NOTEBOOK = REPO / "notebooks" / "05_attention_and_landmark_visualization.ipynb"
 RUN_TIMEOUT_S = 600  # cells above the explorer: load-or-train, attention, Grad-CAM, t-SNE
@@ -90,13 +90,8 @@ def stop_server(base: str, token: str, proc: subprocess.Popen) -> None:
 @pytest.fixture
 def browser(tmp_path_factory):
     """A headless chromium with a fresh profile."""
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = launch(p, tmp_path_factory.mktemp("chromium-profile"))
+    with browser_context(tmp_path_factory.mktemp("chromium-profile")) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture
