@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from sklearn.model_selection import train_test_split
 
 from s2d_lib.data import DFEW, MAFW, RAFDB, AffectNet, CLASSES, DatasetError, FERV39k, build_dataset
 from s2d_lib.data.decode import ClipReader
@@ -132,10 +131,8 @@ def test_smoke_videos_are_read_from_the_release_folders(smoke: Path, name: str):
     test = build_dataset(name, root, "test", 1, num_frames=16, image_size=224)
     views, _ = test[0]
     assert views.shape == (4, 3, 16, 224, 224)
-    # every class twice in training: a stratified validation split of half the items works
-    counts = Counter(train.labels)
-    assert set(counts) == set(range(len(CLASSES[name]))) and min(counts.values()) >= 2
-    train_test_split(list(range(len(train))), test_size=0.5, stratify=train.labels, random_state=0)
+    # small enough for a base-model CPU run: a few training clips, two or three test clips
+    assert 4 <= len(train) <= 10 and 2 <= len(test) <= 3
 
 
 def test_smoke_images(smoke: Path):
