@@ -149,7 +149,8 @@ class Trainer:
         # that remain, ending at min_lr.
         warmup = int(cfg.warmup_epochs * steps)
         self.scheduler = CosineLRScheduler(
-            self.optimizer, t_initial=max(cfg.epochs * steps - warmup, 1), lr_min=min_lr,
+            # (at least 2 steps: timm warns that a 1-step cosine has no effect)
+            self.optimizer, t_initial=max(cfg.epochs * steps - warmup, 2), lr_min=min_lr,
             warmup_t=warmup, warmup_lr_init=0.0, warmup_prefix=True, t_in_epochs=False)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
