@@ -105,6 +105,10 @@ def test_outside_a_kernel_the_bar_is_tqdm_on_stderr():
 
 def test_show_logs_is_idempotent_and_hides_warning_paths():
     logger = logging.getLogger("s2d_lib")
+    for name in ("s2d_lib", "py.warnings"):  # a CLI run earlier in this process may have called it
+        named = logging.getLogger(name)
+        named.handlers = [h for h in named.handlers if not getattr(h, "_s2d_show_logs", False)]
+    logging.captureWarnings(False)
     before = list(logger.handlers), logger.level
     first, second = io.StringIO(), io.StringIO()
     try:
