@@ -125,7 +125,7 @@ def frame_average_baseline(static_model: S2D, dataset: Dataset, num_classes: int
         b, v, c, t, h, w = x.shape
         frames = x.permute(0, 1, 3, 2, 4, 5).reshape(b * v * t, c, 1, h, w)
         logits, _ = static_model(frames)
-        p = logits.float().softmax(-1).view(b, v * t, -1).mean(1)
+        p = average_views(logits.view(b, v * t, -1))
         probs.append((p[:, list(label_order)] if label_order is not None else p).cpu())
         labels.append(y)
     probs_t, labels_t = torch.cat(probs), torch.cat(labels)

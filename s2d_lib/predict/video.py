@@ -10,10 +10,10 @@ from typing import Sequence
 
 import av
 import numpy as np
-import torch
 
 from ..data.decode import ClipReader
 from ..data.labels import CLASSES
+from ..devices import resolve_device
 from ..face_detection import DLIB_NAME, square_box, track_face
 from ..model import S2D
 from .engine import prepare_model, resolve_precision, window_probs
@@ -219,8 +219,7 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
         windows = plan_windows(n, fps, T, window_seconds, stride_seconds, consecutive)
     except ValueError as exc:
         raise PredictError(f"{reader.path}: {exc}") from None
-    dev = torch.device(device if device != "auto" else
-                       ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = resolve_device(device)
     precision = resolve_precision(precision, dev)
 
     clock = time.perf_counter()

@@ -16,6 +16,7 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix
 from torch import nn
 
+from ..metrics import average_views
 from ..progress import progress_bar
 from .attention import evaluating
 from .frames import frame_images, save_figure
@@ -56,7 +57,7 @@ def clip_features(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.
             views = video.shape[1] if video.dim() == 6 else 1
             logits, feature = model(video.flatten(0, 1) if video.dim() == 6 else video)
             feature = feature.view(-1, views, feature.shape[-1]).mean(1)
-            probs = logits.softmax(-1).view(-1, views, logits.shape[-1]).mean(1)
+            probs = average_views(logits.view(-1, views, logits.shape[-1]))
             feats.append(feature.float().cpu())
             preds.append(probs.argmax(-1).cpu())
             labels.append(torch.as_tensor(label).view(-1))
