@@ -38,6 +38,7 @@ def quick(tmp_path_factory):
     return done.stdout, out
 
 
+@pytest.mark.slow
 def test_quick_run_writes_the_printed_table(quick):
     markdown, out = quick
     assert out.read_text().strip() == markdown.strip()

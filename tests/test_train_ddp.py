@@ -38,6 +38,7 @@ def _worker(rank: int, world: int, port: int, tmp: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process(tmp_path):
     mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "ddp")), nprocs=2, join=True)
     ddp = json.loads((tmp_path / "ddp" / "ddp.json").read_text())
