@@ -30,11 +30,15 @@ class TAdapter(SAdapter):
     """Temporal adapter: the S-Adapter's bottleneck with self-attention over the T frames in it.
 
     Input ``(B*T, N, D)``; each of the ``B*N`` spatial positions becomes a length-T sequence.
+    With ``temporal=False`` (an ablation) every frame attends to itself alone: the same
+    parameters, but no information crosses frames.
     """
 
-    def __init__(self, dim: int, ratio: float = 0.25, num_heads: int = 8) -> None:
+    def __init__(self, dim: int, ratio: float = 0.25, num_heads: int = 8,
+                 temporal: bool = True) -> None:
         super().__init__(dim, ratio)
         self.attn = Attention(self.D_fc1.out_features, num_heads=num_heads, qkv_bias=False)
+        self.temporal = temporal
 
     def to_sequences(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
         """``(B*T, N, C) -> (B*N, T, C)``."""
@@ -48,9 +52,10 @@ class TAdapter(SAdapter):
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
         h = self.act(self.D_fc1(x))
-        if num_frames == 1:
-            # One frame: the softmax over a single key is 1, so attention returns its value
-            # projection. Skipping the B*N length-1 attentions makes static training ~20% faster.
+        if num_frames == 1 or not self.temporal:
+            # One frame (or frames kept apart): the softmax over a single key is 1, so attention
+            # returns its value projection. Skipping the B*N length-1 attentions makes static
+            # training ~20% faster.
             return self.D_fc2(self.attn.proj(self.single_frame_values(h)))
         h = self.from_sequences(self.attn(self.to_sequences(h, num_frames)), x.shape[1])
         return self.D_fc2(h)
@@ -66,9 +71,10 @@ class TAdapter(SAdapter):
 class TMA(nn.Module):
     """Temporal-Modeling Adapter: ``A = S_Adapter(LayerNorm(T_Adapter(u)))``."""
 
-    def __init__(self, dim: int, ratio: float = 0.25, num_heads: int = 8) -> None:
+    def __init__(self, dim: int, ratio: float = 0.25, num_heads: int = 8,
+                 temporal: bool = True) -> None:
         super().__init__()
-        self.T_Adapter = TAdapter(dim, ratio, num_heads)
+        self.T_Adapter = TAdapter(dim, ratio, num_heads, temporal)
         # PyTorch's default eps, as the release builds it (every other norm of S2D uses 1e-6):
         # the T-Adapter's output has a small variance, so the eps changes the logits.
         self.norm = nn.LayerNorm(dim, eps=1e-5)

@@ -21,22 +21,29 @@ from .checkpoints import (inflate, load_landmarks, load_vit_backbone, read_state
 from .config import TrainConfig
 from .model import S2D, set_trainable
 
-__all__ = ["build_model", "check_init"]
+__all__ = ["build_model", "check_init", "SCRATCH"]
+
+#: ``init=scratch``: a video stage without static pretraining (the frozen ViT keeps its random
+#: initialisation), the "static pretraining vs none" ablation.
+SCRATCH = "scratch"
 
 
 def build_model(cfg: TrainConfig) -> S2D:
     """The S2D model of ``cfg`` with its starting weights (see the module docstring)."""
     model = timm.create_model(cfg.model, num_classes=cfg.classes, num_frames=cfg.num_frames,
-                              drop_rate=cfg.drop_rate, drop_path_rate=cfg.drop_path_rate)
+                              drop_rate=cfg.drop_rate, drop_path_rate=cfg.drop_path_rate,
+                              landmark_view=cfg.landmark_view,
+                              temporal_attention=cfg.temporal_attention)
     if cfg.stage == "static":
         if cfg.vit_weights:
             load_vit_backbone(model, _vit_source(cfg.vit_weights))
         set_trainable(model, "static")
     else:
         check_init(cfg)
-        inflate(model, cfg.init, cfg.fresh_tma, target_dataset=cfg.dataset)
-        if _has_landmark_stream(cfg.init):
-            load_landmarks(model, cfg.init)
+        if cfg.init != SCRATCH:
+            inflate(model, cfg.init, cfg.fresh_tma, target_dataset=cfg.dataset)
+            if _has_landmark_stream(cfg.init):
+                load_landmarks(model, cfg.init)
         set_trainable(model, "dynamic")
     if cfg.landmark_weights:
         if not Path(cfg.landmark_weights).is_file():
@@ -48,10 +55,11 @@ def build_model(cfg: TrainConfig) -> S2D:
 
 def check_init(cfg: TrainConfig) -> None:
     """A video stage needs an existing static checkpoint to start from."""
-    if cfg.stage == "static":
+    if cfg.stage == "static" or cfg.init == SCRATCH:
         return
     if not cfg.init:
-        raise ValueError(f"stage {cfg.stage!r} needs init= a static checkpoint to inflate")
+        raise ValueError(f"stage {cfg.stage!r} needs init= a static checkpoint to inflate "
+                         f"(or init={SCRATCH} to start without static pretraining)")
     if not Path(cfg.init).is_file():
         raise FileNotFoundError(f"{cfg.init}: static checkpoint not found (train the static "
                                 "stage first, or point init= at the released .pth)")

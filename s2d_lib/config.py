@@ -45,10 +45,14 @@ class TrainConfig:
     frame_sampling: str = "window"     # window: T contiguous frames | uniform: T spread over the clip
     fold: int = 1                      # DFEW / MAFW split 1..5; 0 runs all five and reports mean ± std
     # Where the weights start
-    init: str | None = None            # temporal/dfer: static checkpoint (ours or released .pth)
+    init: str | None = None            # temporal/dfer: static checkpoint (ours or released .pth);
+                                       # "scratch": the model's own initialisation (an ablation)
     vit_weights: str | None = None     # static: MAE ViT as a local file or a timm name (online only)
     landmark_weights: str | None = None  # MobileFaceNet weights (ours or released); None: random
     fresh_tma: bool = False            # temporal/dfer: re-initialise the TMAs of the static model
+    # Ablations (the claims of s2d_lib.claims); the paper's model has both on
+    landmark_view: bool = True         # False: the landmark branch removed (not zeroed)
+    temporal_attention: bool = True    # False: each frame attends to itself alone in the TMAs
     # Optimisation (AdamW, warm-up + cosine per step)
     epochs: int = 10
     steps_per_epoch: int | None = None  # cap on optimiser steps per epoch (smoke runs); None: all
@@ -79,6 +83,7 @@ class TrainConfig:
     easdl_ramp: str = RELEASE_RAMP     # epoch:weight steps
     # Evaluation
     val_fraction: float = 0.1          # carved from train (stratified) for model selection
+    train_fraction: float = 1.0        # share of the rest that trains (stratified; learning curves)
     test_clips: int = 2                # N temporal views
     test_crops: int = 2                # M spatial views
     test_resize: str = "square"        # test frames squashed to the input size, or "short_side"
@@ -110,6 +115,8 @@ class TrainConfig:
             raise ValueError(f"frame_sampling must be one of {SAMPLINGS}, got {self.frame_sampling!r}")
         if self.test_resize not in ("square", "short_side"):
             raise ValueError(f"test_resize must be 'square' or 'short_side', got {self.test_resize!r}")
+        if not 0 < self.train_fraction <= 1:
+            raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
         if self.fold not in range(6):
             raise ValueError(f"fold must be 1..5 (or 0 for all five), got {self.fold}")
 

@@ -64,13 +64,19 @@ class S2D(nn.Module):
         drop_path_rate: stochastic depth in the ViT blocks.
         with_landmark_stream: attach a (randomly initialised, frozen) MobileFaceNet that computes
             the landmark view when ``forward`` is not given ``landmark_features``.
+        landmark_view: ablation switch. ``False`` removes the landmark branch: the first
+            prompter fuses nothing but the image view, and no landmark features are computed or
+            used (``patch_embed_prompt`` and the first ``conv0_1`` stay, unused and frozen).
+        temporal_attention: ablation switch. ``False`` keeps every TMA but lets each frame
+            attend to itself alone, so no information crosses frames before the clip average.
     """
 
     def __init__(self, img_size: int = 224, patch_size: int = 16, num_classes: int = 7,
                  num_frames: int = 16, embed_dim: int = 768, depth: int = 12, num_heads: int = 12,
                  mlp_ratio: float = 4.0, prompt_dim: int = 8, adapter_ratio: float = 0.25,
                  adapter_heads: int = 8, landmark_input_size: int = 112, drop_rate: float = 0.5,
-                 drop_path_rate: float = 0.0, with_landmark_stream: bool = True) -> None:
+                 drop_path_rate: float = 0.0, with_landmark_stream: bool = True,
+                 landmark_view: bool = True, temporal_attention: bool = True) -> None:
         super().__init__()
         grid = img_size // patch_size
         if landmark_input_size // 8 != grid:
@@ -82,6 +88,9 @@ class S2D(nn.Module):
                            adapter_ratio=adapter_ratio, adapter_heads=adapter_heads,
                            landmark_input_size=landmark_input_size, drop_rate=drop_rate,
                            drop_path_rate=drop_path_rate)
+        if not (landmark_view and temporal_attention):  # ablations only: older files stay as they were
+            self.config.update(landmark_view=landmark_view, temporal_attention=temporal_attention)
+        self.landmark_view = landmark_view
         self.num_frames = num_frames
         self.num_classes = num_classes
         self.embed_dim = self.num_features = embed_dim
@@ -98,7 +107,8 @@ class S2D(nn.Module):
                                       requires_grad=False)
         self.temporal_embedding = nn.Parameter(torch.zeros(1, num_frames, embed_dim))
         self.prompt_blocks = nn.ModuleList([
-            MCPrompter(embed_dim, grid, prompt_dim, adapter_ratio, adapter_heads)
+            MCPrompter(embed_dim, grid, prompt_dim, adapter_ratio, adapter_heads,
+                       temporal_attention=temporal_attention)
             for _ in range(depth)])
         self.prompt_norms = nn.ModuleList([nn.LayerNorm(embed_dim, eps=1e-6) for _ in range(depth)])
         dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
@@ -184,14 +194,15 @@ class S2D(nn.Module):
                        ) -> torch.Tensor:
         """All tokens after ``ln_post``: ``(B*T, 1+N, D)``."""
         frames = self.fold_frames(video)
-        if landmark_features is None:
-            landmark_features = self.landmark_features(frames)
-        elif landmark_features.dim() == 5:  # (B, T, C, g, g) from a feature cache
-            landmark_features = landmark_features.flatten(0, 1)
         x = self.patch_embed(frames)
-        a = self.patch_embed_prompt(landmark_features.to(x.dtype))
-        p, adapter = self.prompt_blocks[0](self.prompt_norms[0](x), self.prompt_norms[0](a),
-                                           self.num_frames)
+        a = None
+        if self.landmark_view:
+            if landmark_features is None:
+                landmark_features = self.landmark_features(frames)
+            elif landmark_features.dim() == 5:  # (B, T, C, g, g) from a feature cache
+                landmark_features = landmark_features.flatten(0, 1)
+            a = self.prompt_norms[0](self.patch_embed_prompt(landmark_features.to(x.dtype)))
+        p, adapter = self.prompt_blocks[0](self.prompt_norms[0](x), a, self.num_frames)
         a = p
         x = x + adapter + p
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
@@ -253,7 +264,9 @@ def set_trainable(model: S2D, stage: str) -> tuple[int, int]:
     """
     if stage not in PARAMETER_SETS:
         raise ValueError(f"stage must be one of {PARAMETER_SETS}, got {stage!r}")
-    unused = f"prompt_norms.{len(model.prompt_norms) - 1}."
+    unused = (f"prompt_norms.{len(model.prompt_norms) - 1}.",)
+    if not model.landmark_view:  # the landmark branch removed (ablation)
+        unused += ("patch_embed_prompt.", "prompt_blocks.0.conv0_1.")
     for name, p in model.named_parameters():
         if name == "pos_embed" or name.startswith(unused):
             p.requires_grad_(False)

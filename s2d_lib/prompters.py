@@ -45,29 +45,32 @@ class MCPrompter(nn.Module):
 
     ``forward(x, a, num_frames) -> (P, A)`` for LayerNorm-ed image tokens ``x`` and landmark
     tokens ``a``, both ``(B*T, N, D)``:
-    ``P = conv1x1(Fovea(conv0_0(x)) + conv0_1(a))`` and ``A = TMA(x)``.
+    ``P = conv1x1(Fovea(conv0_0(x)) + conv0_1(a))`` and ``A = TMA(x)``. Without a second view
+    (``a=None``, the landmark-free ablation) ``P = conv1x1(Fovea(conv0_0(x)))``.
     """
 
     def __init__(self, dim: int, grid: int, hidden: int = 8, adapter_ratio: float = 0.25,
-                 adapter_heads: int = 8, fovea_scale: float = 10.0) -> None:
+                 adapter_heads: int = 8, fovea_scale: float = 10.0,
+                 temporal_attention: bool = True) -> None:
         super().__init__()
         self.grid = grid
         self.conv0_0 = nn.Conv2d(dim, hidden, 1)
         self.conv0_1 = nn.Conv2d(dim, hidden, 1)
         self.conv1x1 = nn.Conv2d(hidden, dim, 1)
         self.fovea = Fovea(fovea_scale)
-        self.TMA = TMA(dim, adapter_ratio, adapter_heads)
+        self.TMA = TMA(dim, adapter_ratio, adapter_heads, temporal_attention)
         # As released: Xavier-uniform on every matrix/kernel (the adapters included), biases default.
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
 
-    def prompt(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    def prompt(self, x: torch.Tensor, a: torch.Tensor | None) -> torch.Tensor:
         """The fused prompt ``P`` as tokens ``(B*T, N, D)``."""
         z = self.fovea(self.conv0_0(tokens_to_map(x, self.grid)))
-        z = z + self.conv0_1(tokens_to_map(a, self.grid))
+        if a is not None:
+            z = z + self.conv0_1(tokens_to_map(a, self.grid))
         return map_to_tokens(self.conv1x1(z))
 
-    def forward(self, x: torch.Tensor, a: torch.Tensor, num_frames: int
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None, num_frames: int
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.prompt(x, a), self.TMA(x, num_frames)

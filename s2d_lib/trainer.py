@@ -95,6 +95,10 @@ class Trainer:
             val = Subset(data.train_eval, val_idx)
         else:
             train_idx, val = list(range(len(labels))), None
+        if cfg.train_fraction < 1:  # a stratified share, the same for every arm of a seed
+            train_idx = train_test_split(train_idx, train_size=cfg.train_fraction,
+                                         stratify=[labels[i] for i in train_idx],
+                                         random_state=cfg.seed)[0]
         train_source, test = data.train, data.test
         if cfg.landmark_cache:
             key = f"{data.name}-T{cfg.num_frames}"

@@ -1,0 +1,382 @@
+"""The paper's ablation claims, measured in miniature: ``python -m s2d_lib.claims`` (``make claims``).
+
+A claim compares arms that differ in exactly one thing (same data, epochs, recipe and budget),
+trained for several seeds per arm, paired by seed, each selected on its validation split and
+tested once:
+
+* ``landmark_view``: MCP with the landmark view vs the same model with the landmark branch
+  removed, static stage, at several shares of the labelled training set (a learning curve);
+* ``temporal_attention``: DFER fine-tuning with the TMAs' attention over frames vs the same TMAs
+  with each frame attending to itself alone; the static model's frame average is a reference;
+* ``easdl``: cross-entropy with vs without the EASDL soft-label term;
+* ``static_pretraining``: the video stage started from the static checkpoint vs from the
+  model's own initialisation.
+
+Video seed ``s`` starts from the static checkpoint of seed ``s`` (landmark view, all labels).
+Results go to ``results/claims.json`` (per seed: UAR, WAR, test size; per arm: mean ± std; per
+claim: the paired difference with a 95 % t-interval) and ``figures/claims.png``.
+``--check`` re-trains seed 0 of one arm of each claim and compares with the committed file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import platform
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from scipy import stats
+
+from .config import TrainConfig, load_config
+from .data.labels import label_map
+from .data.memory import InMemory
+from .evaluate import frame_average_baseline
+from .logs import show_logs
+from .splits import DataSplits, build_data
+from .trainer import fit
+
+__all__ = ["CLAIMS", "Budget", "Claim", "run_claims", "summarise", "paired_difference", "check",
+           "main"]
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "results" / "claims.json"
+FIGURE = REPO / "figures" / "claims.png"
+WORLD = REPO / "data" / "claims"
+LANDMARKS = REPO / "runs" / "landmarks_tiny" / "mobilefacenet.safetensors"
+RUNS = REPO / "runs" / "claims"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Arms (name -> config overrides; the first is the reference) of one claim."""
+
+    name: str
+    question: str
+    stage: str                                  # "static" or "video"
+    arms: dict[str, dict]
+    fractions: tuple[float, ...] = (1.0,)       # shares of the labelled train split
+
+
+CLAIMS: dict[str, Claim] = {c.name: c for c in (
+    Claim("landmark_view", "Does the landmark view help, most when labels are scarce?", "static",
+          {"landmark view": {}, "no landmark branch": {"landmark_view": False}},
+          fractions=(0.1, 0.3, 1.0)),
+    Claim("temporal_attention", "Do the TMAs model time?", "video",
+          {"TMA attention over frames": {}, "each frame alone": {"temporal_attention": False}}),
+    Claim("easdl", "Does EASDL help over cross-entropy alone?", "video",
+          {"cross-entropy": {}, "cross-entropy + EASDL": {"easdl": True}}),
+    Claim("static_pretraining", "Does static FER pretraining help the video stage?", "video",
+          {"from the static checkpoint": {}, "without static pretraining": {"init": "scratch"}}),
+)}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every run of an arm gets: the same for both arms of a claim."""
+
+    seeds: int = 5
+    static_steps: int = 120        # optimiser steps of a static run, whatever the label share
+    static_batch: int = 32
+    video_epochs: int = 4
+    video_batch: int = 16
+    warmup_steps: int = 10
+
+    def static_overrides(self, fraction: float, train_items: int, val_fraction: float) -> dict:
+        """Epochs (and warm-up in epochs) that give every label share ``static_steps`` steps."""
+        per_epoch = max(int(train_items * (1 - val_fraction) * fraction) // self.static_batch, 1)
+        epochs = math.ceil(self.static_steps / per_epoch)
+        return {"epochs": epochs, "steps_per_epoch": min(per_epoch, self.static_steps),
+                "batch_size": self.static_batch, "warmup_epochs": self.warmup_steps / per_epoch}
+
+
+@dataclass
+class Setup:
+    """Where the data, the landmark network and the runs are."""
+
+    world: Path = WORLD
+    landmarks: Path = LANDMARKS
+    runs: Path = RUNS
+    budget: Budget = field(default_factory=Budget)
+    _data: dict = field(default_factory=dict, repr=False)
+
+    def static_config(self, overrides: dict, fraction: float, seed: int) -> TrainConfig:
+        base = {"data_root": str(self.world / "RAF-DB"), "landmark_weights": str(self.landmarks),
+                "seed": seed, "train_fraction": fraction, "progress": False,
+                "cache_dir": str(self.world / "cache")}
+        cfg = load_config("static_tiny", base)
+        items = len(self.data(cfg).labels)
+        steps = self.budget.static_overrides(fraction, items, cfg.val_fraction)
+        name = f"static-{_slug(overrides)}-f{fraction:g}-s{seed}"
+        return load_config(cfg, {**steps, **overrides, "out_dir": str(self.runs / name)})
+
+    def video_config(self, overrides: dict, seed: int) -> TrainConfig:
+        epochs = self.budget.video_epochs
+        base = {"data_root": str(self.world / "DFEW"), "landmark_weights": str(self.landmarks),
+                "init": str(self.static_checkpoint(seed)), "seed": seed, "epochs": epochs,
+                "batch_size": self.budget.video_batch, "easdl": False, "progress": False,
+                "easdl_start_epoch": 1, "easdl_ramp": f"{max(epochs - 2, 1)}:0.5,{epochs - 1}:1.0",
+                "cache_dir": str(self.world / "cache"),
+                "out_dir": str(self.runs / f"video-{_slug(overrides)}-s{seed}")}
+        return load_config("dfer_tiny", {**base, **overrides})
+
+    def static_checkpoint(self, seed: int) -> Path:
+        return self.runs / f"static-{_slug({})}-f1-s{seed}" / "best.safetensors"
+
+    def data(self, cfg: TrainConfig) -> DataSplits:
+        """The run's datasets, built once per dataset and kept in memory for every run on it."""
+        key = (cfg.data_root, cfg.num_frames, cfg.fold)
+        if key not in self._data:
+            data = build_data(cfg)
+            self._data[key] = replace(data, train_eval=InMemory(data.train_eval),
+                                      test=InMemory(data.test) if data.test is not None else None)
+        return self._data[key]
+
+
+def _slug(overrides: dict) -> str:
+    return "-".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "reference"
+
+
+def _train(setup: Setup, cfg: TrainConfig) -> dict:
+    """One run (or its finished result from disk): test UAR / WAR / size and seconds."""
+    done = cfg.run_dir / "results.json"
+    if done.is_file():
+        result = json.loads(done.read_text())
+    else:
+        start = time.perf_counter()
+        result = fit(cfg, setup.data(cfg))
+        result["seconds"] = time.perf_counter() - start
+        done.write_text(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1))
+    test = result["test"]
+    return {"uar": test["uar"], "war": test["war"], "n": int(sum(test["support"]))
+            if "support" in test else None, "seconds": result.get("seconds"),
+            "best_val": result.get("best_val_uar", result.get("best_val_war"))}
+
+
+def _frame_average(setup: Setup, seed: int) -> dict:
+    """The static model of ``seed`` scoring each frame alone, softmax averaged over the clip."""
+    from .checkpoints import load_any_checkpoint
+
+    cfg = setup.video_config({}, seed)
+    data = setup.data(cfg)
+    static = load_any_checkpoint(setup.static_checkpoint(seed))
+    result = frame_average_baseline(static, data.test, cfg.classes,
+                                    label_map("RAF-DB", "DFEW"), batch_size=16)
+    return {"uar": result["uar"], "war": result["war"], "n": int(sum(result["support"]))}
+
+
+def _runs_of(claim: Claim, setup: Setup, seed: int) -> list[tuple[str, float, TrainConfig]]:
+    """``(arm, fraction, config)`` of every run of ``claim`` for ``seed``."""
+    out = []
+    for arm, overrides in claim.arms.items():
+        for fraction in claim.fractions:
+            cfg = (setup.static_config(overrides, fraction, seed) if claim.stage == "static"
+                   else setup.video_config(overrides, seed))
+            out.append((arm, fraction, cfg))
+    return out
+
+
+def run_claims(setup: Setup, claims: Sequence[str] = tuple(CLAIMS)) -> dict:
+    """Train every arm of ``claims`` for every seed (finished runs are read back) and return the
+    raw per-seed results ``{claim: {arm: {fraction: [per seed]}}}``."""
+    from .tma_attention import tma_attention_stats
+
+    raw: dict = {}
+    seeds = range(setup.budget.seeds)
+    for seed in seeds:  # the static checkpoints first: every video run of the seed starts there
+        _train(setup, setup.static_config({}, 1.0, seed))
+    for name in claims:
+        claim = CLAIMS[name]
+        raw[name] = {}
+        for seed in seeds:
+            for arm, fraction, cfg in _runs_of(claim, setup, seed):
+                log.info("claim %s, arm %r, share %g, seed %d", name, arm, fraction, seed)
+                raw[name].setdefault(arm, {}).setdefault(f"{fraction:g}", []).append(
+                    {"seed": seed, **_train(setup, cfg)})
+        if name == "temporal_attention":
+            raw[name]["frame average of the static model"] = {
+                "1": [{"seed": s, **_frame_average(setup, s)} for s in seeds]}
+    attention = {}
+    for seed in seeds:
+        cfg = setup.video_config({}, seed)
+        attention[seed] = tma_attention_stats(cfg, setup.data(cfg).test)
+    return {"raw": raw, "tma_attention": attention}
+
+
+def paired_difference(reference: Sequence[float], other: Sequence[float]) -> dict:
+    """``other - reference`` paired by seed: mean, std and the 95 % t-interval of the mean."""
+    d = np.asarray(other, float) - np.asarray(reference, float)
+    n = len(d)
+    std = float(d.std(ddof=1)) if n > 1 else float("nan")
+    half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else float("nan")
+    mean = float(d.mean())
+    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+
+
+def _arm_summary(runs: list[dict]) -> dict:
+    out = {"seeds": [r["seed"] for r in runs], "test_size": runs[0]["n"]}
+    for metric in ("uar", "war"):
+        values = np.array([r[metric] for r in runs])
+        out[metric] = {"mean": float(values.mean()), "std": float(values.std(ddof=1))
+                       if len(values) > 1 else 0.0, "per_seed": values.tolist()}
+    return out
+
+
+def summarise(raw: dict, budget: Budget, world: dict) -> dict:
+    """Per arm (and label share) mean ± std; per claim the paired difference of each other arm
+    from the first, by UAR and WAR."""
+    claims = {}
+    for name, arms in raw["raw"].items():
+        claim = CLAIMS[name]
+        reference = next(iter(claim.arms))
+        entry = {"question": claim.question, "stage": claim.stage, "reference": reference,
+                 "arms": {}, "differences": {}}
+        for arm, shares in arms.items():
+            entry["arms"][arm] = {share: _arm_summary(runs) for share, runs in shares.items()}
+            if arm == reference:
+                continue
+            for share, runs in shares.items():
+                ref = {r["seed"]: r for r in arms[reference][share]}
+                pairs = [(ref[r["seed"]], r) for r in runs if r["seed"] in ref]
+                entry["differences"][f"{arm} @ {share}"] = {
+                    metric: paired_difference([a[metric] for a, _ in pairs],
+                                              [b[metric] for _, b in pairs])
+                    for metric in ("uar", "war")}
+        claims[name] = entry
+    return {"claims": claims, "tma_attention": raw["tma_attention"], "raw": raw["raw"],
+            "budget": budget.__dict__, "world": world, "machine": machine()}
+
+
+def machine() -> dict:
+    """What the numbers depend on: seeded runs repeat exactly on the same CPU and torch."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+
+def claims_table(result: dict) -> str:
+    """The claims as a Markdown table: each arm's UAR / WAR (mean ± std over seeds, percent)
+    and each difference from the claim's reference arm with its 95 % interval (UAR)."""
+    lines = ["| claim | arm | label share | UAR % | WAR % | Δ UAR vs reference [95 % CI] | "
+             "seeds | test clips/images |", "|---|---|---|---|---|---|---|---|"]
+    for name, entry in result["claims"].items():
+        for arm, shares in entry["arms"].items():
+            for share, a in shares.items():
+                diff = entry["differences"].get(f"{arm} @ {share}", {}).get("uar")
+                delta = (f"{100 * diff['mean']:+.1f} [{100 * diff['ci95'][0]:+.1f}, "
+                         f"{100 * diff['ci95'][1]:+.1f}]" if diff else
+                         "reference" if arm == entry["reference"] else "—")
+                lines.append(
+                    f"| {name} | {arm} | {float(share):.0%} | {100 * a['uar']['mean']:.1f} ± "
+                    f"{100 * a['uar']['std']:.1f} | {100 * a['war']['mean']:.1f} ± "
+                    f"{100 * a['war']['std']:.1f} | {delta} | {len(a['seeds'])} | {a['test_size']} |")
+    return "\n".join(lines) + "\n"
+
+
+#: The runs ``--check`` repeats: seed 0 of one arm of each claim (the static one is also where
+#: every video run of seed 0 starts).
+CHECKED = (("landmark_view", "landmark view", "1"),
+           ("temporal_attention", "TMA attention over frames", "1"),
+           ("easdl", "cross-entropy + EASDL", "1"),
+           ("static_pretraining", "without static pretraining", "1"))
+
+
+def check(committed: dict, setup: Setup) -> list[str]:
+    """Re-train the ``CHECKED`` runs in ``setup.runs`` and compare their test metrics with
+    ``committed``: equal on the machine type that wrote it (runs are deterministic on a CPU),
+    within the arm's seed spread elsewhere. Returns the problems (empty: the check passed)."""
+    same = committed.get("machine", {}) == machine()
+    problems = []
+    for name, arm, share in CHECKED:
+        claim = CLAIMS[name]
+        fraction = float(share)
+        cfg = (setup.static_config(claim.arms[arm], fraction, 0) if claim.stage == "static"
+               else setup.video_config(claim.arms[arm], 0))
+        if claim.stage == "video":
+            _train(setup, setup.static_config({}, 1.0, 0))
+        got = _train(setup, cfg)
+        runs = committed["raw"][name][arm][share]
+        want = next(r for r in runs if r["seed"] == 0)
+        for metric in ("uar", "war"):
+            spread = float(np.std([r[metric] for r in runs], ddof=1)) if len(runs) > 1 else 0.0
+            allowed = 0.0 if same else max(2 * spread, 2 / got["n"])
+            line = (f"{name} / {arm} / share {share} / seed 0: {metric.upper()} "
+                    f"{100 * got[metric]:.2f} vs committed {100 * want[metric]:.2f}")
+            ok = abs(got[metric] - want[metric]) <= allowed + 1e-12
+            print(("ok   " if ok else "FAIL ") + line + ("" if same else
+                  f" (another machine: allowed ± {100 * allowed:.2f})"), flush=True)
+            if not ok:
+                problems.append(line)
+        if got["n"] != want["n"]:
+            problems.append(f"{name} / {arm}: test size {got['n']} vs committed {want['n']}")
+    return problems
+
+
+def build_world(setup: Setup) -> dict:
+    """The claims world (synthetic RAF-DB and DFEW, ``claims`` preset) and the tiny landmark
+    network (trained on the tiny suite's AffectNet faces, as notebook 01 does) when missing."""
+    from . import artifacts
+    from .data.synthetic import build_suite
+
+    status = build_suite(setup.world, "claims", seed=0, datasets=("RAF-DB", "DFEW"))
+    if not setup.landmarks.is_file():
+        artifacts.synthetic_data()
+        setup.landmarks = artifacts.landmark_weights()
+    return {"path": str(setup.world.relative_to(REPO)) if setup.world.is_relative_to(REPO)
+            else str(setup.world), "preset": "claims", "seed": 0, "status": status}
+
+
+def main(argv: Sequence[str] | None = None) -> dict | list:
+    """``python -m s2d_lib.claims [--seeds N] [--only CLAIM ...] [--check]``."""
+    parser = argparse.ArgumentParser(prog="python -m s2d_lib.claims",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=Budget.seeds)
+    parser.add_argument("--only", nargs="+", choices=tuple(CLAIMS), default=tuple(CLAIMS))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--figure", type=Path, default=FIGURE)
+    parser.add_argument("--world", type=Path, default=WORLD)
+    parser.add_argument("--runs", type=Path, default=RUNS)
+    parser.add_argument("--check", action="store_true",
+                        help="re-train seed 0 of one arm of each claim; compare with --out")
+    args = parser.parse_args(argv)
+    show_logs(stream=sys.stderr)
+    torch.set_num_threads(torch.get_num_threads())
+    setup = Setup(world=args.world, runs=args.runs, budget=Budget(seeds=args.seeds))
+    start = time.perf_counter()
+    world = build_world(setup)
+    if args.check:
+        import tempfile
+        committed = json.loads(args.out.read_text())
+        with tempfile.TemporaryDirectory() as tmp:
+            problems = check(committed, replace(setup, runs=Path(tmp), _data=setup._data))
+        print(f"claims check: {len(problems)} problem(s) in {time.perf_counter() - start:.0f} s")
+        if problems:
+            sys.exit(1)
+        return problems
+    raw = run_claims(setup, args.only)
+    result = summarise(raw, setup.budget, world)
+    result["seconds"] = time.perf_counter() - start
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    from .viz.claims import plot_claims
+    plot_claims(result, save=args.figure)
+    print(claims_table(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

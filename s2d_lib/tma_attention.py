@@ -1,0 +1,88 @@
+"""How the TMAs attend over frames, measured: per layer, the entropy of the T-Adapter's
+attention relative to uniform (1 = every frame reads all frames alike, 0 = one frame each),
+before and after training.
+
+Two entropies, because they answer different questions: ``row`` is the mean entropy of each
+(position, head, frame) row, i.e. how sharply one token attends; ``mean_map`` is the entropy of
+the map averaged over positions and heads, which is what a single frame x frame figure shows
+and which is near uniform whenever different positions look at different frames. ``logit_std``
+is the spread of ``q k^T / sqrt(d)``: attention cannot move far from uniform while it is small.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .config import TrainConfig
+from .landmark_cache import in_order
+from .viz.attention import AttentionRecorder, evaluating
+
+__all__ = ["attention_stats", "tma_attention_stats"]
+
+
+def _row_entropy(p: torch.Tensor) -> torch.Tensor:
+    p = p.double()
+    return -(p * p.clamp_min(1e-12).log()).sum(-1)
+
+
+@torch.no_grad()
+def attention_stats(model: torch.nn.Module, dataset: Dataset, clips: int = 32,
+                    batch_size: int = 8) -> list[dict]:
+    """Per TMA layer: ``row`` and ``mean_map`` entropies over ``log T`` and ``logit_std``, on the
+    first ``clips`` items of ``dataset`` (first test view of each)."""
+    blocks = [p.TMA.T_Adapter for p in model.prompt_blocks]
+    T = model.num_frames
+    sums = [dict(row=0.0, mean_map=0.0, logit_sq=0.0, n=0) for _ in blocks]
+    inputs: list = [None] * len(blocks)
+
+    def keep(i):
+        def hook(module, args, output):
+            inputs[i] = args[0].detach()
+        return hook
+
+    seen = 0
+    handles = [b.attn.register_forward_hook(keep(i)) for i, b in enumerate(blocks)]
+    try:
+        with evaluating(model), AttentionRecorder([b.attn for b in blocks]) as rec:
+            for batch in in_order(dataset, batch_size):
+                x = batch[0]
+                x = x[:, 0] if x.dim() == 6 else x  # the first of the test views
+                x = x[: clips - seen]
+                model(x)
+                for i, (maps, b) in enumerate(zip(rec.maps, blocks)):
+                    n_clips = x.shape[0]
+                    maps = maps[: n_clips * (maps.shape[0] // n_clips)]
+                    s = sums[i]
+                    s["row"] += float(_row_entropy(maps).mean()) * n_clips
+                    mean_map = maps.view(n_clips, -1, *maps.shape[1:]).mean((1, 2))  # (B, T, T)
+                    s["mean_map"] += float(_row_entropy(mean_map).mean()) * n_clips
+                    q, k = _qk(b.attn, inputs[i])
+                    s["logit_sq"] += float(((q @ k.transpose(-2, -1)) ** 2).mean()) * n_clips
+                    s["n"] += n_clips
+                seen += x.shape[0]
+                if seen >= clips:
+                    break
+    finally:
+        for h in handles:
+            h.remove()
+    log_t = np.log(T)
+    return [{"row": s["row"] / s["n"] / log_t, "mean_map": s["mean_map"] / s["n"] / log_t,
+             "logit_std": float(np.sqrt(s["logit_sq"] / s["n"]))} for s in sums]
+
+
+def _qk(attn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    b, n, _ = x.shape
+    qkv = attn.qkv(x).reshape(b, n, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
+    return attn.q_norm(qkv[0]) * attn.scale, attn.k_norm(qkv[1])
+
+
+def tma_attention_stats(cfg: TrainConfig, test: Dataset, clips: int = 32) -> dict:
+    """The TMA attention of ``cfg``'s run: its starting model (``before``) and its best
+    checkpoint (``after``), layer by layer."""
+    from .build import build_model
+    from .checkpoints import load_any_checkpoint
+
+    before = attention_stats(build_model(cfg), test, clips)
+    after = attention_stats(load_any_checkpoint(cfg.run_dir / "best.safetensors"), test, clips)
+    return {"before": before, "after": after, "clips": clips, "frames": cfg.num_frames}
