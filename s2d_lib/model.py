@@ -194,15 +194,19 @@ class S2D(nn.Module):
                        ) -> torch.Tensor:
         """All tokens after ``ln_post``: ``(B*T, 1+N, D)``."""
         frames = self.fold_frames(video)
-        x = self.patch_embed(frames)
         a = None
         if self.landmark_view:
             if landmark_features is None:
                 landmark_features = self.landmark_features(frames)
             elif landmark_features.dim() == 5:  # (B, T, C, g, g) from a feature cache
                 landmark_features = landmark_features.flatten(0, 1)
-            a = self.prompt_norms[0](self.patch_embed_prompt(landmark_features.to(x.dtype)))
-        p, adapter = self.prompt_blocks[0](self.prompt_norms[0](x), a, self.num_frames)
+        x = self.patch_embed(frames)
+        if self.landmark_view:
+            a = self.patch_embed_prompt(landmark_features.to(x.dtype))
+        # (the image view is normalised first: the order keeps seeded runs bit-identical)
+        x_norm = self.prompt_norms[0](x)
+        p, adapter = self.prompt_blocks[0](x_norm, self.prompt_norms[0](a) if a is not None
+                                           else None, self.num_frames)
         a = p
         x = x + adapter + p
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
