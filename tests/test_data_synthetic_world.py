@@ -1,4 +1,4 @@
-"""The harder synthetic world (``claims``): real class frequencies, label noise, nuisances."""
+"""The harder synthetic world (``claims``): real class frequencies, label noise, nuisances, calibration."""
 from __future__ import annotations
 
 import csv
@@ -17,6 +17,7 @@ from s2d_lib.data.annotations import (read_dfew_split, read_ferv39k_label_index,
                                       read_mafw_split, read_rafdb_partition)
 from s2d_lib.data.labels import canonical_names
 from s2d_lib.data.synthetic import PRESETS, SuitePreset, build_suite, dataset_paths
+from s2d_lib.data.synthetic.calibration import calibrate_world
 from s2d_lib.data.synthetic.frequencies import CONFUSIONS, REAL_COUNTS, allocate, split_counts
 from s2d_lib.data.synthetic.nuisances import NUISANCES, NuisanceRates
 from s2d_lib.data.synthetic.suite import SUITE_DATASETS, _clip_frames, _plan, _stamp
@@ -216,3 +217,14 @@ def test_nuisance_frames_differ_from_the_same_clip_without_them(flag: str):
         outside = ((lms < 0) | (lms >= side)).any(-1).mean(-1)
         assert outside[on].mean() > outside[~on].mean() + 0.1
 
+
+def test_calibrate_world_numbers_in_range(world: Path):
+    numbers = calibrate_world(world)
+    for key in ("rafdb_pixel_war", "rafdb_pixel_uar", "dfew_pixel_middle_uar", "dfew_pixel_mean_war",
+                "dfew_landmark_middle_war", "dfew_landmark_mean_uar", "dfew_frame_landmark_all",
+                "dfew_frame_pixel_hand_with", "dfew_frame_landmark_turn_without",
+                "dfew_test_label_noise", "rafdb_test_label_noise"):
+        assert key in numbers
+    for key, value in numbers.items():
+        assert math.isnan(value) or 0 <= value <= 1, key
+    assert abs(numbers["rafdb_test_label_noise"] - round(0.1 * 14) / 14) < 1e-9
