@@ -10,11 +10,13 @@ RAF-DB basic; ``tests/test_data_synthetic_world.py`` recounts the video ones fro
 :func:`allocate` turns frequencies into exact counts for ``n`` samples (largest remainder, each
 class at least once when ``n`` allows), so a planned split never depends on sampling luck.
 
-:data:`CONFUSIONS` are the neighbours a mislabelled sample is given (``label_noise`` of a
-preset): the confusions that annotators and models make most on real in-the-wild data --
-anger / disgust, fear / surprise, sadness / neutral, a faint smile read as neutral, and MAFW's
-extra classes read as their nearest basic one (anxiety as fear, disappointment and
-helplessness as sadness, contempt as disgust or neutral). Weights are relative.
+:data:`CONFUSIONS` pair the classes that annotators and models confuse most on real
+in-the-wild data -- anger / disgust, fear / surprise, sadness / neutral, a faint smile read as
+neutral, and MAFW's extra classes read as their nearest basic one (anxiety as fear,
+disappointment and helplessness as sadness, contempt as disgust or neutral); weights are
+relative. A mislabelled sample (``label_noise`` of a preset) shows a confusion of the class its
+annotation gives, so the annotation files keep the real class frequencies while each annotated
+class holds about the same share of faces of a neighbouring class.
 """
 from __future__ import annotations
 
@@ -83,7 +85,8 @@ def split_counts(dataset: str, split: str, n: int) -> dict[str, int]:
 
 
 def confuse(label: str, classes: tuple[str, ...], rng: np.random.Generator) -> str:
-    """A wrong label for ``label``, drawn from its :data:`CONFUSIONS` among ``classes``."""
+    """A class other than ``label`` that is confused with it, drawn from its
+    :data:`CONFUSIONS` among ``classes``."""
     options = {c: w for c, w in CONFUSIONS[label].items() if c in classes and c != label}
     if not options:  # no listed neighbour in this label set: any other class
         options = {c: 1.0 for c in classes if c != label}

@@ -96,7 +96,7 @@ class SuitePreset:
     stratified: bool = False        # labels balanced within each split, not over the whole set
     frequencies: str = "balanced"   # class counts: "balanced" or "real" (frequencies.REAL_COUNTS)
     blend: tuple[float, float] = (0.10, 0.15)  # fraction of two-expression blends: images, clips
-    label_noise: float = 0.0        # fraction of each split written with a confusable label
+    label_noise: float = 0.0        # fraction of each split showing a class confused with its label
     talk: float = 0.35              # fraction of clips with speech-like mouth motion
     hand: float = 0.0               # fractions of clips with each nuisance (see .nuisances)
     motion_blur: float = 0.0
@@ -195,7 +195,7 @@ def _split_labels(classes: tuple[str, ...], sizes: tuple[int, ...], rng: np.rand
 
 def _labels(dataset: str, p: SuitePreset, sizes: tuple[int, ...],
             rng: np.random.Generator) -> list[str]:
-    """True labels of consecutive splits of ``sizes``, with the preset's class frequencies."""
+    """Annotated labels of consecutive splits of ``sizes``, with the preset's class frequencies."""
     classes = canonical_names(dataset)
     if p.frequencies == "balanced" or dataset == "AffectNet":
         return _split_labels(classes, sizes, rng, p.stratified)
@@ -208,20 +208,25 @@ def _labels(dataset: str, p: SuitePreset, sizes: tuple[int, ...],
     return labels
 
 
-def _written(dataset: str, p: SuitePreset, seed: int, labels: list[str],
-             sizes: tuple[int, ...]) -> list[str | None]:
-    """Labels written to the annotation files in place of the true ones (None: the true one):
-    exactly ``round(label_noise * n)`` per split, each replaced by a confusion of it."""
-    written: list[str | None] = [None] * len(labels)
+def _noisy(dataset: str, p: SuitePreset, seed: int, annotated: list[str],
+           sizes: tuple[int, ...]) -> tuple[list[str], list[str | None]]:
+    """True labels, and the annotated label of each mislabelled sample (None elsewhere).
+
+    Exactly ``round(label_noise * n)`` samples per split show a confusion of their annotated
+    label, so the annotation files keep the planned class counts and every annotated class
+    holds about the same share of wrong labels.
+    """
+    true, written = list(annotated), [None] * len(annotated)
     if not p.label_noise or dataset == "AffectNet":
-        return written
+        return true, written
     rng = np.random.default_rng([seed, SUITE_DATASETS.index(dataset), 10**6 + 2])
     classes, start = canonical_names(dataset), 0
     for n in sizes:
         for i in sorted(rng.choice(n, int(np.floor(p.label_noise * n + 0.5)), replace=False)):
-            written[start + i] = confuse(labels[start + i], classes, rng)
+            written[start + i] = annotated[start + i]
+            true[start + i] = confuse(annotated[start + i], classes, rng)
         start += n
-    return written
+    return true, written
 
 
 def _folds(labels: list[str], rng: np.random.Generator, k: int = 5) -> list[int]:
@@ -363,8 +368,7 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
     image_blend, clip_blend = p.blend
     if dataset == "RAF-DB":
         n_train, n_test = p.rafdb
-        labels = _labels(dataset, p, p.rafdb, rng)
-        written = _written(dataset, p, seed, labels, p.rafdb)
+        labels, written = _noisy(dataset, p, seed, _labels(dataset, p, p.rafdb, rng), p.rafdb)
         for i, y in enumerate(labels):
             name = f"train_{i + 1:05d}" if i < n_train else f"test_{i - n_train + 1:04d}"
             items.append(_Item(dataset, i, y, (f"RAF-DB/basic/{RAFDB_IMAGES}/{name}_aligned.jpg",),
@@ -384,8 +388,7 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
                                p.affectnet_size, seed, blend=image_blend))
     else:
         sizes = {"DFEW": (p.dfew,), "FERV39k": p.ferv39k, "MAFW": (p.mafw,)}[dataset]
-        labels = _labels(dataset, p, sizes, rng)
-        written = _written(dataset, p, seed, labels, sizes)
+        labels, written = _noisy(dataset, p, seed, _labels(dataset, p, sizes, rng), sizes)
         folders = _CLIP_FOLDERS[p.layout]
         frames = p.frames
         nuisances = p.nuisances if _records(p) else None
