@@ -2,7 +2,9 @@
 
 The face is drawn with PIL at twice the output size and reduced, so edges are smooth. The
 returned landmarks are the exact 68 iBUG points in output pixel coordinates. Texture cues
-(teeth, wrinkles, cheek colour) follow the AUs but stay secondary to the geometry.
+(teeth, wrinkles, cheek colour) follow the AUs but stay secondary to the geometry. A
+:class:`Hand` in front of the face and :func:`motion_blur` are the per-frame nuisances of
+:mod:`.nuisances`.
 """
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+from scipy import ndimage
 
 from .face import Identity, Pose, head_arc, landmarks
 
-__all__ = ["Scene", "sample_scene", "render_face", "to_pixels", "FACE_UNIT"]
+__all__ = ["Scene", "Hand", "sample_scene", "render_face", "motion_blur", "to_pixels", "FACE_UNIT"]
 
 #: Half a face width, as a fraction of the image side, at pose scale 1.
 FACE_UNIT = 0.36
@@ -30,6 +33,17 @@ class Scene:
     occluder: tuple | None           # (kind, cx, cy, rx, ry, colour) in output-image fractions
     blur: float                      # Gaussian blur radius in output pixels (0 = sharp)
     jpeg_quality: int
+
+
+@dataclass(frozen=True)
+class Hand:
+    """A hand held in front of the face, placed on the landmarks so that it moves with the head."""
+
+    anchor: tuple[int, ...]          # landmarks whose mean is the reference point
+    offset: tuple[float, float]      # palm centre minus the reference point, in face units
+    angle: float                     # where the fingers point (radians, 0 = image right, y down)
+    size: float                      # half the palm's length, in face units
+    colour: tuple[int, int, int]
 
 
 def sample_scene(rng: np.random.Generator, size: int, occlusion: float = 0.15,
@@ -73,9 +87,65 @@ def _poly(p: np.ndarray) -> list[tuple[float, float]]:
     return [tuple(q) for q in p]
 
 
+def _capsule(d: ImageDraw.ImageDraw, a: np.ndarray, b: np.ndarray, width: float, fill: tuple) -> None:
+    r = width / 2
+    d.line([tuple(a), tuple(b)], fill=fill, width=max(1, int(round(width))))
+    for c in (a, b):
+        d.ellipse([c[0] - r, c[1] - r, c[0] + r, c[1] + r], fill=fill)
+
+
+def _draw_hand(d: ImageDraw.ImageDraw, hand: Hand, P: np.ndarray, unit: float, roll: float,
+               line_w: int) -> None:
+    """Palm, four fingers and a thumb; a darker rim separates the fingers."""
+    cr, sr = np.cos(roll), np.sin(roll)
+    offset = np.array([hand.offset[0] * cr - hand.offset[1] * sr,
+                       hand.offset[0] * sr + hand.offset[1] * cr]) * unit
+    centre = P[list(hand.anchor)].mean(0) + offset
+    angle = hand.angle + roll
+    along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+    length, width = hand.size * unit, 0.8 * hand.size * unit
+    rim = _mix(hand.colour, (70, 35, 25), 0.4)
+    phi = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    palm = centre + np.outer(np.cos(phi), along) * length + np.outer(np.sin(phi), across) * width
+    d.polygon(_poly(palm), fill=hand.colour, outline=rim)
+    thumb = centre + across * width * 0.7
+    thumb_dir = np.cos(1.0) * along + np.sin(1.0) * across
+    digits = [(thumb, thumb + thumb_dir * length * 0.75, width * 0.45)]
+    for k, side in enumerate((-0.72, -0.24, 0.24, 0.72)):
+        base = centre + along * length * 0.55 + across * width * side
+        tip_dir = along + across * side * 0.15
+        tip_dir /= np.linalg.norm(tip_dir)
+        digits.append((base, base + tip_dir * length * (0.8, 1.0, 0.95, 0.75)[k], width * 0.44))
+    for a, b, w in digits:
+        _capsule(d, a, b, w + 2 * line_w, rim)
+        _capsule(d, a, b, w, hand.colour)
+
+
+def motion_blur(img: Image.Image, vector: tuple[float, float]) -> Image.Image:
+    """Blur along ``vector`` (pixels the face moved while the shutter was open)."""
+    dx, dy = vector
+    length = float(np.hypot(dx, dy))
+    if length < 0.5:
+        return img
+    r = int(np.ceil(length / 2)) + 1
+    kernel = np.zeros((2 * r + 1, 2 * r + 1))
+    for t in np.linspace(-0.5, 0.5, int(np.ceil(2 * length)) + 1):  # a bilinear splat of the path
+        x, y = r + t * dx, r + t * dy
+        x0, y0 = int(np.floor(x)), int(np.floor(y))
+        fx, fy = x - x0, y - y0
+        kernel[y0, x0] += (1 - fx) * (1 - fy)
+        kernel[y0, x0 + 1] += fx * (1 - fy)
+        kernel[y0 + 1, x0] += (1 - fx) * fy
+        kernel[y0 + 1, x0 + 1] += fx * fy
+    arr = ndimage.convolve(np.asarray(img, np.float32), (kernel / kernel.sum())[..., None],
+                           mode="nearest")
+    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
+
+
 def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, size: int,
-                talk: float = 0.0) -> tuple[Image.Image, np.ndarray]:
-    """Draw the face; returns the RGB image (``size`` x ``size``) and its 68 landmarks in pixels."""
+                talk: float = 0.0, hand: Hand | None = None) -> tuple[Image.Image, np.ndarray]:
+    """Draw the face (and ``hand`` in front of it); returns the RGB image (``size`` x ``size``)
+    and its 68 landmarks in pixels."""
     big = size * _SS
     lm = landmarks(idn, aus, pose, talk)
     P = to_pixels(lm, big, pose)
@@ -165,6 +235,8 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
                 c, r = e.mean(0), unit * 0.25
                 d.ellipse([c[0] - r, c[1] - r * 0.75, c[0] + r, c[1] + r * 0.75],
                           outline=colour, width=line_w * 3)
+    if hand is not None:
+        _draw_hand(d, hand, P, unit, pose.roll, line_w)
 
     img = img.reduce(_SS)
     if scene.blur:

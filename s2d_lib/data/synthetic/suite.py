@@ -26,6 +26,15 @@ The ``paper_smoke`` preset writes a handful of samples at 224 px in the releases
 its labels are balanced within every split, so each class is in every training split.
 
 Every frame folder also holds ``landmarks.npy`` (T, 68, 2), the exact iBUG landmarks in pixels.
+
+The ``claims`` preset is a harder world for testing the paper's ablations: class frequencies
+of the real annotation files (:mod:`.frequencies`; AffectNet stays balanced), more two-expression
+blends, label noise between confusable classes, more talking, and the frame-level nuisances of
+:mod:`.nuisances` (a hand over the face, motion blur, the face partly out of view, head turns).
+Its clip folders also hold ``nuisance.json`` (one 0 / 1 list per nuisance, and the expression
+intensity, per frame), and each dataset folder ``synthetic_labels.csv``: every sample's true
+(rendered) label, the label written to the annotation files, and the blend's second expression.
+All of this is off in the other presets, whose output is unchanged.
 """
 from __future__ import annotations
 
@@ -45,10 +54,12 @@ from ..layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES_112, DFEW_
                        FERV39K_FRAMES, MAFW_FRAMES, MAFW_FRAMES_224, RAFDB_IMAGES)
 from .clips import plan_clip
 from .face import AUS, expression_aus, sample_identity, sample_pose
-from .render import render_face, sample_scene
-from .writers import (LANDMARKS_FILE, write_affectnet_csv, write_dfew_splits, write_frames,
-                      write_ferv39k_annotations, write_mafw_annotations, write_mp4,
-                      write_rafdb_labels)
+from .frequencies import confuse, split_counts
+from .nuisances import NuisanceRates, blur_vectors, nuisance_flags, plan_nuisances
+from .render import motion_blur, render_face, sample_scene
+from .writers import (LANDMARKS_FILE, SYNTHETIC_LABELS, write_affectnet_csv, write_dfew_splits,
+                      write_frames, write_ferv39k_annotations, write_mafw_annotations, write_mp4,
+                      write_rafdb_labels, write_synthetic_labels)
 
 __all__ = ["SuitePreset", "PRESETS", "build_suite", "DFEW_FRAMES", "MAFW_FRAMES",
            "FERV39K_SCENES", "SUITE_DATASETS", "dataset_paths"]
@@ -83,6 +94,23 @@ class SuitePreset:
     affectnet_size: int = 128
     layout: str = "synthetic"       # clip folders: "synthetic" or the releases' ("release")
     stratified: bool = False        # labels balanced within each split, not over the whole set
+    frequencies: str = "balanced"   # class counts: "balanced" or "real" (frequencies.REAL_COUNTS)
+    blend: tuple[float, float] = (0.10, 0.15)  # fraction of two-expression blends: images, clips
+    label_noise: float = 0.0        # fraction of each split showing a class confused with its label
+    talk: float = 0.35              # fraction of clips with speech-like mouth motion
+    hand: float = 0.0               # fractions of clips with each nuisance (see .nuisances)
+    motion_blur: float = 0.0
+    out_of_view: float = 0.0
+    turn: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.frequencies not in ("balanced", "real"):
+            raise ValueError(f"frequencies must be 'balanced' or 'real', not {self.frequencies!r}")
+
+    @property
+    def nuisances(self) -> NuisanceRates:
+        """The rates of the frame-level nuisances."""
+        return NuisanceRates(self.hand, self.motion_blur, self.out_of_view, self.turn)
 
 
 #: Clip folders of each layout (relative to the dataset folder; "" is the folder itself), whether
@@ -96,6 +124,15 @@ _CLIP_FOLDERS = {
 #: Fields added to SuitePreset after suites were first stamped, left out of the stamp at their
 #: defaults so that those suites are still recognised.
 _LATER_FIELDS = {"layout": "synthetic", "stratified": False}
+#: Fields of the harder worlds; a preset that sets any of them also records what it drew
+#: (``nuisance.json``, ``synthetic_labels.csv``).
+_WORLD_FIELDS = {"frequencies": "balanced", "blend": (0.10, 0.15), "label_noise": 0.0, "talk": 0.35,
+                 "hand": 0.0, "motion_blur": 0.0, "out_of_view": 0.0, "turn": 0.0}
+_LATER_FIELDS.update(_WORLD_FIELDS)
+
+
+def _records(p: SuitePreset) -> bool:
+    return any(getattr(p, key) != default for key, default in _WORLD_FIELDS.items())
 
 
 PRESETS = {
@@ -110,6 +147,13 @@ PRESETS = {
     "paper_smoke": SuitePreset("paper_smoke", rafdb=(14, 7), affectnet=(16, 8), dfew=10,
                                ferv39k=(7, 2), mafw=11, frames=(16, 24), frame_size=224,
                                affectnet_size=224, layout="release", stratified=True),
+    # The ablation world: real class frequencies, label noise, blends and every nuisance. Built
+    # for RAF-DB (static pretraining) and DFEW (fold 1 tests about 200 clips); the other three
+    # are small and only keep the suite complete.
+    "claims": SuitePreset("claims", rafdb=(1500, 400), affectnet=(60, 20), dfew=1000,
+                          ferv39k=(300, 200), mafw=250, frames=(16, 32), frequencies="real",
+                          blend=(0.25, 0.25), label_noise=0.06, talk=0.5, hand=0.3,
+                          motion_blur=0.25, out_of_view=0.2, turn=0.2),
 }
 
 
@@ -149,6 +193,42 @@ def _split_labels(classes: tuple[str, ...], sizes: tuple[int, ...], rng: np.rand
     return _balanced(classes, sum(sizes), rng)
 
 
+def _labels(dataset: str, p: SuitePreset, sizes: tuple[int, ...],
+            rng: np.random.Generator) -> list[str]:
+    """Annotated labels of consecutive splits of ``sizes``, with the preset's class frequencies."""
+    classes = canonical_names(dataset)
+    if p.frequencies == "balanced" or dataset == "AffectNet":
+        return _split_labels(classes, sizes, rng, p.stratified)
+    labels = []
+    for split, n in zip(("train", "test") if len(sizes) == 2 else ("all",), sizes):
+        counts = split_counts(dataset, split, n)
+        part = [c for c in classes for _ in range(counts[c])]
+        rng.shuffle(part)
+        labels += part
+    return labels
+
+
+def _noisy(dataset: str, p: SuitePreset, seed: int, annotated: list[str],
+           sizes: tuple[int, ...]) -> tuple[list[str], list[str | None]]:
+    """True labels, and the annotated label of each mislabelled sample (None elsewhere).
+
+    Exactly ``round(label_noise * n)`` samples per split show a confusion of their annotated
+    label, so the annotation files keep the planned class counts and every annotated class
+    holds about the same share of wrong labels.
+    """
+    true, written = list(annotated), [None] * len(annotated)
+    if not p.label_noise or dataset == "AffectNet":
+        return true, written
+    rng = np.random.default_rng([seed, SUITE_DATASETS.index(dataset), 10**6 + 2])
+    classes, start = canonical_names(dataset), 0
+    for n in sizes:
+        for i in sorted(rng.choice(n, int(np.floor(p.label_noise * n + 0.5)), replace=False)):
+            written[start + i] = annotated[start + i]
+            true[start + i] = confuse(annotated[start + i], classes, rng)
+        start += n
+    return true, written
+
+
 def _folds(labels: list[str], rng: np.random.Generator, k: int = 5) -> list[int]:
     """Stratified fold (1..k) of each sample."""
     folds, position = [0] * len(labels), 0
@@ -170,6 +250,15 @@ class _Item:
     size: int
     seed: int
     frames: tuple[int, int] = (0, 0)
+    blend: float = 0.0         # probability of a two-expression blend
+    written: str | None = None  # the label of the annotation files when it is not ``label``
+    talk: float = 0.35         # probability of speech-like mouth motion (clips)
+    nuisances: NuisanceRates | None = None  # clips: draw nuisances and record their flags
+
+    @property
+    def annotated(self) -> str:
+        """The label the annotation files give this sample."""
+        return self.written or self.label
 
 
 # ---------------------------------------------------------------- rendering (workers)
@@ -182,21 +271,23 @@ def _static_face(item: _Item, rng: np.random.Generator):
         weights = {item.label: 1.0}
     else:  # AffectNet "none" / "uncertain": a weak expression of any kind
         weights = {str(rng.choice(BASIC7)): rng.uniform(0.2, 0.6)}
-    if item.label in CANONICAL and rng.random() < 0.1:  # ambiguous blend, labelled with the dominant one
+    second = None
+    if item.label in CANONICAL and rng.random() < item.blend:  # ambiguous blend, labelled with the dominant one
         w = rng.uniform(0.65, 0.8)
-        weights = {item.label: w, str(rng.choice(BASIC7)): 1 - w}
+        second = str(rng.choice(BASIC7))
+        weights = {item.label: w, second: 1 - w}
     aus = expression_aus(weights, rng.uniform(0.7, 1.0)) if weights else {}
     for au in rng.choice(AUS[:-1], 2, replace=False):  # idiosyncratic, expression-free motion
         aus[au] = min(1.0, aus.get(au, 0.0) + rng.uniform(0, 0.15))
     if rng.random() < 0.05:
         aus["43"] = 1.0
     talk = rng.uniform(0, 0.5) if rng.random() < 0.15 else 0.0
-    return idn, aus, pose, talk
+    return idn, aus, pose, talk, second
 
 
 def _render_static(item: _Item, root: Path) -> dict:
     rng = _rng(item.seed, item.dataset, item.index)
-    idn, aus, pose, talk = _static_face(item, rng)
+    idn, aus, pose, talk, second = _static_face(item, rng)
     scene = sample_scene(rng, item.size)
     img, lm = render_face(idn, aus, pose, scene, item.size, talk)
     if item.label == "nonface":  # AffectNet code 10: the background alone
@@ -205,7 +296,7 @@ def _render_static(item: _Item, root: Path) -> dict:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         img.save(path, quality=scene.jpeg_quality)
-    meta = {"landmarks": lm}
+    meta = {"landmarks": lm, "second": second if second != item.label else None}
     if lm is not None:
         lo, hi = lm.min(0), lm.max(0)
         pad = (hi - lo) * 0.15
@@ -217,29 +308,50 @@ def _render_static(item: _Item, root: Path) -> dict:
     return meta
 
 
-def _render_clip(item: _Item, root: Path) -> dict:
+def _clip_frames(item: _Item, render: bool = True) -> tuple[list, np.ndarray | None, dict | None, dict]:
+    """Frames, landmarks, nuisance flags (None without nuisances) and metadata of one clip;
+    with ``render=False`` only the metadata (the plan is drawn, nothing is drawn)."""
     rng = _rng(item.seed, item.dataset, item.index)
-    if all((root / f).exists() for f in item.files):
-        return {}
     idn = sample_identity(rng)
     base = sample_pose(rng, 0.6)
     scene = sample_scene(rng, item.size)
     T = int(rng.integers(item.frames[0], item.frames[1] + 1))
     second = str(rng.choice(CANONICAL if item.dataset == "MAFW" else BASIC7)) \
-        if rng.random() < 0.15 else None
-    plan = plan_clip(rng, item.label, T, base, second)
+        if rng.random() < item.blend else None
+    plan = plan_clip(rng, item.label, T, base, second, talk_prob=item.talk)
+    meta = {"second": second if second != item.label else None, "quality": scene.jpeg_quality}
+    if not render:
+        return [], None, None, meta
+    poses, hands, flags = plan.poses, (None,) * T, None
+    if item.nuisances is not None:  # their own stream: the clip under them is the same clip
+        nuisances = plan_nuisances(
+            np.random.default_rng([item.seed, SUITE_DATASETS.index(item.dataset), item.index, 1]),
+            plan, idn, item.nuisances)
+        poses, hands = nuisances.poses, nuisances.hands
     frames, lms = [], []
     for t in range(T):
-        img, lm = render_face(idn, plan.aus(t), plan.poses[t], scene, item.size, float(plan.talk[t]))
+        img, lm = render_face(idn, plan.aus(t), poses[t], scene, item.size, float(plan.talk[t]),
+                              hands[t])
         frames.append(img)
         lms.append(lm)
-    for f in item.files:
+    lms = np.stack(lms)
+    if item.nuisances is not None:
+        blur = blur_vectors(lms, nuisances.exposure)
+        frames = [motion_blur(img, v) for img, v in zip(frames, blur)]
+        flags = nuisance_flags(plan, nuisances, blur, item.size)
+    return frames, lms, flags, meta
+
+
+def _render_clip(item: _Item, root: Path) -> dict:
+    done = all((root / f).exists() for f in item.files)
+    frames, lms, flags, meta = _clip_frames(item, render=not done)
+    for f in () if done else item.files:
         path = root / f
         if path.suffix == ".mp4":
             write_mp4(path, frames)
         else:
-            write_frames(path.parent, frames, np.stack(lms), scene.jpeg_quality)
-    return {}
+            write_frames(path.parent, frames, lms, meta["quality"], flags)
+    return {"second": meta["second"]}
 
 
 def _render(args: tuple[_Item, Path]) -> tuple[_Item, dict]:
@@ -253,16 +365,17 @@ def _render(args: tuple[_Item, Path]) -> tuple[_Item, dict]:
 def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
     rng = np.random.default_rng([seed, SUITE_DATASETS.index(dataset), 10**6])
     items = []
+    image_blend, clip_blend = p.blend
     if dataset == "RAF-DB":
         n_train, n_test = p.rafdb
-        labels = _split_labels(canonical_names("RAF-DB"), p.rafdb, rng, p.stratified)
+        labels, written = _noisy(dataset, p, seed, _labels(dataset, p, p.rafdb, rng), p.rafdb)
         for i, y in enumerate(labels):
             name = f"train_{i + 1:05d}" if i < n_train else f"test_{i - n_train + 1:04d}"
             items.append(_Item(dataset, i, y, (f"RAF-DB/basic/{RAFDB_IMAGES}/{name}_aligned.jpg",),
-                               p.rafdb_size, seed))
+                               p.rafdb_size, seed, blend=image_blend, written=written[i]))
     elif dataset == "AffectNet":
         n = sum(p.affectnet)
-        labels = _split_labels(canonical_names("AffectNet"), p.affectnet, rng, p.stratified)
+        labels = _labels(dataset, p, p.affectnet, rng)
         if p.stratified:  # one row of each of codes 8-10, at the end of the validation file
             labels += list(_AFFECTNET_EXTRA)
         else:
@@ -272,17 +385,18 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
             name = hashlib.sha1(f"{seed}-{i}".encode()).hexdigest()
             items.append(_Item(dataset, i, y,
                                (f"AffectNet/{AFFECTNET_IMAGES}/{i // 1000 + 1}/{name}.jpg",),
-                               p.affectnet_size, seed))
+                               p.affectnet_size, seed, blend=image_blend))
     else:
         sizes = {"DFEW": (p.dfew,), "FERV39k": p.ferv39k, "MAFW": (p.mafw,)}[dataset]
-        labels = _split_labels(canonical_names(dataset), sizes, rng, p.stratified)
+        labels, written = _noisy(dataset, p, seed, _labels(dataset, p, sizes, rng), sizes)
         folders = _CLIP_FOLDERS[p.layout]
         frames = p.frames
+        nuisances = p.nuisances if _records(p) else None
         counters: dict[tuple[str, str], int] = {}
         for i, y in enumerate(labels):
-            if dataset == "FERV39k":
+            if dataset == "FERV39k":  # the class folder is the annotated class, as in the release
                 scene = str(rng.choice(FERV39K_SCENES))
-                emotion = CLASSES["FERV39k"][canonical_names("FERV39k").index(y)]
+                emotion = CLASSES["FERV39k"][canonical_names("FERV39k").index(written[i] or y)]
                 counters[scene, emotion] = counters.get((scene, emotion), 0) + 1
                 folder = "/".join(f for f in ("FERV39k", folders["FERV39k"], scene, emotion) if f)
                 files = (f"{folder}/{counters[scene, emotion]:04d}/{LANDMARKS_FILE}",)
@@ -292,7 +406,8 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
                 frames = (folders["dfew_frames"],) * 2 if folders["dfew_frames"] else p.frames
             else:
                 files = (f"MAFW/{folders['MAFW']}/{i + 1:05d}/{LANDMARKS_FILE}",)
-            items.append(_Item(dataset, i, y, files, p.frame_size, seed, frames))
+            items.append(_Item(dataset, i, y, files, p.frame_size, seed, frames, blend=clip_blend,
+                               written=written[i], talk=p.talk, nuisances=nuisances))
     return items
 
 
@@ -300,11 +415,13 @@ def _write_annotations(dataset: str, p: SuitePreset, seed: int, root: Path,
                        results: list[tuple[_Item, dict]]) -> None:
     results = sorted(results, key=lambda r: r[0].index)
     rng = np.random.default_rng([seed, SUITE_DATASETS.index(dataset), 10**6 + 1])
+    split: dict[int, str] = {}  # of each sample, for synthetic_labels.csv
     if dataset == "RAF-DB":
         names = canonical_names("RAF-DB")
+        samples = [Path(it.files[0]).name.replace("_aligned", "") for it, _ in results]
         write_rafdb_labels(root / "RAF-DB" / "basic",
-                           [(Path(it.files[0]).name.replace("_aligned", ""), names.index(it.label))
-                            for it, _ in results])
+                           [(n, names.index(it.annotated)) for n, (it, _) in zip(samples, results)])
+        split = {it.index: n.split("_")[0] for n, (it, _) in zip(samples, results)}
     elif dataset == "AffectNet":
         names = canonical_names("AffectNet")
         rows = []
@@ -319,23 +436,32 @@ def _write_annotations(dataset: str, p: SuitePreset, seed: int, root: Path,
         n_train = p.affectnet[0]
         write_affectnet_csv(root / "AffectNet" / "training.csv", rows[:n_train])
         write_affectnet_csv(root / "AffectNet" / "validation.csv", rows[n_train:])
+        samples = [r["path"] for r in rows]
+        split = {it.index: "train" if it.index < n_train else "val" for it, _ in results}
     else:
         names = canonical_names(dataset)
-        labels = [it.label for it, _ in results]
+        labels = [it.annotated for it, _ in results]
         if dataset == "FERV39k":
-            samples = [("/".join(Path(it.files[0]).parts[-4:-1]), names.index(it.label))
-                       for it, _ in results]
-            # stratified: the labels were planned split by split, train first
-            order = np.arange(len(samples)) if p.stratified else rng.permutation(len(samples))
+            samples = ["/".join(Path(it.files[0]).parts[-4:-1]) for it, _ in results]
+            # planned split by split (stratified, real frequencies): train first
+            order = (np.arange(len(samples)) if p.stratified or p.frequencies == "real"
+                     else rng.permutation(len(samples)))
             n_train = p.ferv39k[0]
             write_ferv39k_annotations(root / "FERV39k", {
-                "train": [samples[i] for i in order[:n_train]],
-                "test": [samples[i] for i in order[n_train:]]})
+                "train": [(samples[i], names.index(labels[i])) for i in order[:n_train]],
+                "test": [(samples[i], names.index(labels[i])) for i in order[n_train:]]})
+            split = {int(i): "train" if k < n_train else "test" for k, i in enumerate(order)}
         else:
-            ids = {f"{it.index + 1:05d}": names.index(it.label) for it, _ in results}
+            samples = [f"{it.index + 1:05d}" for it, _ in results]
+            ids = {n: names.index(y) for n, y in zip(samples, labels)}
             folds = dict(zip(ids, _folds(labels, rng)))
             writer = write_dfew_splits if dataset == "DFEW" else write_mafw_annotations
             writer(root / dataset, folds, ids)
+            split = {it.index: str(folds[n]) for n, (it, _) in zip(samples, results)}
+    if _records(p):
+        write_synthetic_labels(root / dataset / SYNTHETIC_LABELS, [
+            (n, split[it.index], it.label, it.annotated, meta.get("second") or "")
+            for n, (it, meta) in zip(samples, results)])
 
 
 def _stamp(p: SuitePreset, seed: int, dataset: str) -> dict:

@@ -7,6 +7,7 @@ in :mod:`s2d_lib.data` read synthetic and real data with the same code.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -18,22 +19,29 @@ from ..labels import CLASSES, MAFW_FILE_NAMES, RAFDB_FILE_OFFSET
 from ..annotations import AFFECTNET_COLUMNS
 from ..layouts import DFEW_SPLIT_DIRS, RAFDB_LABELS
 
-__all__ = ["LANDMARKS_FILE", "FRAME_PATTERN", "write_frames", "write_mp4", "write_rafdb_labels",
-           "write_affectnet_csv", "write_dfew_splits", "write_ferv39k_annotations",
-           "write_mafw_annotations"]
+__all__ = ["LANDMARKS_FILE", "NUISANCE_FILE", "SYNTHETIC_LABELS", "FRAME_PATTERN", "write_frames",
+           "write_mp4", "write_rafdb_labels", "write_affectnet_csv", "write_dfew_splits",
+           "write_ferv39k_annotations", "write_mafw_annotations", "write_synthetic_labels"]
 
 #: Per-clip landmarks, saved inside each frame folder: float32 (T, 68, 2), pixel (x, y).
 LANDMARKS_FILE = "landmarks.npy"
+#: Per-frame nuisance flags beside the landmarks (presets with nuisances; see ``nuisances``).
+NUISANCE_FILE = "nuisance.json"
+#: Per-sample truth in each dataset folder (presets with label noise or nuisances).
+SYNTHETIC_LABELS = "synthetic_labels.csv"
 #: Frame file names inside a clip folder (1-based).
 FRAME_PATTERN = "{:05d}.jpg"
 
 
 def write_frames(folder: Path, frames: Sequence[Image.Image], landmarks: np.ndarray,
-                 quality: int) -> None:
-    """JPEG frames ``00001.jpg``... and ``landmarks.npy`` (written last: it marks the clip complete)."""
+                 quality: int, nuisance: dict | None = None) -> None:
+    """JPEG frames ``00001.jpg``..., ``nuisance.json`` when given, and ``landmarks.npy`` (written
+    last: it marks the clip complete)."""
     folder.mkdir(parents=True, exist_ok=True)
     for t, frame in enumerate(frames):
         frame.save(folder / FRAME_PATTERN.format(t + 1), quality=quality)
+    if nuisance is not None:
+        (folder / NUISANCE_FILE).write_text(json.dumps(nuisance, separators=(",", ":")))
     np.save(folder / LANDMARKS_FILE, landmarks.astype(np.float32))
 
 
@@ -121,3 +129,11 @@ def write_mafw_annotations(root: Path, folds: dict[str, int], labels: dict[str, 
     names = [c if c != "Contempt" else "contempt" for c in CLASSES["MAFW"]]  # sic, as released
     _write_lines(base / "id_to_calss.txt", (f"{i}: '{c}'," for i, c in enumerate(names)),
                  final=False)
+
+
+def write_synthetic_labels(path: Path, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
+    """``synthetic_labels.csv``: ``sample,split,label,written,second`` -- the sample's name as the
+    annotation files give it, its split (``train`` / ``test`` / ``val``, or the DFEW / MAFW fold
+    whose test set holds it), the true (rendered) canonical label, the label written to the
+    annotation files, and the second expression of a blend (empty if none)."""
+    _write_csv(path, ("sample", "split", "label", "written", "second"), rows)
