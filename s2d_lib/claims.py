@@ -42,8 +42,8 @@ from .logs import show_logs
 from .splits import DataSplits, build_data
 from .trainer import fit
 
-__all__ = ["CLAIMS", "Budget", "Claim", "run_claims", "summarise", "paired_difference", "check",
-           "main"]
+__all__ = ["CLAIMS", "Budget", "Claim", "Setup", "run_claims", "summarise", "paired_difference",
+           "check", "claims_table", "describe_claim", "describe_attention", "load_claims", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,11 @@ class Budget:
     """What every run of an arm gets: the same for both arms of a claim."""
 
     seeds: int = 5
-    static_steps: int = 120        # optimiser steps of a static run, whatever the label share
+    static_steps: int = 80         # optimiser steps of a static run, whatever the label share
     static_batch: int = 32
-    video_epochs: int = 4
+    video_epochs: int = 3
     video_batch: int = 16
+    video_train_share: float = 0.5  # of the DFEW fold's training clips (the same for every arm)
     warmup_steps: int = 10
 
     def static_overrides(self, fraction: float, train_items: int, val_fraction: float) -> dict:
@@ -122,6 +123,7 @@ class Setup:
         epochs = self.budget.video_epochs
         base = {"data_root": str(self.world / "DFEW"), "landmark_weights": str(self.landmarks),
                 "init": str(self.static_checkpoint(seed)), "seed": seed, "epochs": epochs,
+                "train_fraction": self.budget.video_train_share,
                 "batch_size": self.budget.video_batch, "easdl": False, "progress": False,
                 "easdl_start_epoch": 1, "easdl_ramp": f"{max(epochs - 2, 1)}:0.5,{epochs - 1}:1.0",
                 "cache_dir": str(self.world / "cache"),
@@ -285,6 +287,58 @@ def claims_table(result: dict) -> str:
                     f"{100 * a['uar']['std']:.1f} | {100 * a['war']['mean']:.1f} ± "
                     f"{100 * a['war']['std']:.1f} | {delta} | {len(a['seeds'])} | {a['test_size']} |")
     return "\n".join(lines) + "\n"
+
+
+def describe_claim(result: dict, name: str) -> str:
+    """One claim of ``result`` in words and numbers: each arm's UAR and WAR (mean ± std over the
+    seeds, test size) and each paired difference from the reference arm with its 95 % interval."""
+    entry = result["claims"][name]
+    lines = [f"{name}: {entry['question']}"]
+    for arm, shares in entry["arms"].items():
+        for share, a in shares.items():
+            where = f" with {float(share):.0%} of the labels" if len(shares) > 1 else ""
+            lines.append(f"  {arm}{where}: UAR {100 * a['uar']['mean']:.1f} ± "
+                         f"{100 * a['uar']['std']:.1f} %, WAR {100 * a['war']['mean']:.1f} ± "
+                         f"{100 * a['war']['std']:.1f} % ({len(a['seeds'])} seeds, "
+                         f"{a['test_size']} test items)")
+    for key, d in entry["differences"].items():
+        arm, share = key.rsplit(" @ ", 1)
+        where = f" with {float(share):.0%} of the labels" if len(entry["arms"][arm]) > 1 else ""
+        u = d["uar"]
+        verdict = ("no difference shown" if u["ci95"][0] <= 0 <= u["ci95"][1] else
+                   "better" if u["ci95"][0] > 0 else "worse")
+        lines.append(f"  {arm} - {entry['reference']}{where}: UAR {100 * u['mean']:+.1f} points, "
+                     f"95 % CI [{100 * u['ci95'][0]:+.1f}, {100 * u['ci95'][1]:+.1f}] over "
+                     f"{u['n']} paired seeds: {verdict}")
+    return "\n".join(lines)
+
+
+def describe_attention(result: dict) -> str:
+    """The TMA attention of the reference video arm, per layer, mean over seeds: entropy over
+    ``log T`` of single rows and of the position-averaged map (1 = uniform), and the spread of
+    the attention logits, before and after training."""
+    runs = list(result["tma_attention"].values())
+    lines = [f"TMA attention over {runs[0]['frames']} frames, {runs[0]['clips']} test clips, "
+             f"mean of {len(runs)} seeds (1.000 = uniform):",
+             "  layer | row entropy before -> after | averaged-map entropy before -> after | "
+             "logit std before -> after"]
+    for layer in range(len(runs[0]["before"])):
+        mean = {(when, key): float(np.mean([r[when][layer][key] for r in runs]))
+                for when in ("before", "after") for key in ("row", "mean_map", "logit_std")}
+        lines.append(f"  {layer:5d} | {mean['before', 'row']:.4f} -> {mean['after', 'row']:.4f} | "
+                     f"{mean['before', 'mean_map']:.4f} -> {mean['after', 'mean_map']:.4f} | "
+                     f"{mean['before', 'logit_std']:.2g} -> {mean['after', 'logit_std']:.2g}")
+    return "\n".join(lines)
+
+
+def load_claims(path: str | Path = RESULTS) -> dict:
+    """The measured claims (``results/claims.json``), computed first when the file is missing
+    (``python -m s2d_lib.claims``: about 45 minutes on two CPU cores)."""
+    path = Path(path)
+    if not path.is_file():
+        log.warning("%s is missing: measuring every claim now (this takes a while)", path)
+        main(["--out", str(path)])
+    return json.loads(path.read_text())
 
 
 #: The runs ``--check`` repeats: seed 0 of one arm of each claim (the static one is also where

@@ -24,6 +24,7 @@ Plots and the figures of the paper they correspond to:
   :func:`prompt_views`).
 * The 68-point landmark scheme: :func:`plot_landmarks_68` (every point numbered, none overlapping;
   the nose base and lips enlarged).
+* Claims: :func:`plot_claims` (the ablations of ``results/claims.json``, seeds as points).
 * Comparisons: :func:`plot_comparison` (bars with error bars and the test size ``n``;
   :func:`proportion_interval` for the Wilson interval of an accuracy).
 * Clip-level results: :func:`plot_timeline` (per-frame class probabilities under a filmstrip,
@@ -48,6 +49,7 @@ from .clip import (ClipOutputs, clip_features, frame_logits, load_metrics, plot_
                    plot_timeline, plot_training_curves, plot_tsne, tsne_embedding)
 from .explorer import Explorer
 from .frames import frame_images, plot_frame_maps, save_figure
+from .claims import plot_claims
 from .comparison import plot_comparison, proportion_interval
 from .face_landmarks import IBUG_GROUPS, plot_landmarks_68
 from .landmark_views import (PromptViews, attention_entropy, feature_pca_rgb, landmark_feature_maps,
@@ -63,7 +65,7 @@ __all__ = [
     "plot_training_curves", "plot_tsne", "tsne_embedding",
     "Explorer",
     "frame_images", "plot_frame_maps", "save_figure",
-    "plot_comparison", "proportion_interval",
+    "plot_comparison", "proportion_interval", "plot_claims",
     "IBUG_GROUPS", "plot_landmarks_68",
     "PromptViews", "attention_entropy", "feature_pca_rgb", "landmark_feature_maps", "plot_feature_channels",
     "plot_feature_pca", "plot_landmarks", "plot_prompts", "plot_temporal_attention",

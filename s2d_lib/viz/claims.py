@@ -7,6 +7,7 @@ claim is drawn as a learning curve over the share of labelled training images.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -61,9 +62,10 @@ def _arms(ax, entry: dict) -> None:
     ax.set_xticks(range(len(arms)), [a.replace(" ", "\n", 2) for a in arms], fontsize=7)
 
 
-def plot_claims(result: dict, save: str | Path | None = None) -> Figure:
-    """One panel per claim of ``result`` (``results/claims.json``), UAR in percent."""
-    claims = result["claims"]
+def plot_claims(result: dict, only: Sequence[str] | None = None,
+                save: str | Path | None = None) -> Figure:
+    """One panel per claim of ``result`` (``results/claims.json``; ``only`` these), UAR in percent."""
+    claims = {k: v for k, v in result["claims"].items() if only is None or k in only}
     fig, axes = plt.subplots(1, len(claims), figsize=(4.2 * len(claims), 3.8), squeeze=False)
     for ax, (name, entry) in zip(axes[0], claims.items()):
         (_learning_curve if len(entry["arms"][entry["reference"]]) > 1 else _arms)(ax, entry)
