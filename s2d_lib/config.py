@@ -83,7 +83,8 @@ class TrainConfig:
     easdl_ramp: str = RELEASE_RAMP     # epoch:weight steps
     # Evaluation
     val_fraction: float = 0.1          # carved from train (stratified) for model selection
-    train_fraction: float = 1.0        # share of the rest that trains (stratified; learning curves)
+    train_fraction: float = 1.0        # share of the rest that trains (stratified, repeated to the
+                                       # split's length: same steps per epoch; learning curves)
     test_clips: int = 2                # N temporal views
     test_crops: int = 2                # M spatial views
     test_resize: str = "square"        # test frames squashed to the input size, or "short_side"

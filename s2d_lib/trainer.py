@@ -95,10 +95,8 @@ class Trainer:
             val = Subset(data.train_eval, val_idx)
         else:
             train_idx, val = list(range(len(labels))), None
-        if cfg.train_fraction < 1:  # a stratified share, the same for every arm of a seed
-            train_idx = train_test_split(train_idx, train_size=cfg.train_fraction,
-                                         stratify=[labels[i] for i in train_idx],
-                                         random_state=cfg.seed)[0]
+        if cfg.train_fraction < 1:
+            train_idx = _labelled_share(train_idx, labels, cfg.train_fraction, cfg.seed)
         train_source, test = data.train, data.test
         if cfg.landmark_cache:
             key = f"{data.name}-T{cfg.num_frames}"
@@ -375,6 +373,17 @@ class Trainer:
             (self.dir / "results.json").write_text(json.dumps(
                 {k: v for k, v in result.items() if k != "history"}, indent=1))
         return result
+
+
+def _labelled_share(train_idx: list[int], labels: Sequence[int], fraction: float,
+                    seed: int) -> list[int]:
+    """A stratified share of the training items (the same for every arm of a seed), repeated to
+    the length of the whole split: an epoch has as many steps whatever the share, so a learning
+    curve compares label budgets at an equal number of steps and validation checks."""
+    share = train_test_split(train_idx, train_size=fraction, random_state=seed,
+                             stratify=[labels[i] for i in train_idx])[0]
+    repeats = -(-len(train_idx) // len(share))
+    return (share * repeats)[:len(train_idx)]
 
 
 def _check_cache_compatible(cfg: TrainConfig) -> None:

@@ -69,12 +69,28 @@ def test_paired_difference_matches_a_paired_t_test():
     assert d["ci95"] == pytest.approx([ci.low, ci.high])
 
 
-def test_static_budget_gives_every_label_share_the_same_steps():
-    budget = claims.Budget(static_steps=120, static_batch=32)
-    for fraction in (0.1, 0.3, 1.0):
-        o = budget.static_overrides(fraction, 1500, 0.15)
-        steps = o["epochs"] * o["steps_per_epoch"]
-        assert 120 <= steps < 120 + o["steps_per_epoch"]
+def test_a_label_share_is_stratified_and_repeated_to_the_splits_length():
+    from s2d_lib.trainer import _labelled_share
+
+    labels = [0] * 60 + [1] * 30 + [2] * 10
+    idx = list(range(100))
+    for fraction in (0.1, 0.3, 1 / 3):
+        share = _labelled_share(idx, labels, fraction, seed=0)
+        assert len(share) == 100  # the same steps per epoch whatever the share
+        unique = sorted(set(share))
+        assert len(unique) == round(fraction * 100)
+        counts = np.bincount([labels[i] for i in unique], minlength=3) / len(unique)
+        assert counts == pytest.approx([0.6, 0.3, 0.1], abs=0.05)
+    assert _labelled_share(idx, labels, 0.3, 0) == _labelled_share(idx, labels, 0.3, 0)
+
+
+def test_every_label_share_gets_the_same_epochs_and_steps(tmp_path):
+    setup = claims.Setup(world=tmp_path, runs=tmp_path / "runs")
+    configs = [setup.static_config(arm, f, 0) for arm in ({}, {"landmark_view": False})
+               for f in (0.1, 0.3, 1.0)]
+    assert {(c.epochs, c.steps_per_epoch, c.batch_size, c.lr) for c in configs} == {
+        (setup.budget.static_epochs, setup.budget.static_steps, setup.budget.static_batch, 1e-3)}
+    assert len({c.out_dir for c in configs}) == 6
 
 
 @pytest.mark.slow
@@ -95,8 +111,8 @@ def test_every_claim_runs_in_miniature_and_the_check_repeats_it(tmp_path, monkey
     landmarks = save_checkpoint(MobileFaceNet(64), tmp_path / "lm.safetensors")
     monkeypatch.setitem(claims.CLAIMS, "landmark_view",
                         replace(claims.CLAIMS["landmark_view"], fractions=(0.5, 1.0)))
-    budget = claims.Budget(seeds=2, static_steps=2, static_batch=8, video_epochs=1,
-                           video_batch=4, warmup_steps=1)
+    budget = claims.Budget(seeds=2, static_epochs=1, static_steps=2, static_batch=8,
+                           video_epochs=1, video_steps=2, video_batch=4, warmup_steps=1)
     setup = claims.Setup(world=world, landmarks=landmarks, runs=tmp_path / "runs", budget=budget)
     result = claims.summarise(claims.run_claims(setup), budget, {"path": str(world)})
     assert set(result["claims"]) == set(claims.CLAIMS)
@@ -117,3 +133,29 @@ def test_every_claim_runs_in_miniature_and_the_check_repeats_it(tmp_path, monkey
     assert claims.check(json.loads(json.dumps(result)), again) == []
     result["raw"]["easdl"]["cross-entropy + EASDL"]["1"][0]["uar"] += 0.01
     assert claims.check(result, replace(again, _data={})) != []
+
+
+def _committed():
+    if not claims.RESULTS.is_file():
+        pytest.skip("results/claims.json not measured yet (make claims)")
+    return json.loads(claims.RESULTS.read_text())
+
+
+def test_committed_claims_have_the_seeds_and_test_sizes_a_claim_needs():
+    result = _committed()
+    assert set(result["claims"]) == set(claims.CLAIMS)
+    for name, entry in result["claims"].items():
+        for arm, shares in entry["arms"].items():
+            for share, a in shares.items():
+                assert len(a["seeds"]) >= 5, (name, arm, share)
+                assert a["test_size"] >= 200, (name, arm, share)
+                if entry["stage"] == "video":  # imbalanced like real DFEW: the two metrics differ
+                    assert a["uar"]["per_seed"] != a["war"]["per_seed"], (name, arm)
+        for key, diff in entry["differences"].items():
+            assert diff["uar"]["n"] >= 5 and diff["uar"]["ci95"][0] <= diff["uar"]["mean"]
+
+
+def test_readme_claims_table_is_the_committed_results(tmp_path):
+    result = _committed()
+    readme = (claims.REPO / "README.md").read_text()
+    assert claims.claims_table(result) in readme, "run python -m s2d_lib.claims --readme README.md"
