@@ -7,9 +7,11 @@ import timm
 import torch
 
 import s2d_lib  # noqa: F401
-from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, inflate, load_checkpoint,
-                                 load_landmark_weights, load_released, save_checkpoint)
+from s2d_lib import checkpoints, release_format
+from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, load_checkpoint,
+                                 load_landmark_weights, save_checkpoint)
 from s2d_lib.landmarks import MobileFaceNet
+from s2d_lib.release_format import inflate, load_released
 
 from conftest import random_state_dict
 
@@ -17,6 +19,13 @@ from conftest import random_state_dict
 @pytest.fixture(scope="module")
 def base16():
     return timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+
+
+def test_release_format_names_stay_importable_from_checkpoints():
+    for name in ("checkpoint_filter_fn", "load_released", "inflate"):
+        assert getattr(checkpoints, name) is getattr(release_format, name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        checkpoints.nothing  # noqa: B018
 
 
 @pytest.mark.parametrize("entry", ["s2d_base_patch16_224_T16", "s2d_base_patch16_224_T1"])
@@ -165,7 +174,7 @@ def test_inflate_takes_every_fitting_key_and_reports_the_rest(released_shapes, b
     torch.manual_seed(0)
     model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
-    with caplog.at_level("WARNING", logger="s2d_lib.checkpoints"):
+    with caplog.at_level("WARNING", logger="s2d_lib.release_format"):
         report = inflate(model, {"model": sd})
     state = model.state_dict()
     assert report.dropped == ["landmark_model.conv1.conv.weight"]
