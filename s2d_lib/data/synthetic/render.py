@@ -77,29 +77,44 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
                 talk: float = 0.0) -> tuple[Image.Image, np.ndarray]:
     """Draw the face; returns the RGB image (``size`` x ``size``) and its 68 landmarks in pixels."""
     big = size * _SS
-    lm = landmarks(idn, aus, pose, talk)
-    P = to_pixels(lm, big, pose)
-    arc = lambda h, w=1.0: to_pixels(head_arc(idn, pose, h, w), big, pose)  # noqa: E731
-    unit = FACE_UNIT * big * pose.scale
+    P = to_pixels(landmarks(idn, aus, pose, talk), big, pose)
+    unit = FACE_UNIT * big * pose.scale  # one face unit in supersampled pixels
+    line_w = max(1, int(unit * 0.025))
+    dark_skin = _mix(idn.skin, (40, 20, 10), 0.35)
     img = scene.background.copy()
     d = ImageDraw.Draw(img)
-    skin, dark_skin = idn.skin, _mix(idn.skin, (40, 20, 10), 0.35)
-    hair = idn.hair
+    _draw_head(d, idn, pose, P, big, dark_skin)
+    _draw_texture_cues(d, aus, P, unit, idn.skin, line_w)
+    _draw_eyes(d, idn, P, unit, line_w, dark_skin)
+    _draw_brows_and_nose(d, idn, P, unit, line_w, dark_skin)
+    _draw_mouth(d, aus, talk, P, unit, idn.skin, line_w)
+    if scene.occluder is not None:
+        _draw_occluder(d, scene.occluder, P, big, unit, idn.skin, line_w)
+    return _camera(img.reduce(_SS), scene, size), (P / _SS).astype(np.float32)
+
+
+def _draw_head(d: ImageDraw.ImageDraw, idn: Identity, pose: Pose, P: np.ndarray, big: int,
+               dark_skin: tuple) -> None:
+    """Long hair behind the head, the neck, the face inside the jaw line, the hair on top."""
+    def arc(height: float, widen: float = 1.0) -> np.ndarray:
+        return to_pixels(head_arc(idn, pose, height, widen), big, pose)
 
     if idn.hair_style == 1:  # long hair behind the head
         outer = arc(idn.head_top + 0.25, 1.2)
         low = to_pixels(np.array([[1.25, 1.5], [-1.25, 1.5]]) * pose.scale, big, pose)
-        d.polygon(_poly(np.vstack([outer, low])), fill=hair)
+        d.polygon(_poly(np.vstack([outer, low])), fill=idn.hair)
     neck_top = P[[5, 11]]
     neck = np.vstack([neck_top, neck_top + [0, big], ])[[0, 1, 3, 2]]
     d.polygon(_poly(neck), fill=dark_skin)
-    d.polygon(_poly(np.vstack([P[0:17], arc(idn.head_top + 0.05, 1.02)[::-1]])), fill=skin)
+    d.polygon(_poly(np.vstack([P[0:17], arc(idn.head_top + 0.05, 1.02)[::-1]])), fill=idn.skin)
     if idn.hair_style != 2:
         cap = np.vstack([arc(idn.head_top + 0.2, 1.08), arc(idn.head_top * 0.62, 1.0)[::-1]])
-        d.polygon(_poly(cap), fill=hair)
+        d.polygon(_poly(cap), fill=idn.hair)
 
-    # Secondary texture cues.
-    line_w = max(1, int(unit * 0.025))
+
+def _draw_texture_cues(d: ImageDraw.ImageDraw, aus: dict[str, float], P: np.ndarray, unit: float,
+                       skin: tuple, line_w: int) -> None:
+    """Secondary cues of some AUs: cheek colour (AU6), forehead, frown and nose wrinkles."""
     wrinkle = _mix(skin, (60, 30, 20), 0.45)
     if aus.get("6", 0) > 0.2:
         blush = _mix(skin, (220, 90, 90), 0.35 * aus["6"])
@@ -119,7 +134,10 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
             b = P[28] + [side * unit * 0.07, 0]
             d.line([tuple(b), tuple(b + [side * unit * 0.08, unit * 0.06])], fill=wrinkle, width=line_w)
 
-    # Eyes.
+
+def _draw_eyes(d: ImageDraw.ImageDraw, idn: Identity, P: np.ndarray, unit: float, line_w: int,
+               dark_skin: tuple) -> None:
+    """Open eyes: white, iris, pupil and lid lines; a closed eye is its upper lid line."""
     for sl in (slice(36, 42), slice(42, 48)):
         e = P[sl]
         height = (e[[1, 2]] - e[[5, 4]])[:, 1].__abs__().mean()
@@ -134,14 +152,21 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
             d.line(_poly(e[[3, 4, 5, 0]]), fill=dark_skin, width=line_w)
         else:
             d.line(_poly(e[[0, 1, 2, 3]]), fill=(30, 20, 15), width=line_w * 2, joint="curve")
-    # Brows.
-    brow_colour = _mix(hair, (0, 0, 0), 0.3)
+
+
+def _draw_brows_and_nose(d: ImageDraw.ImageDraw, idn: Identity, P: np.ndarray, unit: float,
+                         line_w: int, dark_skin: tuple) -> None:
+    """Brows a shade darker than the hair; the nose's bridge and base lines."""
+    brow_colour = _mix(idn.hair, (0, 0, 0), 0.3)
     for sl in (slice(17, 22), slice(22, 27)):
         d.line(_poly(P[sl]), fill=brow_colour, width=max(2, int(unit * 0.08)), joint="curve")
-    # Nose.
     d.line(_poly(P[27:31]), fill=dark_skin, width=line_w)
     d.line(_poly(P[31:36]), fill=dark_skin, width=line_w * 2, joint="curve")
-    # Mouth: lips, then the opening with teeth when lips are apart.
+
+
+def _draw_mouth(d: ImageDraw.ImageDraw, aus: dict[str, float], talk: float, P: np.ndarray,
+                unit: float, skin: tuple, line_w: int) -> None:
+    """Lips, then the opening with teeth when the lips are apart."""
     lip = _mix(skin, (170, 40, 50), 0.5)
     d.polygon(_poly(P[48:60]), fill=lip)
     opening = np.abs(P[66, 1] - P[62, 1])
@@ -153,24 +178,29 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
     else:
         d.line(_poly(P[60:65]), fill=_mix(lip, (0, 0, 0), 0.5), width=line_w, joint="curve")
 
-    if scene.occluder is not None:
-        kind, cx, cy, rx, ry, colour = scene.occluder
-        box = [(cx - rx) * big, (cy - ry) * big, (cx + rx) * big, (cy + ry) * big]
-        if kind == "hand":
-            d.ellipse(box, fill=_mix(skin, (255, 255, 255), 0.1))
-        elif kind == "object":
-            d.rectangle(box, fill=colour)
-        else:
-            for e in (P[36:42], P[42:48]):
-                c, r = e.mean(0), unit * 0.25
-                d.ellipse([c[0] - r, c[1] - r * 0.75, c[0] + r, c[1] + r * 0.75],
-                          outline=colour, width=line_w * 3)
 
-    img = img.reduce(_SS)
+def _draw_occluder(d: ImageDraw.ImageDraw, occluder: tuple, P: np.ndarray, big: int, unit: float,
+                   skin: tuple, line_w: int) -> None:
+    """A hand, an object or glasses in front of the face (``Scene.occluder``)."""
+    kind, cx, cy, rx, ry, colour = occluder
+    box = [(cx - rx) * big, (cy - ry) * big, (cx + rx) * big, (cy + ry) * big]
+    if kind == "hand":
+        d.ellipse(box, fill=_mix(skin, (255, 255, 255), 0.1))
+    elif kind == "object":
+        d.rectangle(box, fill=colour)
+    else:
+        for e in (P[36:42], P[42:48]):
+            c, r = e.mean(0), unit * 0.25
+            d.ellipse([c[0] - r, c[1] - r * 0.75, c[0] + r, c[1] + r * 0.75],
+                      outline=colour, width=line_w * 3)
+
+
+def _camera(img: Image.Image, scene: Scene, size: int) -> Image.Image:
+    """The scene's blur and lighting gradient on the output-size image."""
     if scene.blur:
         img = img.filter(ImageFilter.GaussianBlur(scene.blur))
     if scene.light_gain:
         yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
         g = 1 + scene.light_gain * 2 * (xx * np.cos(scene.light_dir) + yy * np.sin(scene.light_dir))
         img = Image.fromarray(np.clip(np.asarray(img) * g[..., None], 0, 255).astype(np.uint8))
-    return img, (P / _SS).astype(np.float32)
+    return img
