@@ -13,7 +13,7 @@ from s2d_lib.train import main
 
 from conftest import random_state_dict
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("all_threads")]
 
 RUNS = [("static_paper", "AffectNet"), ("temporal_paper", "DFEW"), ("dfer_paper", "DFEW"),
         ("dfer_paper", "FERV39k"), ("dfer_paper", "MAFW")]
