@@ -1,5 +1,5 @@
-"""Shared fixtures: one compute thread, and the read-only reference folder beside the
-repository."""
+"""Shared fixtures: one compute thread, the read-only reference folder beside the repository,
+and the mini synthetic suite."""
 from __future__ import annotations
 
 import json
@@ -42,6 +42,17 @@ def reference_dir() -> Path:
     if not SHARED_REFERENCE.is_dir():
         pytest.skip(f"reference files absent ({SHARED_REFERENCE}); they sit beside the repo in CI")
     return SHARED_REFERENCE
+
+
+@pytest.fixture(scope="session")
+def mini_suite(tmp_path_factory) -> Path:
+    """The ``mini`` synthetic suite (seed 0), built once for every module that reads it; a test
+    that damages files works on a copy."""
+    from s2d_lib.data.synthetic import build_suite
+
+    out = tmp_path_factory.mktemp("synthetic")
+    build_suite(out, "mini", seed=0, workers=2, progress=False)
+    return out
 
 
 @pytest.fixture(scope="session")
