@@ -1,5 +1,5 @@
 """s2d_lib.viz: every plot renders to PNG, and the numbers behind it are right (tiny model,
-random weights, T = 4; one check at the paper's size with T = 2)."""
+random weights, T = 4; one check at the paper's size with T = 2, in the slow tier)."""
 from __future__ import annotations
 
 import csv
@@ -366,6 +366,7 @@ def test_explorer_redraws_in_place(model, video):
     assert no_hooks(model)
 
 
+@pytest.mark.slow  # the base model built and run with hooks and a backward pass
 def test_base_size_attention_and_grad_cam():
     torch.manual_seed(0)
     base = timm.create_model("s2d_base_patch16_224", num_classes=K, num_frames=2).eval()
