@@ -29,9 +29,12 @@ class SAdapter(nn.Module):
 class TAdapter(SAdapter):
     """Temporal adapter: the S-Adapter's bottleneck with self-attention over the T frames in it.
 
-    Input ``(B*T, N, D)``; each of the ``B*N`` spatial positions becomes a length-T sequence.
-    With ``temporal=False`` (an ablation) every frame attends to itself alone: the same
-    parameters, but no information crosses frames.
+    Input and output ``(B*T, N, D)``. With T > 1 each of the ``B*N`` spatial positions becomes a
+    length-T sequence for the attention. With T = 1 (static images) the attention call is
+    skipped: over a single key the softmax is 1, so the attention returns the projection of its
+    values, which :meth:`forward` computes directly (the same output and gradients up to rounding:
+    the attention has no dropout, no output norm and no gate). With ``temporal=False`` (an
+    ablation) every frame is treated so: the same parameters, but no information crosses frames.
     """
 
     def __init__(self, dim: int, ratio: float = 0.25, num_heads: int = 8,
@@ -51,17 +54,19 @@ class TAdapter(SAdapter):
         return x.view(bn // num_tokens, num_tokens, t, c).transpose(1, 2).reshape(-1, num_tokens, c)
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """``(B*T, N, D) -> (B*T, N, D)`` with ``T = num_frames``: attention over the frames at
+        each spatial position, or at ``num_frames == 1`` (or ``temporal=False``) its value
+        projection alone."""
         h = self.act(self.D_fc1(x))
         if num_frames == 1 or not self.temporal:
-            # One frame (or frames kept apart): the softmax over a single key is 1, so attention
-            # returns its value projection. Skipping the B*N length-1 attentions makes static
-            # training ~20% faster.
+            # B*N attentions over one frame each would only return proj(v): skip their cost.
             return self.D_fc2(self.attn.proj(self.single_frame_values(h)))
         h = self.from_sequences(self.attn(self.to_sequences(h, num_frames)), x.shape[1])
         return self.D_fc2(h)
 
     def single_frame_values(self, h: torch.Tensor) -> torch.Tensor:
-        """The attention's values ``v`` (all heads), its whole output before ``proj`` when T = 1."""
+        """The attention's values ``v`` of ``h`` ``(B*T, N, C)``, all heads side by side: what the
+        attention passes to ``proj`` when T = 1."""
         qkv = self.attn.qkv
         c = self.attn.attn_dim
         bias = qkv.bias[2 * c:] if qkv.bias is not None else None

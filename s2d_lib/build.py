@@ -16,10 +16,10 @@ from pathlib import Path
 import timm
 
 from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
-from .checkpoints import (inflate, load_landmarks, load_vit_backbone, read_state_dict,
-                          split_landmark_stream)
+from .checkpoints import load_landmarks, load_vit_backbone, read_state_dict, split_landmark_stream
 from .config import TrainConfig
 from .model import S2D, set_trainable
+from .release_format import inflate
 
 __all__ = ["build_model", "check_init", "SCRATCH"]
 

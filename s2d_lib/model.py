@@ -19,9 +19,9 @@ from timm.models.vision_transformer import Block
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .checkpoints import checkpoint_filter_fn
 from .landmarks import FEATURE_CHANNELS, LandmarkStream, MobileFaceNet
 from .prompters import MCPrompter
+from .release_format import checkpoint_filter_fn
 
 __all__ = ["S2D", "I3DHead", "set_trainable", "count_parameters", "PARAMETER_SETS",
            "FROZEN_IN_DYNAMIC"]

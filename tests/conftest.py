@@ -1,4 +1,5 @@
-"""Shared fixtures: the read-only reference folder beside the repository."""
+"""Shared fixtures: one compute thread, the read-only reference folder beside the repository,
+and the mini synthetic suite."""
 from __future__ import annotations
 
 import json
@@ -6,9 +7,33 @@ from pathlib import Path
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+#: torch's thread count before the tests limit it.
+CPU_THREADS = torch.get_num_threads()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """The tests compute on small tensors: on a shared CPU, handing each op to another thread
+    (torch's or BLAS's) costs more than the op, and a thread that waits for a descheduled one
+    spins (a training test took 100 s instead of 10 on a loaded two-core machine)."""
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(CPU_THREADS)
+
+
+@pytest.fixture
+def all_threads():
+    """Every thread torch would use: for the base model at full size (large matrix products that
+    do share out well), and for a training run whose outcome was tuned with them (the order of
+    float sums depends on the thread count, and a short training run can follow it elsewhere)."""
+    torch.set_num_threads(CPU_THREADS)
+    yield
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +42,17 @@ def reference_dir() -> Path:
     if not SHARED_REFERENCE.is_dir():
         pytest.skip(f"reference files absent ({SHARED_REFERENCE}); they sit beside the repo in CI")
     return SHARED_REFERENCE
+
+
+@pytest.fixture(scope="session")
+def mini_suite(tmp_path_factory) -> Path:
+    """The ``mini`` synthetic suite (seed 0), built once for every module that reads it; a test
+    that damages files works on a copy."""
+    from s2d_lib.data.synthetic import build_suite
+
+    out = tmp_path_factory.mktemp("synthetic")
+    build_suite(out, "mini", seed=0, workers=2, progress=False)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Smoke test of ``python -m benchmarks --quick``: every table is written with finite, positive
-figures, and the markdown on disk is the one printed."""
+figures, and the markdown on disk is the one printed. The quick run these tests share takes
+well over 10 s, so the whole module is in the slow tier."""
 from __future__ import annotations
 
 import math
@@ -11,6 +12,8 @@ import pytest
 
 from conftest import REPO
 from s2d_lib.data.synthetic import build_suite
+
+pytestmark = pytest.mark.slow
 
 
 def _rows(markdown: str, section: str) -> list[list[str]]:
@@ -38,7 +41,6 @@ def quick(tmp_path_factory):
     return done.stdout, out
 
 
-@pytest.mark.slow
 def test_quick_run_writes_the_printed_table(quick):
     markdown, out = quick
     assert out.read_text().strip() == markdown.strip()

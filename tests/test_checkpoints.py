@@ -1,4 +1,7 @@
-"""Released checkpoints (names/shapes from the reference JSON) and the project's own files."""
+"""Released checkpoints (names/shapes from the reference JSON) and the project's own files.
+
+The base model is built a few times only (module fixtures): every load here replaces all of its
+weights, and the tests that need the initial weights reset it to them first."""
 from __future__ import annotations
 
 
@@ -7,23 +10,68 @@ import timm
 import torch
 
 import s2d_lib  # noqa: F401
-from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, inflate, load_checkpoint,
-                                 load_landmark_weights, load_released, save_checkpoint)
+from s2d_lib import checkpoints, release_format
+from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, load_checkpoint,
+                                 load_landmark_weights, save_checkpoint)
 from s2d_lib.landmarks import MobileFaceNet
+from s2d_lib.release_format import inflate, load_released
 
 from conftest import random_state_dict
 
 
 @pytest.fixture(scope="module")
-def base16():
-    return timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+def base16_and_init():
+    """The 16-frame, 7-class base model (seed 0) and a copy of its initial weights."""
+    torch.manual_seed(0)
+    model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+    return model, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def base16(base16_and_init):
+    return base16_and_init[0]
+
+
+@pytest.fixture
+def fresh16(base16_and_init):
+    """``base16`` reset to its initial weights: what ``timm.create_model`` returns after
+    ``torch.manual_seed(0)``."""
+    model, init = base16_and_init
+    model.load_state_dict(init)
+    return model
+
+
+@pytest.fixture(scope="module")
+def released(released_shapes):
+    """``released(entry)``: random tensors in the names and shapes of a released file, made once
+    per entry; every call returns a new dict (tests add, drop and rename keys) of the same
+    tensors, which nothing changes in place."""
+    made: dict[str, dict] = {}
+
+    def state_dict(entry: str) -> dict:
+        if entry not in made:
+            made[entry] = random_state_dict(released_shapes[entry])
+        return dict(made[entry])
+
+    return state_dict
+
+
+@pytest.fixture(scope="module")
+def base1():
+    return timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=1)
+
+
+def test_release_format_names_stay_importable_from_checkpoints():
+    for name in ("checkpoint_filter_fn", "load_released", "inflate"):
+        assert getattr(checkpoints, name) is getattr(release_format, name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        checkpoints.nothing  # noqa: B018
 
 
 @pytest.mark.parametrize("entry", ["s2d_base_patch16_224_T16", "s2d_base_patch16_224_T1"])
-def test_released_names_load_exactly(released_shapes, entry, tmp_path):
-    t = 16 if entry.endswith("T16") else 1
-    model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=t)
-    sd = random_state_dict(released_shapes[entry])
+def test_released_names_load_exactly(released, entry, tmp_path, request):
+    model = request.getfixturevalue("base16" if entry.endswith("T16") else "base1")
+    sd = released(entry)
     path = tmp_path / "released.pth"
     torch.save({"model": sd, "epoch": 99}, path)
     report = load_released(model, path)
@@ -33,8 +81,8 @@ def test_released_names_load_exactly(released_shapes, entry, tmp_path):
                                sd["blocks.3.attn.qkv.weight"])
 
 
-def test_released_file_loads_the_timm_way(released_shapes, tmp_path):
-    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T16"], seed=3)
+def test_released_file_loads_the_timm_way(released, base16, tmp_path):
+    sd = released("s2d_base_patch16_224_T16")
     sd["norm.weight"] = sd.pop("ln_post.weight")  # the filter's conversions apply on this path too
     sd["norm.bias"] = sd.pop("ln_post.bias")
     path = tmp_path / "DFEW-fold1.pth"
@@ -45,14 +93,13 @@ def test_released_file_loads_the_timm_way(released_shapes, tmp_path):
     torch.testing.assert_close(model.state_dict()["blocks.3.attn.qkv.weight"],
                                sd["blocks.3.attn.qkv.weight"])
     torch.testing.assert_close(model.ln_post.weight.detach(), sd["norm.weight"])
-    reference = timm.create_model("s2d_base_patch16_224")
-    load_released(reference, path)
-    for key, value in reference.state_dict().items():
+    load_released(base16, path)  # the defaults: 7 classes, 16 frames
+    for key, value in base16.state_dict().items():
         assert torch.equal(value, model.state_dict()[key]), key
 
 
-def test_static_checkpoint_conversions_into_video_model(released_shapes, base16):
-    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T1"], seed=1)
+def test_static_checkpoint_conversions_into_video_model(released, base16):
+    sd = released("s2d_base_patch16_224_T1")
     sd["norm.weight"] = sd.pop("ln_post.weight")
     sd["norm.bias"] = sd.pop("ln_post.bias")
     sd["landmark_model.conv1.conv.weight"] = torch.zeros(64, 3, 3, 3)
@@ -65,18 +112,18 @@ def test_static_checkpoint_conversions_into_video_model(released_shapes, base16)
     torch.testing.assert_close(base16.ln_post.weight.detach(), sd["norm.weight"])
 
 
-def test_other_class_count_reinitialises_head_with_a_message(released_shapes):
+def test_other_class_count_reinitialises_head_with_a_message(released):
     model = timm.create_model("s2d_base_patch16_224", num_classes=11, num_frames=16)
     before = model.head.fc_cls.weight.detach().clone()
-    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T16"])
+    sd = released("s2d_base_patch16_224_T16")
     with pytest.warns(UserWarning, match="7 classes, model has 11"):
         report = load_released(model, sd)
     assert len(report.reinitialised) == 2
     torch.testing.assert_close(model.head.fc_cls.weight.detach(), before)
 
 
-def test_anything_else_is_an_error_not_a_partial_load(released_shapes, base16):
-    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T16"])
+def test_anything_else_is_an_error_not_a_partial_load(released, base16):
+    sd = released("s2d_base_patch16_224_T16")
     before = base16.state_dict()["blocks.0.mlp.fc1.weight"].clone()
     bad = dict(sd)
     bad["extra.weight"] = torch.zeros(3)
@@ -100,10 +147,10 @@ def test_unreadable_files_are_named(tmp_path, base16):
         load_released(base16, junk)
 
 
-def test_released_landmark_network_loads(released_shapes, tmp_path):
+def test_released_landmark_network_loads(released_shapes, base1, tmp_path):
     sd = random_state_dict(released_shapes["mobilefacenet_112_136"], seed=2)
     torch.save({"state_dict": sd}, tmp_path / "mobilefacenet.pth")
-    model = timm.create_model("s2d_base_patch16_224", num_frames=1)
+    model = base1
     report = load_landmark_weights(model, tmp_path / "mobilefacenet.pth")
     assert report.ok and report.loaded == len(sd)
     torch.testing.assert_close(model.landmark_stream.net.conv1.conv.weight, sd["conv1.conv.weight"])
@@ -145,10 +192,10 @@ def test_mobilefacenet_checkpoint_round_trip(tmp_path):
         torch.testing.assert_close(loaded(x)[0], net(x)[0])
 
 
-def _static_release_file(released_shapes, t: int, seed: int = 5) -> dict:
+def _static_release_file(released, t: int) -> dict:
     """A file shaped like ``pretrain-AffectNet-7.pth``: the static model's keys, ``norm.*`` for
     the final norm, landmark keys and classifier heads the fine-tuned models do not have."""
-    sd = random_state_dict(released_shapes["s2d_base_patch16_224_T1"], seed=seed)
+    sd = released("s2d_base_patch16_224_T1")
     sd["temporal_embedding"] = torch.randn(1, t, 768) * 0.02
     sd["norm.weight"], sd["norm.bias"] = sd.pop("ln_post.weight"), sd.pop("ln_post.bias")
     sd["landmark_model.conv1.conv.weight"] = torch.zeros(64, 3, 3, 3)
@@ -158,14 +205,13 @@ def _static_release_file(released_shapes, t: int, seed: int = 5) -> dict:
 
 
 @pytest.mark.parametrize("t", [1, 16])
-def test_inflate_takes_every_fitting_key_and_reports_the_rest(released_shapes, base16, t, caplog):
-    sd = _static_release_file(released_shapes, t)
+def test_inflate_takes_every_fitting_key_and_reports_the_rest(released, fresh16, t, caplog):
+    sd = _static_release_file(released, t)
     for k in [k for k in sd if ".TMA." in k and k.startswith("prompt_blocks.2.")]:
         del sd[k]  # a file without some TMA weights: those keep the release's initialisation
-    torch.manual_seed(0)
-    model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+    model = fresh16
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
-    with caplog.at_level("WARNING", logger="s2d_lib.checkpoints"):
+    with caplog.at_level("WARNING", logger="s2d_lib.release_format"):
         report = inflate(model, {"model": sd})
     state = model.state_dict()
     assert report.dropped == ["landmark_model.conv1.conv.weight"]
@@ -183,21 +229,20 @@ def test_inflate_takes_every_fitting_key_and_reports_the_rest(released_shapes, b
     assert state["prompt_blocks.2.TMA.S_Adapter.D_fc1.bias"].abs().max() == 0
 
 
-def test_inflate_refuses_an_incomplete_vit_or_a_wrong_shape(released_shapes, base16):
-    sd = _static_release_file(released_shapes, 1)
+def test_inflate_refuses_an_incomplete_vit_or_a_wrong_shape(released, base16):
+    sd = _static_release_file(released, 1)
     del sd["blocks.4.mlp.fc1.weight"]
     with pytest.raises(CheckpointError, match="blocks.4.mlp.fc1.weight"):
         inflate(base16, sd)
-    sd = _static_release_file(released_shapes, 1)
+    sd = _static_release_file(released, 1)
     sd["prompt_blocks.0.conv1x1.weight"] = torch.zeros(768, 4, 1, 1)
     with pytest.raises(CheckpointError, match="prompt_blocks.0.conv1x1.weight"):
         inflate(base16, sd)
 
 
-def test_inflate_with_fresh_tmas_keeps_the_models_adapters(released_shapes):
-    torch.manual_seed(0)
-    model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=16)
+def test_inflate_with_fresh_tmas_keeps_the_models_adapters(released, fresh16):
+    model = fresh16
     before = model.prompt_blocks[7].TMA.T_Adapter.D_fc1.weight.detach().clone()
-    report = inflate(model, _static_release_file(released_shapes, 1), fresh_tma=True)
+    report = inflate(model, _static_release_file(released, 1), fresh_tma=True)
     assert any("TMA tensors (fresh" in r for r in report.reinitialised)
     assert torch.equal(model.prompt_blocks[7].TMA.T_Adapter.D_fc1.weight, before)

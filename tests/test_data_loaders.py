@@ -16,16 +16,14 @@ from s2d_lib.data.decode import ClipReader
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.config import load_config
 from s2d_lib.data import sampling
-from s2d_lib.data.synthetic import build_suite, dataset_paths
+from s2d_lib.data.synthetic import dataset_paths
 from s2d_lib.evaluate import evaluate_checkpoint
 from s2d_lib.splits import build_split
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("synthetic")
-    build_suite(out, "mini", seed=0, workers=2, progress=False)
-    return out
+def suite(mini_suite: Path) -> Path:
+    return mini_suite
 
 
 def test_label_orders_and_map():

@@ -21,10 +21,8 @@ MICRO = SuitePreset("micro", rafdb=(7, 7), affectnet=(8, 2), dfew=5, ferv39k=(4,
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("synthetic")
-    build_suite(out, "mini", seed=0, workers=2, progress=False)
-    return out
+def suite(mini_suite: Path) -> Path:
+    return mini_suite
 
 
 def _digest(root: Path) -> dict[str, str]:

@@ -220,6 +220,7 @@ def test_bad_input_exits_with_a_message_and_writes_nothing(case, clip, tiny_chec
     assert not (out.parent.exists() and any(out.parent.iterdir()))
 
 
+@pytest.mark.slow  # the base model's int8 copy scoring a 16-frame window at 224 px
 def test_released_checkpoint_end_to_end(released_shapes, tmp_path, capsys):
     """The command with the authors' formats: a DFER .pth and a MobileFaceNet .pth.tar built
     from the reference shapes, on a 2 s clip, writes every output; the default window is 3 s."""

@@ -137,6 +137,7 @@ def _train_on_uniform_3s_clips(seed: int = 0, steps: int = 120) -> torch.nn.Modu
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("all_threads")  # the 120 training steps were tuned with torch's threads
 def test_a_3s_expression_is_read_by_a_model_trained_on_3s_clips(tmp_path):
     model = _train_on_uniform_3s_clips()
     rest = np.zeros(3 * FPS)

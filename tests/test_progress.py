@@ -59,12 +59,15 @@ def widget_outputs(messages: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def kernel():
+    """A Python kernel (the tests that use it are slow: the kernel imports torch with s2d_lib, and
+    the bars are timed on loops of real seconds)."""
     manager, client = start_new_kernel(kernel_name="python3")
     yield client
     client.stop_channels()
     manager.shutdown_kernel(now=True)
 
 
+@pytest.mark.slow
 def test_kernel_bar_is_text_on_stdout_closing_to_one_line(kernel):
     messages, streams = execute(kernel, LOOP.format(bar="progress_bar", leave=True))
     seconds = float(streams["stdout"].split()[-1])
@@ -77,6 +80,7 @@ def test_kernel_bar_is_text_on_stdout_closing_to_one_line(kernel):
     assert len(messages) <= 10 + seconds / 2 + 2, (len(messages), seconds)
 
 
+@pytest.mark.slow
 def test_kernel_bar_that_does_not_leave_is_erased(kernel):
     messages, streams = execute(kernel, LOOP.format(bar="progress_bar", leave=False))
     assert not widget_outputs(messages) and streams["stderr"] == ""
@@ -85,12 +89,14 @@ def test_kernel_bar_that_does_not_leave_is_erased(kernel):
     assert clean_stream_text(streams["stdout"]).startswith("seconds ")
 
 
+@pytest.mark.slow
 def test_tqdm_auto_would_leave_widget_state(kernel):
     # the reason progress_bar exists: tqdm.auto draws an ipywidget in a kernel, ten times a second
     messages, _ = execute(kernel, LOOP.format(bar="tqdm", leave=True))
     assert widget_outputs(messages)
 
 
+@pytest.mark.slow
 def test_show_logs_in_kernel_writes_logs_and_warnings_to_stdout(kernel):
     _, streams = execute(kernel, LOGS)
     assert streams["stderr"] == ""

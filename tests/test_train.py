@@ -95,11 +95,14 @@ def test_temporal_stage_inflates_the_static_checkpoint_and_trains_only_dynamic_g
 
 
 def test_resume_continues_exactly(static_run, tmp_path):
-    """Kill a DFER run (mixup + EASDL) after epoch 1, resume it: same losses, same weights."""
+    """Kill a DFER run (mixup + EASDL) after epoch 1, resume it: same losses, same weights.
+    Two steps of four clips per epoch are enough to carry every kind of state across the kill."""
     init = str(static_run[0].run_dir / "best.safetensors")
     common = dict(num_frames=2, init=init, epochs=3, landmark_cache=False, mixup=0.8, cutmix=1.0,
-                  easdl_queue=2, easdl_start_epoch=0, easdl_ramp="1:0.5", val_fraction=0.25)
-    full = fit(tiny_config(tmp_path / "a", "dfer_tiny", **common), toy_splits(frames=2))
+                  easdl_queue=2, easdl_start_epoch=0, easdl_ramp="1:0.5", val_fraction=0.25,
+                  batch_size=4)
+    data = dict(n=12, frames=2)
+    full = fit(tiny_config(tmp_path / "a", "dfer_tiny", **common), toy_splits(**data))
 
     def kill_after_first_epoch(row):
         if row["epoch"] == 1:
@@ -107,8 +110,8 @@ def test_resume_continues_exactly(static_run, tmp_path):
 
     cfg = tiny_config(tmp_path / "b", "dfer_tiny", **common)
     with pytest.raises(KeyboardInterrupt):
-        fit(cfg, toy_splits(frames=2), callbacks=[kill_after_first_epoch])
-    resumed = fit(cfg, toy_splits(frames=2))
+        fit(cfg, toy_splits(**data), callbacks=[kill_after_first_epoch])
+    resumed = fit(cfg, toy_splits(**data))
     keys = ("train_loss", "train_ce", "train_easdl", "lr", "val_uar", "val_loss")
     assert [[h[k] for k in keys] for h in resumed["history"]] == \
         [[h[k] for k in keys] for h in full["history"]]
@@ -178,10 +181,10 @@ def test_landmark_cache_is_reused_and_invalidated_when_the_weights_change(tmp_pa
 def test_a_run_is_the_same_with_a_cold_or_a_warm_landmark_cache(tmp_path):
     settings = dict(epochs=1, cache_dir=str(tmp_path / "cache"))
     cold = fit(tiny_config(tmp_path / "cold", out_dir=str(tmp_path / "cold"), **settings),
-               toy_splits())
+               toy_splits(n=12))
     assert list((tmp_path / "cache").glob("*.pt"))  # the first run wrote the cache ...
     warm = fit(tiny_config(tmp_path / "warm", out_dir=str(tmp_path / "warm"), **settings),
-               toy_splits())  # ... the second one reads it
+               toy_splits(n=12))  # ... the second one reads it
     assert cold["history"][0]["train_loss"] == warm["history"][0]["train_loss"]
     assert cold["test"]["war"] == warm["test"]["war"]
 

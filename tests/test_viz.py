@@ -1,5 +1,5 @@
 """s2d_lib.viz: every plot renders to PNG, and the numbers behind it are right (tiny model,
-random weights, T = 4; one check at the paper's size with T = 2)."""
+random weights, T = 4; one check at the paper's size with T = 2, in the slow tier)."""
 from __future__ import annotations
 
 import csv
@@ -13,7 +13,6 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import timm  # noqa: E402
 import torch  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 from pytorch_grad_cam import GradCAM  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
@@ -25,17 +24,6 @@ from s2d_lib.data.synthetic.render import render_face, sample_scene  # noqa: E40
 from s2d_lib.data.transforms import normalize  # noqa: E402
 
 T, SIDE, K = 4, 64, 7
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These tensors are tiny: on a shared CPU, handing each op to another thread (torch's or
-    BLAS's) costs more than the op (seconds per forward or SVD instead of milliseconds)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -378,6 +366,7 @@ def test_explorer_redraws_in_place(model, video):
     assert no_hooks(model)
 
 
+@pytest.mark.slow  # the base model built and run with hooks and a backward pass
 def test_base_size_attention_and_grad_cam():
     torch.manual_seed(0)
     base = timm.create_model("s2d_base_patch16_224", num_classes=K, num_frames=2).eval()

@@ -135,43 +135,66 @@ def _curve(xs: np.ndarray, half: float, corner_l: float, corner_r: float, centre
 
 def _neutral_free(idn: Identity, a: dict[str, float], talk: float) -> np.ndarray:
     """The 68 points in face units before the pose, with the AUs ``a`` applied."""
+    return np.concatenate([_jaw(idn, a, talk), _brows(idn, a), _nose(idn, a), _eyes(idn, a),
+                           _mouth(idn, a, talk)])
+
+
+def _jaw(idn: Identity, a: dict[str, float], talk: float) -> np.ndarray:
+    """Jaw 0-16, ear to ear through the chin; jaw drop pulls the lower jaw down."""
     g = a.get
-    pts = np.zeros((68, 2))
-    # Jaw 0-16, ear to ear through the chin; jaw drop pulls the lower jaw down.
     jaw_drop = 0.35 * g("26", 0) + 0.18 * talk
     phi = np.linspace(0, np.pi, 17)
     c, s = np.cos(phi), np.sin(phi)
     y0 = idn.eye_y + 0.05
-    pts[0:17, 0] = -idn.width * np.sign(c) * np.abs(c) ** idn.jaw_square
-    pts[0:17, 1] = y0 + (idn.chin - y0) * s + jaw_drop * s ** 3 - 0.04 * g("17", 0) * s ** 8
-    # Brows 17-21 (image left, outer -> inner) and 22-26 (inner -> outer).
+    x = -idn.width * np.sign(c) * np.abs(c) ** idn.jaw_square
+    y = y0 + (idn.chin - y0) * s + jaw_drop * s ** 3 - 0.04 * g("17", 0) * s ** 8
+    return np.stack([x, y], 1)
+
+
+def _brows(idn: Identity, a: dict[str, float]) -> np.ndarray:
+    """Brows 17-21 (image left, outer -> inner) and 22-26 (inner -> outer)."""
+    g = a.get
     inner_up = 0.2 * g("1", 0) - 0.12 * g("4", 0) - 0.05 * g("9", 0)
     outer_up = 0.18 * g("2", 0) - 0.05 * g("4", 0)
     squeeze = 0.07 * g("4", 0)
     t = np.linspace(0, 1, 5)  # 0 = outer end, 1 = inner end
+    brows = []
     for side in (-1, 1):
         cx = side * idn.eye_dx
         xs = cx + side * (idn.eye_w * 0.7 - t * idn.eye_w * 1.25) - side * squeeze * t
         ys = (idn.eye_y - idn.brow_gap - idn.brow_arch * np.sin(np.pi * (0.3 + 0.7 * t))
               - outer_up * (1 - t) - inner_up * t)
-        idx = slice(17, 22) if side < 0 else slice(22, 27)
         brow = np.stack([xs, ys], 1)
-        pts[idx] = brow if side < 0 else brow[::-1]
-    # Nose bridge 27-30 and base 31-35; the nose wrinkle lifts and widens the base.
+        brows.append(brow if side < 0 else brow[::-1])
+    return np.concatenate(brows)
+
+
+def _nose(idn: Identity, a: dict[str, float]) -> np.ndarray:
+    """Nose bridge 27-30 and base 31-35; the nose wrinkle lifts and widens the base."""
+    g = a.get
     lift = 0.05 * g("9", 0)
-    pts[27:31] = np.stack([np.zeros(4), np.linspace(idn.eye_y - 0.02, idn.nose_y - lift, 4)], 1)
+    bridge = np.stack([np.zeros(4), np.linspace(idn.eye_y - 0.02, idn.nose_y - lift, 4)], 1)
     nw = idn.nose_w * (1 + 0.2 * g("9", 0))
     base_y = idn.nose_y + 0.05 - lift
-    pts[31:36] = np.array([(-nw, base_y - 0.03), (-nw / 2, base_y + 0.01), (0, base_y + 0.03),
-                           (nw / 2, base_y + 0.01), (nw, base_y - 0.03)])
-    # Eyes 36-41 and 42-47: lids open with AU5, close with AU7 / AU43 / the cheek raise.
+    base = np.array([(-nw, base_y - 0.03), (-nw / 2, base_y + 0.01), (0, base_y + 0.03),
+                     (nw / 2, base_y + 0.01), (nw, base_y - 0.03)])
+    return np.concatenate([bridge, base])
+
+
+def _eyes(idn: Identity, a: dict[str, float]) -> np.ndarray:
+    """Eyes 36-41 and 42-47: lids open with AU5, close with AU7 / AU43 / the cheek raise."""
+    g = a.get
     openness = max(0.0, 1 + 0.9 * g("5", 0) - 0.45 * g("7", 0) - g("43", 0))
     up = idn.eye_h / 2 * openness
     down = idn.eye_h / 2 * max(0.0, 1 - 0.55 * g("6", 0) - 0.4 * g("7", 0) - g("43", 0)
                                + 0.3 * g("5", 0))
-    pts[36:42] = _eye(-idn.eye_dx, idn.eye_y, idn.eye_w, up, down)
-    pts[42:48] = _eye(idn.eye_dx, idn.eye_y, idn.eye_w, up, down)
-    # Mouth 48-59 (outer) and 60-67 (inner).
+    return np.concatenate([_eye(-idn.eye_dx, idn.eye_y, idn.eye_w, up, down),
+                           _eye(idn.eye_dx, idn.eye_y, idn.eye_w, up, down)])
+
+
+def _mouth(idn: Identity, a: dict[str, float], talk: float) -> np.ndarray:
+    """Mouth 48-59 (outer lip line) and 60-67 (inner)."""
+    g = a.get
     pull, pull_l = g("12", 0), g("12L", 0)
     half = idn.mouth_w * (1 + 0.22 * pull + 0.3 * g("20", 0) - 0.15 * g("24", 0)
                           - 0.08 * talk) + 0.05 * pull_l
@@ -191,15 +214,13 @@ def _neutral_free(idn: Identity, a: dict[str, float], talk: float) -> np.ndarray
     ys_out[3] += 0.025
     ys_out[7:] = _curve(xs_out[7:], half, corner_l, corner, bot_out)
     ys_out[[0, 6]] = corner_l, corner
-    pts[48:60] = np.stack([xs_out, ys_out], 1)
     inner_half = half * 0.8
     xs_in = inner_half * np.array([-1, -0.45, 0, 0.45, 1, 0.45, 0, -0.45])
     ys_in = np.empty(8)
     corner_in_l, corner_in = corner_l + 0.2 * (centre - corner_l), corner + 0.2 * (centre - corner)
     ys_in[:5] = _curve(xs_in[:5], inner_half, corner_in_l, corner_in, top_in)
     ys_in[5:] = _curve(xs_in[5:], inner_half, corner_in_l, corner_in, bot_in)
-    pts[60:68] = np.stack([xs_in, ys_in], 1)
-    return pts
+    return np.concatenate([np.stack([xs_out, ys_out], 1), np.stack([xs_in, ys_in], 1)])
 
 
 def face_depth(pts: np.ndarray, width: float) -> np.ndarray:

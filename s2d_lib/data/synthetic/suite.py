@@ -23,7 +23,8 @@ The ``paper_smoke`` preset writes a handful of samples at 224 px in the releases
 (:mod:`s2d_lib.data.layouts`), for a CPU smoke run of the paper presets: DFEW
 ``Clip/clip_224x224_16f/<00001>/`` (16 frames each, no mp4), FERV39k
 ``2_ClipsforFaceCrop/<Scene>/<Emotion>/<0001>/``, MAFW ``data/frames/frames_crop_align_224/<00001>/``;
-its labels are balanced within every split, so each class is in every training split.
+its labels are balanced within every split (each image split holds every class; the video
+datasets, a clip per fold, as many classes as they have clips).
 
 Every frame folder also holds ``landmarks.npy`` (T, 68, 2), the exact iBUG landmarks in pixels.
 
@@ -143,9 +144,10 @@ PRESETS = {
     "mini": SuitePreset("mini", rafdb=(35, 14), affectnet=(24, 8), dfew=20, ferv39k=(14, 7),
                         mafw=22, frames=(10, 20)),
     # A handful per split: the base model scores every test clip in 2 x 2 views on a CPU, so
-    # each video test split holds two or three clips (the smoke run uses no validation split).
-    "paper_smoke": SuitePreset("paper_smoke", rafdb=(14, 7), affectnet=(16, 8), dfew=10,
-                               ferv39k=(7, 2), mafw=11, frames=(16, 24), frame_size=224,
+    # each video test split holds one clip (five DFEW / MAFW clips: one per fold), and the
+    # training splits four (the smoke run uses no validation split).
+    "paper_smoke": SuitePreset("paper_smoke", rafdb=(14, 7), affectnet=(16, 8), dfew=5,
+                               ferv39k=(4, 1), mafw=5, frames=(16, 24), frame_size=224,
                                affectnet_size=224, layout="release", stratified=True),
     # The ablation world: real class frequencies, label noise, blends and every nuisance. Built
     # for RAF-DB (static pretraining) and DFEW (fold 1 tests about 200 clips); the other three
