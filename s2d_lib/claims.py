@@ -295,7 +295,12 @@ def check(committed: dict, setup: Setup) -> list[str]:
     """Re-train the ``CHECKED`` runs in ``setup.runs`` and compare their test metrics with
     ``committed``: equal on the machine type that wrote it (runs are deterministic on a CPU),
     within the arm's seed spread elsewhere. Returns the problems (empty: the check passed)."""
-    same = committed.get("machine", {}) == machine()
+    landmarks = _sha256(setup.landmarks)
+    same = (committed.get("machine", {}) == machine()
+            and committed.get("world", {}).get("landmarks_sha256") == landmarks)
+    if not same:
+        print("claims check: another machine type or landmark network than the committed "
+              "results; comparing within the seed spread", flush=True)
     problems = []
     for name, arm, share in CHECKED:
         claim = CLAIMS[name]
@@ -333,7 +338,14 @@ def build_world(setup: Setup) -> dict:
         artifacts.synthetic_data()
         setup.landmarks = artifacts.landmark_weights()
     return {"path": str(setup.world.relative_to(REPO)) if setup.world.is_relative_to(REPO)
-            else str(setup.world), "preset": "claims", "seed": 0, "status": status}
+            else str(setup.world), "preset": "claims", "seed": 0, "status": status,
+            "landmarks_sha256": _sha256(setup.landmarks)}
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def main(argv: Sequence[str] | None = None) -> dict | list:

@@ -116,7 +116,8 @@ def test_every_claim_runs_in_miniature_and_the_check_repeats_it(tmp_path, monkey
                            video_epochs=1, video_steps=2, video_batch=4, warmup_steps=1)
     setup = claims.Setup(world=world, landmarks=landmarks, runs=tmp_path / "runs", budget=budget)
     names = ("landmark_view", "temporal_attention")  # a static and a video claim
-    result = claims.summarise(claims.run_claims(setup, names), budget, {"path": str(world)})
+    result = claims.summarise(claims.run_claims(setup, names), budget,
+                              {"path": str(world), "landmarks_sha256": claims._sha256(landmarks)})
     assert set(result["claims"]) == set(names)
     for entry in result["claims"].values():
         for shares in entry["arms"].values():
