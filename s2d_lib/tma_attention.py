@@ -17,13 +17,9 @@ from torch.utils.data import Dataset
 from .config import TrainConfig
 from .landmark_cache import in_order
 from .viz.attention import AttentionRecorder, evaluating
+from .viz.landmark_views import attention_entropy
 
 __all__ = ["attention_stats", "tma_attention_stats"]
-
-
-def _row_entropy(p: torch.Tensor) -> torch.Tensor:
-    p = p.double()
-    return -(p * p.clamp_min(1e-12).log()).sum(-1)
 
 
 @torch.no_grad()
@@ -32,7 +28,6 @@ def attention_stats(model: torch.nn.Module, dataset: Dataset, clips: int = 32,
     """Per TMA layer: ``row`` and ``mean_map`` entropies over ``log T`` and ``logit_std``, on the
     first ``clips`` items of ``dataset`` (first test view of each)."""
     blocks = [p.TMA.T_Adapter for p in model.prompt_blocks]
-    T = model.num_frames
     sums = [dict(row=0.0, mean_map=0.0, logit_sq=0.0, n=0) for _ in blocks]
     inputs: list = [None] * len(blocks)
 
@@ -50,13 +45,12 @@ def attention_stats(model: torch.nn.Module, dataset: Dataset, clips: int = 32,
                 x = x[:, 0] if x.dim() == 6 else x  # the first of the test views
                 x = x[: clips - seen]
                 model(x)
+                n_clips = x.shape[0]
                 for i, (maps, b) in enumerate(zip(rec.maps, blocks)):
-                    n_clips = x.shape[0]
-                    maps = maps[: n_clips * (maps.shape[0] // n_clips)]
                     s = sums[i]
-                    s["row"] += float(_row_entropy(maps).mean()) * n_clips
+                    s["row"] += float(attention_entropy(maps).mean()) * n_clips
                     mean_map = maps.view(n_clips, -1, *maps.shape[1:]).mean((1, 2))  # (B, T, T)
-                    s["mean_map"] += float(_row_entropy(mean_map).mean()) * n_clips
+                    s["mean_map"] += float(attention_entropy(mean_map).mean()) * n_clips
                     q, k = _qk(b.attn, inputs[i])
                     s["logit_sq"] += float(((q @ k.transpose(-2, -1)) ** 2).mean()) * n_clips
                     s["n"] += n_clips
@@ -66,8 +60,7 @@ def attention_stats(model: torch.nn.Module, dataset: Dataset, clips: int = 32,
     finally:
         for h in handles:
             h.remove()
-    log_t = np.log(T)
-    return [{"row": s["row"] / s["n"] / log_t, "mean_map": s["mean_map"] / s["n"] / log_t,
+    return [{"row": s["row"] / s["n"], "mean_map": s["mean_map"] / s["n"],
              "logit_std": float(np.sqrt(s["logit_sq"] / s["n"]))} for s in sums]
 
 
