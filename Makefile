@@ -13,7 +13,7 @@ BOOK_OUT := book/_build/html
 
 help:
 	@echo "make reproduce  execute every notebook (tiny profile) and regenerate figures/"
-	@echo "make test       unit tests, the notebooks under nbval, then the browser tests (what CI runs)"
+	@echo "make test       unit tests, the notebooks under nbval, the claims check, the browser tests (what CI runs)"
 	@echo "make test-fast  the unit tests under 10 s each (about a minute)"
 	@echo "make book       the course as a static HTML book -> $(BOOK_OUT)/index.html"
 	@echo "make student    the notebooks without their reference solutions -> student/"
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: test-unit test-notebooks test-browser
+test: test-unit test-notebooks test-claims test-browser
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/browser
@@ -46,8 +46,7 @@ else
 endif
 
 # seed 0 of one arm of each claim, re-trained and compared with results/claims.json (after the
-# notebooks: it uses the landmark network notebook 01 trains). Not yet part of `make test`: the
-# committed results were measured with an earlier landmark network (see README, claims).
+# notebooks: it uses the landmark network notebook 01 trains)
 test-claims: $(STAMP)
 	$(PY) -m s2d_lib.claims --check
 

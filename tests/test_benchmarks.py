@@ -91,3 +91,48 @@ def test_targets_report_tiny_landmark_caching_and_ratio(quick):
     _, ratio, verdict = targets["tiny dynamic training step ≤ 2.3 × the forward time"]
     assert (verdict == "met") == (_number(ratio) <= 2.3), (ratio, verdict)
     assert targets["base forward ≥ 85% of the matmul limit"][1] == "not measured"
+
+
+def test_inference_quick_measures_each_option_and_replaces_only_its_section(tmp_path):
+    """``python -m benchmarks.inference --quick`` (tiny model, fp32 / bf16 / int8): every option
+    timed on the same windows with its largest probability change, a new default within the
+    tolerance, and only the "Video inference" section of the file rewritten."""
+    import torch
+
+    from s2d_lib.predict.engine import PROBABILITY_TOLERANCE, resolve_precision
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# S2D benchmarks\n\n## Video inference\n\nold\n\n## Kept\n\nthis stays\n")
+    cmd = [sys.executable, "-m", "benchmarks.inference", "--quick", "--out", str(out),
+           "--tiny-checkpoint", str(tmp_path / "none.safetensors")]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    assert "\nold\n" not in text and text.endswith("## Kept\n\nthis stays\n")
+    rows = _rows(text, "Video inference")
+    same = [r for r in rows if "consecutive" in r[1]]
+    assert [r[2] for r in same] == ["fp32", "bf16", "int8"]
+    assert all(_number(r[3]) > 0 and math.isfinite(_number(r[3])) for r in rows)
+    assert float(same[0][7]) == 0
+    assert all(float(r[7]) <= PROBABILITY_TOLERANCE for r in same)
+    default = [r for r in rows if r[8] == "new default"]
+    assert len(default) == 1 and default[0][2] == resolve_precision("auto", torch.device("cpu"))
+    assert sum("fastest within the tolerance" in r[8] for r in rows) == 1
+
+
+def test_claims_runs_section_gives_each_way_against_make_claims_way(tmp_path):
+    from benchmarks import claims_runs
+    from benchmarks.inference import write_section
+    from s2d_lib.claims import Budget
+
+    rows = [("static", claims_runs.WAYS[0], 135, 40.0), ("static", claims_runs.WAYS[2], 135, 60.0)]
+    info = {"CPU": "a CPU", "torch": "torch", "load average at start": "0.1"}
+    section = claims_runs.render(rows, info, 100.0, Budget())
+    table = _rows(section, "Claims runs")
+    assert [r[1] for r in table] == list(claims_runs.WAYS[::2])
+    assert table[0][5] == "—" and table[1][5] == "1.50× faster"
+    assert _number(table[1][4]) == pytest.approx(60 / 135, abs=1e-3)
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# x\n\n## Claims runs\n\nold\n")
+    write_section(out, section, claims_runs.SECTION)
+    assert "old" not in out.read_text() and "1.50× faster" in out.read_text()
