@@ -8,6 +8,7 @@ functions return paths relative to it where they can (notebook outputs stay mach
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Iterable
@@ -19,7 +20,7 @@ from .config import load_config
 from .landmarks import MobileFaceNet
 from .model import S2D
 
-__all__ = ["REPO", "repo_path", "relative", "synthetic_data", "landmark_weights", "landmark_net",
+__all__ = ["REPO", "repo_path", "relative", "file_sha256", "synthetic_data", "landmark_weights", "landmark_net",
            "trained_run", "static_run", "video_run", "load_best"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +39,15 @@ def relative(path: str | os.PathLike) -> str:
         return path.relative_to(REPO).as_posix()
     except ValueError:
         return str(path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "tiny",

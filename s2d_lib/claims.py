@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from . import artifacts
 from .claims_report import (claims_table, describe_attention, describe_claim,  # noqa: F401
                             write_readme_table)
 from .config import TrainConfig, load_config
@@ -308,7 +309,7 @@ def check(committed: dict, setup: Setup) -> list[str]:
     the metrics must be equal. Elsewhere float rounding differs and a short run can end anywhere
     among its seeds, so the run must fall within the 99 % prediction interval of the arm's seeds
     (a plausibility check, not a repeat). Returns the problems (empty: the check passed)."""
-    landmarks = _sha256(setup.landmarks)
+    landmarks = artifacts.file_sha256(setup.landmarks)
     same = (committed.get("machine", {}) == machine()
             and committed.get("world", {}).get("landmarks_sha256") == landmarks)
     if not same:
@@ -346,7 +347,6 @@ def check(committed: dict, setup: Setup) -> list[str]:
 def build_world(setup: Setup) -> dict:
     """The claims world (synthetic RAF-DB and DFEW, ``claims`` preset) and the tiny landmark
     network (trained on the tiny suite's AffectNet faces, as notebook 01 does) when missing."""
-    from . import artifacts
     from .data.synthetic import build_suite
 
     status = build_suite(setup.world, "claims", seed=0, datasets=("RAF-DB", "DFEW"))
@@ -355,13 +355,7 @@ def build_world(setup: Setup) -> dict:
         setup.landmarks = artifacts.landmark_weights()
     return {"path": str(setup.world.relative_to(REPO)) if setup.world.is_relative_to(REPO)
             else str(setup.world), "preset": "claims", "seed": 0, "status": status,
-            "landmarks_sha256": _sha256(setup.landmarks)}
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            "landmarks_sha256": artifacts.file_sha256(setup.landmarks)}
 
 
 def main(argv: Sequence[str] | None = None) -> dict | list:

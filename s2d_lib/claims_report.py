@@ -31,8 +31,6 @@ def claims_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-
-
 def write_readme_table(result: dict, readme: str | Path) -> None:
     """Put :func:`claims_table` between the README's ``<!-- claims-table -->`` markers."""
     path = Path(readme)

