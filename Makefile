@@ -8,8 +8,16 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXTRAS := face,notebooks,dev,docs
 BOOK_OUT := book/_build/html
 
+# S2D_FLOAT=other make <target>: every process computes as on another CPU type (other vector
+# kernels, BLAS and convolution code paths, so other float rounding; s2d_lib/float_path.py). The
+# libraries read these variables once, when they first compute, so they are set here, before
+# any process starts.
+ifeq ($(S2D_FLOAT),other)
+$(foreach kv,$(shell $(PYTHON) s2d_lib/float_path.py --env),$(eval export $(kv)))
+endif
+
 .PHONY: help install test test-fast test-unit test-notebooks test-claims test-browser book reproduce \
-        student lab bench claims clean
+        student lab bench claims weights clean
 
 help:
 	@echo "make reproduce  execute every notebook (tiny profile) and regenerate figures/"
@@ -20,6 +28,8 @@ help:
 	@echo "make lab        open JupyterLab"
 	@echo "make bench      speed / memory / FLOPs table -> benchmarks/RESULTS.md"
 	@echo "make claims     the paper's ablations in miniature -> results/claims.json, figures/claims.png"
+	@echo "make weights    re-train the shipped tiny runs (5 seeds) -> trained/ (after a pipeline change)"
+	@echo "S2D_FLOAT=other make test   the same tests computing as on another CPU type"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,13 +55,15 @@ else
 	@echo "no notebooks yet"
 endif
 
-# seed 0 of one arm of each claim, re-trained and compared with results/claims.json (after the
-# notebooks: it uses the landmark network notebook 01 trains)
+# the claims' two reference runs re-trained and compared with their calibration seeds
 test-claims: $(STAMP)
 	$(PY) -m s2d_lib.claims --check
 
 claims: $(STAMP)
 	$(PY) -m s2d_lib.claims
+
+weights: $(STAMP)
+	$(PY) -m s2d_lib.shipped
 
 # the browser tests open the built book and run notebook 05 in JupyterLab (needs chromium)
 test-browser: book

@@ -1,9 +1,10 @@
 """Load-or-compute the artifacts the notebooks share: the synthetic suite, the landmark network,
 the static checkpoint and the video checkpoints.
 
-Every notebook runs on its own: it asks for what it needs here, gets it from ``runs/`` (or
-``data/``) when an earlier notebook already made it, and otherwise builds it by calling the
-library. Paths are relative to the repository root, whatever the caller's working directory, and
+Every notebook runs on its own: it asks for what it needs here. A trained model comes from the
+weights that ship in ``trained/`` (:mod:`s2d_lib.shipped`: the same numbers on every machine)
+unless the caller asks to train (``train=True``, the notebooks' ``TRAIN`` / ``S2D_TRAIN=1``): then
+it comes from ``runs/`` when an earlier notebook already trained it, and is trained otherwise. Paths are relative to the repository root, whatever the caller's working directory, and
 functions return paths relative to it where they can (notebook outputs stay machine-independent).
 """
 from __future__ import annotations
@@ -19,8 +20,9 @@ from .checkpoints import load_checkpoint
 from .config import load_config
 from .landmarks import MobileFaceNet
 from .model import S2D
+from .shipped import shipped_run
 
-__all__ = ["REPO", "repo_path", "relative", "file_sha256", "synthetic_data", "landmark_weights", "landmark_net",
+__all__ = ["REPO", "train_switch", "repo_path", "relative", "file_sha256", "synthetic_data", "landmark_weights", "landmark_net",
            "trained_run", "static_run", "video_run", "load_best"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,15 +62,26 @@ def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "ti
     return root
 
 
+def train_switch() -> bool:
+    """The notebooks' default for ``TRAIN``: the environment variable ``S2D_TRAIN=1``."""
+    return os.environ.get("S2D_TRAIN", "0").strip().lower() in ("1", "true", "yes")
+
+
 def landmark_weights(run_dir: str | os.PathLike = "runs/landmarks_tiny",
                      data_root: str | os.PathLike = "data/synthetic/AffectNet",
-                     input_size: int = 64, **train_kwargs) -> Path:
-    """Path of the trained MobileFaceNet (our safetensors); trained on the synthetic AffectNet
-    faces' landmarks when ``run_dir`` holds none yet (about two minutes on two CPU cores), with
-    :func:`~s2d_lib.train_landmarks.train_landmarks`'s defaults unless ``train_kwargs`` say
-    otherwise."""
+                     input_size: int = 64, train: bool = False, **train_kwargs) -> Path:
+    """Path of the trained tiny MobileFaceNet (our safetensors): the one that ships
+    (``trained/landmarks_tiny``) unless ``train``; then the one in ``run_dir``, trained on the
+    synthetic AffectNet faces' landmarks when ``run_dir`` holds none yet (about two minutes on two
+    CPU cores), with :func:`~s2d_lib.train_landmarks.train_landmarks`'s defaults unless
+    ``train_kwargs`` say otherwise."""
     from .train_landmarks import train_and_save
 
+    if not train:
+        if train_kwargs or Path(data_root) != Path("data/synthetic/AffectNet") or input_size != 64:
+            raise ValueError("the shipped landmark network has the default recipe; pass train=True "
+                             f"to train one with {train_kwargs or 'other data or input size'}")
+        return shipped_run("landmarks") / "mobilefacenet.safetensors"
     path = repo_path(run_dir) / "mobilefacenet.safetensors"
     if path.is_file():
         return path
@@ -101,15 +114,41 @@ def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = Fals
     return run
 
 
-def static_run(profile: str = "tiny", overrides: Iterable[str] = ()) -> Path:
-    """The static (image) S2D run; the tiny profile first gets the trained landmark network."""
-    extra = [f"landmark_weights={landmark_weights()}"] if profile == "tiny" else []
+#: Config fields that say where things are, not what was trained.
+_PLACES = ("data_root", "init", "landmark_weights", "cache_dir", "out_dir", "progress", "device", "resume")
+
+
+def _shipped_or_none(preset: str, overrides: Iterable[str]) -> Path | None:
+    """The shipped run of ``preset`` when ``overrides`` ask for the shipped recipe on the default
+    synthetic data (else None: another recipe is trained)."""
+    stage, profile = preset.split("_", 1)
+    if profile != "tiny":
+        return None
+    asked = load_config(preset, list(overrides))
+    default = load_config(preset)
+    same_recipe = all(getattr(asked, k) == getattr(default, k) for k in asked.to_dict() if k not in _PLACES)
+    same_data = repo_path(asked.data_root).resolve() == repo_path(default.data_root).resolve()
+    return shipped_run(stage) if same_recipe and same_data else None
+
+
+def static_run(profile: str = "tiny", overrides: Iterable[str] = (), train: bool = False) -> Path:
+    """The static (image) S2D run: in the tiny profile the shipped one (``trained/``) unless
+    ``train`` or ``overrides`` change the recipe; trained runs start from the trained landmark
+    network."""
+    if not train and (run := _shipped_or_none(f"static_{profile}", overrides)) is not None:
+        return run
+    extra = [f"landmark_weights={landmark_weights(train=True)}"] if profile == "tiny" else []
     return trained_run(f"static_{profile}", extra + list(overrides))
 
 
-def video_run(stage: str = "dfer", profile: str = "tiny", overrides: Iterable[str] = ()) -> Path:
-    """A video run (``stage`` ``temporal`` or ``dfer``) inflated from :func:`static_run`."""
-    init = [f"init={static_run(profile) / 'best.safetensors'}"] if profile == "tiny" else []
+def video_run(stage: str = "dfer", profile: str = "tiny", overrides: Iterable[str] = (),
+              train: bool = False) -> Path:
+    """A video run (``stage`` ``temporal`` or ``dfer``): the shipped one unless ``train`` or
+    ``overrides`` change the recipe; trained runs are inflated from :func:`static_run` trained
+    here too (the shipped static weights are float16 copies)."""
+    if not train and (run := _shipped_or_none(f"{stage}_{profile}", overrides)) is not None:
+        return run
+    init = [f"init={static_run(profile, train=True) / 'best.safetensors'}"] if profile == "tiny" else []
     return trained_run(f"{stage}_{profile}", init + list(overrides))
 
 

@@ -15,14 +15,14 @@ tested once:
 Video seed ``s`` starts from the static checkpoint of seed ``s`` (landmark view, all labels).
 Results go to ``results/claims.json`` (per seed: UAR, WAR, test size; per arm: mean ± std; per
 claim: the paired difference with a 95 % t-interval) and ``figures/claims.png``.
-``--check`` re-trains seed 0 of one arm of each claim and compares with the committed file.
+``--check`` re-trains the two reference runs and compares how they train with the calibration
+seeds (:mod:`s2d_lib.claims_check`); ``--calibrate`` writes those.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import platform
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from . import artifacts
+from . import artifacts, claims_check, float_path
 from .claims_report import (claims_table, describe_attention, describe_claim,  # noqa: F401
                             write_readme_table)
 from .config import TrainConfig, load_config
@@ -41,11 +41,12 @@ from .data.labels import label_map
 from .data.memory import InMemory
 from .evaluate import frame_average_baseline
 from .logs import show_logs
+from .shipped import shipped_run
 from .splits import DataSplits, build_data
 from .trainer import fit
 
 __all__ = ["CLAIMS", "Budget", "Claim", "Setup", "run_claims", "summarise", "paired_difference",
-           "check", "claims_table", "describe_claim", "describe_attention", "load_claims", "main"]
+           "claims_table", "describe_claim", "describe_attention", "load_claims", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "claims.json"
 FIGURE = REPO / "figures" / "claims.png"
 WORLD = REPO / "data" / "claims"
-LANDMARKS = REPO / "runs" / "landmarks_tiny" / "mobilefacenet.safetensors"
+LANDMARKS = REPO / "trained" / "landmarks_tiny" / "mobilefacenet.safetensors"  # the shipped network
 RUNS = REPO / "runs" / "claims"
 
 
@@ -257,20 +258,7 @@ def summarise(raw: dict, budget: Budget, world: dict) -> dict:
                     for metric in ("uar", "war")}
         claims[name] = entry
     return {"claims": claims, "tma_attention": raw["tma_attention"], "raw": raw["raw"],
-            "budget": budget.__dict__, "world": world, "machine": machine()}
-
-
-def machine() -> dict:
-    """What the numbers depend on: seeded runs repeat exactly on the same CPU and torch."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "torch": torch.__version__, "threads": torch.get_num_threads()}
+            "budget": budget.__dict__, "world": world, "machine": float_path.describe()}
 
 
 def load_claims(path: str | Path = RESULTS) -> dict:
@@ -283,76 +271,14 @@ def load_claims(path: str | Path = RESULTS) -> dict:
     return json.loads(path.read_text())
 
 
-#: The runs ``--check`` repeats: seed 0 of one arm of each claim. Two runs cover all four: the
-#: static reference (an arm of the landmark claim, and where every video run of seed 0 starts)
-#: and the video reference, which is an arm of each of the three video claims.
-CHECKED = (("landmark_view", "landmark view", "1"),
-           ("temporal_attention", "TMA attention over frames", "1"),
-           ("easdl", "cross-entropy", "1"),
-           ("static_pretraining", "from the static checkpoint", "1"))
-
-
-def prediction_interval(values: Sequence[float], level: float = 0.99) -> tuple[float, float]:
-    """Where one more seed of an arm falls with probability ``level``, from its ``values`` over
-    seeds: mean ± t(level, n-1) · std · sqrt(1 + 1/n)."""
-    n = len(values)
-    mean = float(np.mean(values))
-    if n < 2:
-        return mean, mean
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * np.std(values, ddof=1) * np.sqrt(1 + 1 / n))
-    return mean - half, mean + half
-
-
-def check(committed: dict, setup: Setup) -> list[str]:
-    """Re-train the ``CHECKED`` runs in ``setup.runs`` and compare their test metrics with
-    ``committed``. On the machine type and landmark network that wrote it, runs are deterministic:
-    the metrics must be equal. Elsewhere float rounding differs and a short run can end anywhere
-    among its seeds, so the run must fall within the 99 % prediction interval of the arm's seeds
-    (a plausibility check, not a repeat). Returns the problems (empty: the check passed)."""
-    landmarks = artifacts.file_sha256(setup.landmarks)
-    same = (committed.get("machine", {}) == machine()
-            and committed.get("world", {}).get("landmarks_sha256") == landmarks)
-    if not same:
-        print(f"claims check: the committed results come from {committed.get('machine')} and "
-              f"landmark network {committed.get('world', {}).get('landmarks_sha256', '?')[:8]}; "
-              f"this is {machine()} with {landmarks[:8]}: checking that each run falls within "
-              "the 99 % prediction interval of its arm's seeds, not that it repeats exactly",
-              flush=True)
-    problems = []
-    for name, arm, share in CHECKED:
-        claim = CLAIMS[name]
-        fraction = float(share)
-        cfg = (setup.static_config(claim.arms[arm], fraction, 0) if claim.stage == "static"
-               else setup.video_config(claim.arms[arm], 0))
-        if claim.stage == "video":
-            _train(setup, setup.static_config({}, 1.0, 0))
-        got = _train(setup, cfg)
-        runs = committed["raw"][name][arm][share]
-        want = next(r for r in runs if r["seed"] == 0)
-        for metric in ("uar", "war"):
-            low, high = ((want[metric], want[metric]) if same
-                         else prediction_interval([r[metric] for r in runs]))
-            line = (f"{name} / {arm} / share {share} / seed 0: {metric.upper()} "
-                    f"{100 * got[metric]:.2f} vs committed {100 * want[metric]:.2f}")
-            ok = low - 1e-12 <= got[metric] <= high + 1e-12
-            print(("ok   " if ok else "FAIL ") + line + ("" if same else
-                  f" (another machine: allowed {100 * low:.2f} to {100 * high:.2f})"), flush=True)
-            if not ok:
-                problems.append(line)
-        if got["n"] != want["n"]:
-            problems.append(f"{name} / {arm}: test size {got['n']} vs committed {want['n']}")
-    return problems
-
-
 def build_world(setup: Setup) -> dict:
-    """The claims world (synthetic RAF-DB and DFEW, ``claims`` preset) and the tiny landmark
-    network (trained on the tiny suite's AffectNet faces, as notebook 01 does) when missing."""
+    """The claims world (synthetic RAF-DB and DFEW, ``claims`` preset), built when missing; the
+    runs see it through the shipped tiny landmark network (the same on every machine)."""
     from .data.synthetic import build_suite
 
     status = build_suite(setup.world, "claims", seed=0, datasets=("RAF-DB", "DFEW"))
-    if not setup.landmarks.is_file():
-        artifacts.synthetic_data()
-        setup.landmarks = artifacts.landmark_weights()
+    if setup.landmarks == LANDMARKS:
+        shipped_run("landmarks")  # checks the shipped network against its recorded SHA-256
     return {"path": str(setup.world.relative_to(REPO)) if setup.world.is_relative_to(REPO)
             else str(setup.world), "preset": "claims", "seed": 0, "status": status,
             "landmarks_sha256": artifacts.file_sha256(setup.landmarks)}
@@ -370,8 +296,10 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
     parser.add_argument("--runs", type=Path, default=RUNS)
     parser.add_argument("--readme", type=Path, help="write the claims table into this README "
                         "(between its <!-- claims-table --> markers) from --out, and stop")
-    parser.add_argument("--check", action="store_true",
-                        help="re-train seed 0 of one arm of each claim; compare with --out")
+    parser.add_argument("--check", action="store_true", help="re-train the two reference runs; "
+                        "compare how they train with the calibration seeds (results/claims_check.json)")
+    parser.add_argument("--calibrate", action="store_true", help="train the reference runs for "
+                        "--seeds seeds and write results/claims_check.json")
     args = parser.parse_args(argv)
     show_logs(stream=sys.stderr)
     if args.readme:
@@ -380,11 +308,13 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
     setup = Setup(world=args.world, runs=args.runs, budget=Budget(seeds=args.seeds))
     start = time.perf_counter()
     world = build_world(setup)
+    if args.calibrate:
+        return claims_check.calibrate(setup, args.seeds)
     if args.check:
         import tempfile
-        committed = json.loads(args.out.read_text())
         with tempfile.TemporaryDirectory() as tmp:
-            problems = check(committed, replace(setup, runs=Path(tmp), _data=setup._data))
+            problems = claims_check.check(json.loads(claims_check.CALIBRATION.read_text()),
+                                          claims_check.with_runs(setup, Path(tmp)))
         print(f"claims check: {len(problems)} problem(s) in {time.perf_counter() - start:.0f} s")
         if problems:
             sys.exit(1)

@@ -162,7 +162,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "static_tiny": dict(_TINY, stage="static", dataset="RAF-DB", data_root="data/synthetic/RAF-DB",
                         num_frames=1, epochs=7, batch_size=32, lr=1e-3, min_lr=1e-5,
                         warmup_epochs=1, drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1,
-                        easdl=False, landmark_weights="runs/landmarks_tiny/mobilefacenet.safetensors"),
+                        easdl=False, landmark_weights="trained/landmarks_tiny/mobilefacenet.safetensors"),
     "temporal_tiny": dict(_TINY, stage="temporal", dataset="DFEW", data_root="data/synthetic/DFEW",
                           num_frames=8, frame_sampling="uniform",
                           init="runs/static_tiny_RAF-DB/best.safetensors", fresh_tma=True,

@@ -15,6 +15,15 @@ SHARED_REFERENCE = REPO.parent / "shared" / "reference"
 CPU_THREADS = torch.get_num_threads()
 
 
+def pytest_report_header(config):
+    from s2d_lib import float_path
+
+    path = float_path.describe()
+    mode = "another CPU type's (S2D_FLOAT=other)" if float_path.is_other_cpu() else "this machine's own"
+    return (f"float path: {mode}: {path['cpu']}, kernels {path['kernels']}, "
+            f"MKL_CBWR={path['mkl_cbwr'] or '-'}, ONEDNN_MAX_CPU_ISA={path['onednn_isa'] or '-'}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The tests compute on small tensors: on a shared CPU, handing each op to another thread

@@ -21,9 +21,9 @@ def test_existing_landmark_weights_are_reused_not_retrained(tmp_path):
     net = MobileFaceNet(input_size=64)
     save_checkpoint(net, tmp_path / "mobilefacenet.safetensors")
     # A data root that does not exist proves nothing is trained.
-    path = artifacts.landmark_weights(run_dir=tmp_path, data_root=tmp_path / "missing")
+    path = artifacts.landmark_weights(run_dir=tmp_path, data_root=tmp_path / "missing", train=True)
     assert path == tmp_path / "mobilefacenet.safetensors"
-    loaded = artifacts.landmark_net(run_dir=tmp_path, data_root=tmp_path / "missing")
+    loaded = artifacts.landmark_net(run_dir=tmp_path, data_root=tmp_path / "missing", train=True)
     assert not loaded.training and loaded.input_size == 64
 
 

@@ -95,10 +95,9 @@ def test_every_label_share_gets_the_same_epochs_and_steps(tmp_path):
 
 
 @pytest.mark.slow
-def test_every_claim_runs_in_miniature_and_the_check_repeats_it(tmp_path, monkeypatch):
+def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
     """Two seeds of every arm of a static and a video claim on a small world (a random landmark
-    network), then ``--check`` on the same machine: a re-trained run equals the results exactly,
-    and a changed result is caught."""
+    network): the results the course reads."""
     from dataclasses import replace
 
     from s2d_lib.checkpoints import save_checkpoint
@@ -131,29 +130,6 @@ def test_every_claim_runs_in_miniature_and_the_check_repeats_it(tmp_path, monkey
     table = claims.claims_table(result)
     assert table.count("\n") == 2 + sum(len(s) for e in result["claims"].values()
                                         for s in e["arms"].values())
-    # the check on this machine: the same runs again, exactly the same metrics
-    monkeypatch.setattr(claims, "CHECKED", (("temporal_attention", "each frame alone", "1"),))
-    again = replace(setup, runs=tmp_path / "again", _data={})
-    assert claims.check(json.loads(json.dumps(result)), again) == []
-    # on another machine type: within the arm's prediction interval (the finished run is reused)
-    other = json.loads(json.dumps(result))
-    other["machine"]["cpu"] = "another CPU"
-    assert claims.check(other, again) == []
-    for run in other["raw"]["temporal_attention"]["each frame alone"]["1"]:
-        run["uar"] = 0.99  # every seed the same: the interval is that one value
-    assert claims.check(other, again) != []
-    result["raw"]["temporal_attention"]["each frame alone"]["1"][0]["uar"] += 0.01
-    assert claims.check(result, replace(again, _data={})) != []
-
-
-def test_prediction_interval_holds_one_more_seed():
-    values = [0.30, 0.34, 0.27, 0.31, 0.29]
-    low, high = claims.prediction_interval(values)
-    half = stats.t.ppf(0.995, 4) * np.std(values, ddof=1) * np.sqrt(1.2)
-    assert (low, high) == pytest.approx((np.mean(values) - half, np.mean(values) + half))
-    narrower = claims.prediction_interval(values, level=0.95)
-    assert low < narrower[0] < np.mean(values) < narrower[1] < high
-    assert claims.prediction_interval([0.4]) == (0.4, 0.4)
 
 
 def _committed():

@@ -1,0 +1,136 @@
+"""The claims check (``python -m s2d_lib.claims --check``, part of ``make test``): re-train the
+two reference runs of the claims and ask whether they still train as they did.
+
+A short run's test accuracy is a poor check on another CPU type: the rounding sends it anywhere
+among its seeds (the landmark arm's UAR spans 20 points over five seeds). So the check reads
+what a run does *while* it trains, which varies little from seed to seed and which a broken
+part moves far:
+
+* ``train_loss``: the mean training loss of the last epoch (a landmark view that carries
+  nothing leaves the static model near the class prior's loss);
+* ``val_loss``: the validation loss of the selected epoch;
+* ``tma_change`` (video run): how far the TMAs' weights moved from where they started, relative
+  to their size (a frozen TMA does not move at all).
+
+Each must fall within the 99 % prediction interval of the same quantity over the calibration
+seeds (``results/claims_check.json``, made by ``--calibrate``). On the float path and landmark
+network that wrote that file, runs repeat exactly, so seed 0 must also equal it to the bit.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import float_path
+from .config import VIDEO_DATASETS, TrainConfig
+from .shipped import band
+
+__all__ = ["CHECKED", "CALIBRATION", "STATISTICS", "run_statistics", "calibrate", "check"]
+
+CALIBRATION = Path(__file__).resolve().parents[1] / "results" / "claims_check.json"
+
+#: The runs the check repeats: the static reference (an arm of the landmark claim, where every
+#: video run starts) and the video reference (an arm of the three video claims).
+CHECKED = {"static": ("landmark_view", "landmark view"),
+           "video": ("temporal_attention", "TMA attention over frames")}
+#: The statistics checked per run, and those only reported.
+STATISTICS = {"static": ("train_loss", "val_loss"), "video": ("train_loss", "val_loss", "tma_change")}
+REPORTED = ("uar", "war")
+
+
+def _config(setup, kind: str, seed: int) -> TrainConfig:
+    from .claims import CLAIMS
+
+    name, arm = CHECKED[kind]
+    overrides = CLAIMS[name].arms[arm]
+    return (setup.static_config(overrides, 1.0, seed) if kind == "static"
+            else setup.video_config(overrides, seed))
+
+
+def tma_change(cfg: TrainConfig) -> float:
+    """‖θ_selected − θ_start‖ / ‖θ_start‖ over every TMA weight of ``cfg``'s finished run; the
+    start is rebuilt as the trainer builds it (same seed, same inflation)."""
+    from .build import build_model
+    from .checkpoints import read_state_dict
+    from .seeding import seed_everything
+
+    seed_everything(cfg.seed)
+    start = {k: v for k, v in build_model(cfg).state_dict().items() if ".TMA." in k}
+    end = read_state_dict(cfg.run_dir / "best.safetensors")[0]
+    moved = sum(float((end[k].float() - v).pow(2).sum()) for k, v in start.items())
+    size = sum(float(v.pow(2).sum()) for v in start.values())
+    return float(np.sqrt(moved / size))
+
+
+def run_statistics(setup, kind: str, seed: int) -> dict:
+    """Train (or read back) the ``kind`` reference run of ``seed``; its checked and reported
+    statistics."""
+    from .claims import _train
+
+    if kind == "video":
+        _train(setup, _config(setup, "static", seed))
+    cfg = _config(setup, kind, seed)
+    result = _train(setup, cfg)
+    history = json.loads((cfg.run_dir / "metrics.json").read_text())
+    select = "val_uar" if cfg.dataset in VIDEO_DATASETS else "val_war"  # as the trainer selects
+    best = max(history, key=lambda row: (row[select], -row["epoch"]))
+    out = {"seed": seed, "train_loss": history[-1]["train_loss"], "val_loss": best["val_loss"],
+           "uar": result["uar"], "war": result["war"], "n": result["n"]}
+    if kind == "video":
+        out["tma_change"] = tma_change(cfg)
+    return out
+
+
+def calibrate(setup, seeds: int = 5, path: Path = CALIBRATION) -> dict:
+    """The reference runs of ``seeds`` seeds (in ``setup.runs``, reused when finished): the
+    statistics the check compares with, written to ``path``."""
+    from .artifacts import file_sha256
+
+    result = {"machine": float_path.describe(), "landmarks_sha256": file_sha256(setup.landmarks),
+              "budget": setup.budget.__dict__,
+              "runs": {kind: [run_statistics(setup, kind, s) for s in range(seeds)] for kind in CHECKED}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def check(calibration: dict, setup, kinds: Sequence[str] = tuple(CHECKED)) -> list[str]:
+    """Re-train seed 0 of the ``kinds`` reference runs in ``setup.runs`` and compare with
+    ``calibration``; returns the problems (empty: the check passed)."""
+    from .artifacts import file_sha256
+
+    exact = (calibration["machine"] == float_path.describe()
+             and calibration["landmarks_sha256"] == file_sha256(setup.landmarks))
+    print("claims check: " + ("the float path and landmark network that wrote the calibration: "
+                              "seed 0 must repeat exactly" if exact else
+                              f"another float path or landmark network than the calibration's "
+                              f"({calibration['machine']['cpu']}, {calibration['machine']['kernels']}): "
+                              "each statistic must fall within the 99 % band of the calibration seeds"),
+          flush=True)
+    problems = []
+    for kind in kinds:
+        runs = calibration["runs"][kind]
+        got = run_statistics(setup, kind, 0)
+        want = next(r for r in runs if r["seed"] == 0)
+        for name in STATISTICS[kind] + REPORTED:
+            low, high = band([r[name] for r in runs])
+            ok = (got[name] == want[name]) if exact else low <= got[name] <= high
+            checked = name in STATISTICS[kind] or exact
+            line = (f"{kind} reference, seed 0: {name} {got[name]:.4f} (calibration seed 0 "
+                    f"{want[name]:.4f}; 99 % band of {len(runs)} seeds {low:.4f} to {high:.4f})")
+            print(("ok   " if ok else "FAIL " if checked else "info ") + line, flush=True)
+            if checked and not ok:
+                problems.append(line)
+        if got["n"] != want["n"]:
+            problems.append(f"{kind} reference: test size {got['n']} vs calibration {want['n']}")
+    return problems
+
+
+def with_runs(setup, runs: Path):
+    """``setup`` writing its runs to ``runs`` (sharing the datasets already in memory)."""
+    return replace(setup, runs=runs, _data=setup._data)

@@ -1,0 +1,94 @@
+"""The claims check: exact on the float path that wrote its calibration, within the seeds' band
+elsewhere, and narrow enough that a broken landmark view or a frozen TMA fails it."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from s2d_lib import claims, claims_check
+from s2d_lib.checkpoints import save_checkpoint
+from s2d_lib.landmarks import MobileFaceNet
+
+
+@pytest.fixture(scope="module")
+def mini_setup(tmp_path_factory):
+    """A small claims world, a random landmark network and a budget of a few steps."""
+    from s2d_lib.data.synthetic import PRESETS, build_suite
+
+    tmp = tmp_path_factory.mktemp("claims_check")
+    world = tmp / "world"
+    preset = replace(PRESETS["mini"], name="claims_test", rafdb=(140, 21), dfew=70, frames=(8, 12))
+    build_suite(world, preset, datasets=("RAF-DB", "DFEW"), progress=False)
+    torch.manual_seed(0)
+    landmarks = save_checkpoint(MobileFaceNet(64), tmp / "lm.safetensors")
+    budget = claims.Budget(seeds=2, static_epochs=2, static_steps=2, static_batch=8,
+                           video_epochs=2, video_steps=2, video_batch=4, warmup_steps=1)
+    return claims.Setup(world=world, landmarks=landmarks, runs=tmp / "runs", budget=budget), tmp
+
+
+@pytest.mark.slow
+def test_the_check_repeats_exactly_here_and_within_the_band_elsewhere(mini_setup):
+    setup, tmp = mini_setup
+    calibration = claims_check.calibrate(setup, seeds=2, path=tmp / "calibration.json")
+    assert json.loads((tmp / "calibration.json").read_text()) == calibration
+    video = calibration["runs"]["video"]
+    assert [r["seed"] for r in video] == [0, 1] and all(r["tma_change"] > 0 for r in video)
+    again = claims_check.with_runs(setup, tmp / "again")
+    assert claims_check.check(calibration, again) == []  # the same float path: the same bits
+    changed = json.loads(json.dumps(calibration))
+    changed["runs"]["static"][0]["train_loss"] += 1e-7
+    assert any("train_loss" in p for p in claims_check.check(changed, again))
+    # another float path: within the band of the seeds (finished runs are read back)
+    other = json.loads(json.dumps(calibration))
+    other["machine"]["kernels"] = "ANOTHER"
+    assert claims_check.check(other, again) == []
+    for run in other["runs"]["video"]:
+        run["tma_change"] = 5.0  # every seed the same: the band is that one value
+    problems = claims_check.check(other, again)
+    assert len(problems) == 1 and "tma_change" in problems[0]
+
+
+@pytest.fixture(scope="module")
+def claims_world():
+    if not claims_check.CALIBRATION.is_file():
+        pytest.skip("results/claims_check.json not calibrated yet (python -m s2d_lib.claims --calibrate)")
+    setup = claims.Setup()
+    claims.build_world(setup)
+    return setup, json.loads(claims_check.CALIBRATION.read_text())
+
+
+@pytest.mark.slow
+def test_a_broken_landmark_view_fails_the_check(claims_world, tmp_path):
+    """An untrained landmark network (its view carries no landmarks) leaves the static reference
+    run's losses far outside the calibration band."""
+    setup, calibration = claims_world
+    torch.manual_seed(1)
+    broken = save_checkpoint(MobileFaceNet(64), tmp_path / "untrained.safetensors")
+    problems = claims_check.check(calibration, replace(setup, landmarks=broken, runs=tmp_path),
+                                  kinds=("static",))
+    assert any("train_loss" in p for p in problems) and any("val_loss" in p for p in problems)
+
+
+@pytest.mark.slow
+def test_a_frozen_tma_fails_the_check(claims_world, tmp_path, monkeypatch):
+    """TMAs that never train (their weights left out of the optimiser) are caught by how far the
+    TMA weights moved."""
+    from s2d_lib import trainer
+
+    build = trainer.build_model
+
+    def frozen_tma(cfg):
+        model = build(cfg)
+        if cfg.stage != "static":
+            for name, p in model.named_parameters():
+                if ".TMA." in name:
+                    p.requires_grad_(False)
+        return model
+
+    monkeypatch.setattr(trainer, "build_model", frozen_tma)
+    setup, calibration = claims_world
+    problems = claims_check.check(calibration, replace(setup, runs=tmp_path), kinds=("video",))
+    assert any("tma_change" in p for p in problems)
