@@ -40,7 +40,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: test-unit test-notebooks test-claims test-browser
+# the claims check (test-claims) runs inside the unit tests, with its own sabotage tests
+test: test-unit test-notebooks test-browser
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests --ignore=tests/browser
@@ -55,7 +56,8 @@ else
 	@echo "no notebooks yet"
 endif
 
-# the claims' two reference runs re-trained and compared with their calibration seeds
+# the claims' two reference runs re-trained and compared with their calibration seeds (make test
+# runs the same check in tests/test_claims_check.py, beside the runs that must fail it)
 test-claims: $(STAMP)
 	$(PY) -m s2d_lib.claims --check
 

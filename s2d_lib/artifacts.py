@@ -3,9 +3,10 @@ the static checkpoint and the video checkpoints.
 
 Every notebook runs on its own: it asks for what it needs here. A trained model comes from the
 weights that ship in ``trained/`` (:mod:`s2d_lib.shipped`: the same numbers on every machine)
-unless the caller asks to train (``train=True``, the notebooks' ``TRAIN`` / ``S2D_TRAIN=1``): then
-it comes from ``runs/`` when an earlier notebook already trained it, and is trained otherwise. Paths are relative to the repository root, whatever the caller's working directory, and
-functions return paths relative to it where they can (notebook outputs stay machine-independent).
+unless the caller asks to train (``train=True``, the notebooks' ``TRAIN`` / ``S2D_TRAIN=1``) or
+asks for another recipe: then it comes from ``runs/`` when an earlier notebook already trained it,
+and is trained otherwise. Paths are relative to the repository root, whatever the caller's
+working directory, and functions return paths relative to it where they can (notebook outputs stay machine-independent).
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from .landmarks import MobileFaceNet
 from .model import S2D
 from .shipped import shipped_run
 
-__all__ = ["REPO", "train_switch", "repo_path", "relative", "file_sha256", "synthetic_data", "landmark_weights", "landmark_net",
-           "trained_run", "static_run", "video_run", "load_best"]
+__all__ = ["REPO", "train_switch", "repo_path", "relative", "file_sha256", "synthetic_data",
+           "landmark_weights", "landmark_net", "trained_run", "static_run", "video_run", "load_best"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -133,22 +134,22 @@ def _shipped_or_none(preset: str, overrides: Iterable[str]) -> Path | None:
 
 def static_run(profile: str = "tiny", overrides: Iterable[str] = (), train: bool = False) -> Path:
     """The static (image) S2D run: in the tiny profile the shipped one (``trained/``) unless
-    ``train`` or ``overrides`` change the recipe; trained runs start from the trained landmark
-    network."""
+    ``train`` or ``overrides`` change the recipe; a run trained here starts from the landmark
+    network trained here (``train``) or the shipped one."""
     if not train and (run := _shipped_or_none(f"static_{profile}", overrides)) is not None:
         return run
-    extra = [f"landmark_weights={landmark_weights(train=True)}"] if profile == "tiny" else []
+    extra = [f"landmark_weights={landmark_weights(train=train)}"] if profile == "tiny" else []
     return trained_run(f"static_{profile}", extra + list(overrides))
 
 
 def video_run(stage: str = "dfer", profile: str = "tiny", overrides: Iterable[str] = (),
               train: bool = False) -> Path:
     """A video run (``stage`` ``temporal`` or ``dfer``): the shipped one unless ``train`` or
-    ``overrides`` change the recipe; trained runs are inflated from :func:`static_run` trained
-    here too (the shipped static weights are float16 copies)."""
+    ``overrides`` change the recipe; a run trained here is inflated from :func:`static_run` with
+    the same ``train``."""
     if not train and (run := _shipped_or_none(f"{stage}_{profile}", overrides)) is not None:
         return run
-    init = [f"init={static_run(profile, train=True) / 'best.safetensors'}"] if profile == "tiny" else []
+    init = [f"init={static_run(profile, train=train) / 'best.safetensors'}"] if profile == "tiny" else []
     return trained_run(f"{stage}_{profile}", init + list(overrides))
 
 

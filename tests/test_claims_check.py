@@ -52,32 +52,47 @@ def test_the_check_repeats_exactly_here_and_within_the_band_elsewhere(mini_setup
 
 
 @pytest.fixture(scope="module")
-def claims_world():
+def reference(tmp_path_factory):
+    """The check as ``make claims`` calibrated it: the claims world, the shipped landmark network,
+    the two reference runs of seed 0 re-trained once for the module, and their problems."""
     if not claims_check.CALIBRATION.is_file():
         pytest.skip("results/claims_check.json not calibrated yet (python -m s2d_lib.claims --calibrate)")
-    setup = claims.Setup()
+    calibration = json.loads(claims_check.CALIBRATION.read_text())
+    setup = claims.Setup(runs=tmp_path_factory.mktemp("reference_runs"))
     claims.build_world(setup)
-    return setup, json.loads(claims_check.CALIBRATION.read_text())
+    return setup, calibration, claims_check.check(calibration, setup)
 
 
 @pytest.mark.slow
-def test_a_broken_landmark_view_fails_the_check(claims_world, tmp_path):
+def test_the_reference_runs_train_as_calibrated(reference):
+    """``make claims --check``: seed 0 of both reference runs, re-trained here, within the band of
+    the calibration seeds (exactly equal on the float path that calibrated)."""
+    assert reference[2] == []
+
+
+@pytest.mark.slow
+def test_a_broken_landmark_view_fails_the_check(reference, tmp_path):
     """An untrained landmark network (its view carries no landmarks) leaves the static reference
     run's losses far outside the calibration band."""
-    setup, calibration = claims_world
+    setup, calibration, _ = reference
     torch.manual_seed(1)
     broken = save_checkpoint(MobileFaceNet(64), tmp_path / "untrained.safetensors")
-    problems = claims_check.check(calibration, replace(setup, landmarks=broken, runs=tmp_path),
+    problems = claims_check.check(calibration, replace(setup, landmarks=broken, runs=tmp_path / "runs"),
                                   kinds=("static",))
     assert any("train_loss" in p for p in problems) and any("val_loss" in p for p in problems)
 
 
 @pytest.mark.slow
-def test_a_frozen_tma_fails_the_check(claims_world, tmp_path, monkeypatch):
+def test_a_frozen_tma_fails_the_check(reference, tmp_path, monkeypatch):
     """TMAs that never train (their weights left out of the optimiser) are caught by how far the
-    TMA weights moved."""
+    TMA weights moved; the video run starts from the reference static run."""
+    import shutil
+
     from s2d_lib import trainer
 
+    setup, calibration, _ = reference
+    static = setup.static_checkpoint(0).parent
+    shutil.copytree(static, tmp_path / static.name)
     build = trainer.build_model
 
     def frozen_tma(cfg):
@@ -89,6 +104,5 @@ def test_a_frozen_tma_fails_the_check(claims_world, tmp_path, monkeypatch):
         return model
 
     monkeypatch.setattr(trainer, "build_model", frozen_tma)
-    setup, calibration = claims_world
     problems = claims_check.check(calibration, replace(setup, runs=tmp_path), kinds=("video",))
     assert any("tma_change" in p for p in problems)
