@@ -30,10 +30,10 @@ from s2d_lib.checkpoints import checkpoint_metadata, load_any_checkpoint, load_l
 from s2d_lib.predict.engine import (PROBABILITY_TOLERANCE, prepare_model, resolve_precision,
                                     window_probs)
 from s2d_lib.predict.windows import Windows, plan_windows, training_span
+from s2d_course.paths import REPO
 
 from .machine import describe, use_all_cores
 
-REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Video inference"
 FPS, OLD_STRIDE = 25.0, 4
 OPTIONS = ("fp32", "bf16", "int8", "compile")

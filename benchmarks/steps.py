@@ -16,7 +16,6 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable
 
 import timm
@@ -28,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import s2d_lib  # noqa: F401  (registers the S2D models with timm)
 from s2d_lib.model import S2D, set_trainable
 from s2d_lib.profile import profile
+from s2d_course.paths import REPO
 
 from .machine import peak_rss_mib, reset_peak_rss, rss_mib, time_fn, use_all_cores
 
@@ -41,7 +41,6 @@ NUM_CLASSES = 7
 ATTENTION = {"fused": [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
                        SDPBackend.CUDNN_ATTENTION],
              "math": [SDPBackend.MATH]}
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)

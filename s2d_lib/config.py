@@ -50,7 +50,7 @@ class TrainConfig:
     vit_weights: str | None = None     # static: MAE ViT as a local file or a timm name (online only)
     landmark_weights: str | None = None  # MobileFaceNet weights (ours or released); None: random
     fresh_tma: bool = False            # temporal/dfer: re-initialise the TMAs of the static model
-    # Ablations (the claims of s2d_lib.claims); the paper's model has both on
+    # Ablations (the claims the course measures); the paper's model has both on
     landmark_view: bool = True         # False: the landmark branch removed (not zeroed)
     temporal_attention: bool = True    # False: each frame attends to itself alone in the TMAs
     # Optimisation (AdamW, warm-up + cosine per step)

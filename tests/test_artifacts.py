@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from s2d_lib import artifacts
+from s2d_course import artifacts
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.landmarks import MobileFaceNet
 
@@ -14,7 +14,7 @@ def test_paths_are_taken_from_the_repository_root(tmp_path, monkeypatch):
     assert artifacts.repo_path(tmp_path) == tmp_path
     assert artifacts.relative(artifacts.REPO / "figures" / "a.png") == "figures/a.png"
     assert artifacts.relative(tmp_path) == str(tmp_path.resolve())
-    assert (artifacts.REPO / "s2d_lib" / "artifacts.py").is_file()
+    assert (artifacts.REPO / "s2d_course" / "artifacts.py").is_file()
 
 
 def test_existing_landmark_weights_are_reused_not_retrained(tmp_path):

@@ -11,8 +11,8 @@ import torch
 from scipy import stats
 
 import s2d_lib.model  # noqa: F401  (registers the models)
-from s2d_lib import claims
-from s2d_lib.artifacts import file_sha256
+from s2d_course import claims
+from s2d_course.artifacts import file_sha256
 from s2d_lib.config import load_config
 from s2d_lib.model import set_trainable
 
@@ -101,7 +101,7 @@ def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
     from dataclasses import replace
 
     from s2d_lib.checkpoints import save_checkpoint
-    from s2d_lib.data.synthetic import PRESETS, build_suite
+    from s2d_course.synthetic import PRESETS, build_suite
     from s2d_lib.landmarks import MobileFaceNet
 
     world = tmp_path / "world"
@@ -154,5 +154,5 @@ def test_committed_claims_have_the_seeds_and_test_sizes_a_claim_needs():
 
 def test_readme_claims_table_is_the_committed_results(tmp_path):
     result = _committed()
-    readme = (claims.REPO / "README.md").read_text()
-    assert claims.claims_table(result) in readme, "run python -m s2d_lib.claims --readme README.md"
+    readme = (claims.paths.REPO / "README.md").read_text()
+    assert claims.claims_table(result) in readme, "run python -m s2d_course.claims --readme README.md"

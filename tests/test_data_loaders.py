@@ -16,7 +16,7 @@ from s2d_lib.data.decode import ClipReader
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.config import load_config
 from s2d_lib.data import sampling
-from s2d_lib.data.synthetic import dataset_paths
+from s2d_course.synthetic import dataset_paths
 from s2d_lib.evaluate import evaluate_checkpoint
 from s2d_lib.splits import build_split
 

@@ -13,7 +13,7 @@ from PIL import Image
 import s2d_lib  # noqa: F401
 from s2d_lib.checkpoints import load_any_checkpoint
 from s2d_lib.data import sampling
-from s2d_lib.data.synthetic.writers import write_mp4
+from s2d_course.synthetic.writers import write_mp4
 from s2d_lib.predict import (NO_FACE, annotate_frame, plan_windows, predict_video, smooth_probs,
                              summary, timeline_figure, training_span, write_outputs)
 
@@ -75,8 +75,8 @@ def _episode(seconds: float = 3.0) -> np.ndarray:
 def _render(seed: int, timeline: list[tuple[str, np.ndarray]]) -> list[Image.Image]:
     """Frames of one identity through ``(label, intensities)`` segments (each distinct frame is
     drawn once)."""
-    from s2d_lib.data.synthetic.face import Pose, expression_aus, sample_identity
-    from s2d_lib.data.synthetic.render import render_face, sample_scene
+    from s2d_course.synthetic.face import Pose, expression_aus, sample_identity
+    from s2d_course.synthetic.render import render_face, sample_scene
 
     rng = np.random.default_rng(seed)
     idn, scene = sample_identity(rng), sample_scene(rng, SIZE, occlusion=0, blur=0)

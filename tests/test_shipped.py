@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from s2d_lib import artifacts, shipped
+from s2d_course import artifacts, shipped
 
 pytestmark = pytest.mark.skipif(not (shipped.TRAINED / shipped.MANIFEST).is_file(),
                                 reason="trained/manifest.json not made yet (make weights)")
@@ -111,4 +111,4 @@ def test_the_shipped_weights_score_here_what_the_manifest_says(stage):
 
 def test_readme_table_is_the_manifest():
     readme = (shipped.TRAINED.parent / "README.md").read_text()
-    assert shipped.readme_table() in readme, "run python -m s2d_lib.shipped --readme README.md"
+    assert shipped.readme_table() in readme, "run python -m s2d_course.shipped --readme README.md"

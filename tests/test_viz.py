@@ -18,9 +18,9 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa:
 
 import s2d_lib  # noqa: E402,F401  (registers the S2D models)
 from s2d_lib import viz  # noqa: E402
-from s2d_lib.data.synthetic.clips import plan_clip  # noqa: E402
-from s2d_lib.data.synthetic.face import sample_identity, sample_pose  # noqa: E402
-from s2d_lib.data.synthetic.render import render_face, sample_scene  # noqa: E402
+from s2d_course.synthetic.clips import plan_clip  # noqa: E402
+from s2d_course.synthetic.face import sample_identity, sample_pose  # noqa: E402
+from s2d_course.synthetic.render import render_face, sample_scene  # noqa: E402
 from s2d_lib.data.transforms import normalize  # noqa: E402
 
 T, SIDE, K = 4, 64, 7

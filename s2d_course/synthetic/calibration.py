@@ -16,7 +16,7 @@ landmark baseline for clips (aligned ``landmarks.npy``: the middle frame or the 
 frames; RAF-DB images have no landmark file), and both middle-frame classifiers scored on every
 test frame that shows the expression, with and without each nuisance of ``nuisance.json``.
 
-``python -m s2d_lib.data.synthetic.calibration --root data/synthetic [--world]`` prints the
+``python -m s2d_course.synthetic.calibration --root data/synthetic [--world]`` prints the
 numbers.
 """
 from __future__ import annotations
@@ -35,9 +35,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from ..annotations import read_dfew_split, read_rafdb_partition
-from ..decode import IMAGE_EXTENSIONS
-from ..layouts import RAFDB_IMAGES, RAFDB_LABELS, video_layout
+from s2d_lib.data.annotations import read_dfew_split, read_rafdb_partition
+from s2d_lib.data.decode import IMAGE_EXTENSIONS
+from s2d_lib.data.layouts import RAFDB_IMAGES, RAFDB_LABELS, video_layout
 from .nuisances import NUISANCES
 from .writers import LANDMARKS_FILE, NUISANCE_FILE, SYNTHETIC_LABELS
 

@@ -1,4 +1,4 @@
-"""The paper's ablation claims, measured in miniature: ``python -m s2d_lib.claims`` (``make claims``).
+"""The paper's ablation claims, measured in miniature: ``python -m s2d_course.claims`` (``make claims``).
 
 A claim compares arms that differ in exactly one thing (same data, epochs, recipe and budget),
 trained for several seeds per arm, paired by seed, each selected on its validation split and
@@ -16,7 +16,7 @@ Video seed ``s`` starts from the static checkpoint of seed ``s`` (landmark view,
 Results go to ``results/claims.json`` (per seed: UAR, WAR, test size; per arm: mean ± std; per
 claim: the paired difference with a 95 % t-interval) and ``figures/claims.png``.
 ``--check`` re-trains the two reference runs and compares how they train with the calibration
-seeds (:mod:`s2d_lib.claims_check`); ``--calibrate`` writes those.
+seeds (:mod:`s2d_course.claims_check`); ``--calibrate`` writes those.
 """
 from __future__ import annotations
 
@@ -33,29 +33,28 @@ import numpy as np
 import torch
 from scipy import stats
 
-from . import artifacts, claims_check, float_path
+from . import artifacts, claims_check, float_path, paths
 from .claims_report import (claims_table, describe_attention, describe_claim,  # noqa: F401
                             write_readme_table)
-from .config import TrainConfig, load_config
-from .data.labels import label_map
-from .data.memory import InMemory
-from .evaluate import frame_average_baseline
-from .logs import show_logs
+from s2d_lib.config import TrainConfig, load_config
+from s2d_lib.data.labels import label_map
+from s2d_lib.data.memory import InMemory
+from s2d_lib.evaluate import frame_average_baseline
+from s2d_lib.logs import show_logs
 from .shipped import shipped_run
-from .splits import DataSplits, build_data
-from .trainer import fit
+from s2d_lib.splits import DataSplits, build_data
+from s2d_lib.trainer import fit
 
 __all__ = ["CLAIMS", "Budget", "Claim", "Setup", "run_claims", "summarise", "paired_difference",
            "claims_table", "describe_claim", "describe_attention", "load_claims", "main"]
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "results" / "claims.json"
-FIGURE = REPO / "figures" / "claims.png"
-WORLD = REPO / "data" / "claims"
-LANDMARKS = REPO / "trained" / "landmarks_tiny" / "mobilefacenet.safetensors"  # the shipped network
-RUNS = REPO / "runs" / "claims"
+RESULTS = paths.RESULTS / "claims.json"
+FIGURE = paths.FIGURES / "claims.png"
+WORLD = paths.DATA / "claims"
+LANDMARKS = paths.TINY_LANDMARKS  # the shipped network
+RUNS = paths.RUNS / "claims"
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ def _train(setup: Setup, cfg: TrainConfig) -> dict:
 
 def _frame_average(setup: Setup, seed: int) -> dict:
     """The static model of ``seed`` scoring each frame alone, softmax averaged over the clip."""
-    from .checkpoints import load_any_checkpoint
+    from s2d_lib.checkpoints import load_any_checkpoint
 
     cfg = setup.video_config({}, seed)
     data = setup.data(cfg)
@@ -263,7 +262,7 @@ def summarise(raw: dict, budget: Budget, world: dict) -> dict:
 
 def load_claims(path: str | Path = RESULTS) -> dict:
     """The measured claims (``results/claims.json``), computed first when the file is missing
-    (``python -m s2d_lib.claims``: about 45 minutes on two CPU cores)."""
+    (``python -m s2d_course.claims``: about 45 minutes on two CPU cores)."""
     path = Path(path)
     if not path.is_file():
         log.warning("%s is missing: measuring every claim now (this takes a while)", path)
@@ -274,19 +273,19 @@ def load_claims(path: str | Path = RESULTS) -> dict:
 def build_world(setup: Setup) -> dict:
     """The claims world (synthetic RAF-DB and DFEW, ``claims`` preset), built when missing; the
     runs see it through the shipped tiny landmark network (the same on every machine)."""
-    from .data.synthetic import build_suite
+    from .synthetic import build_suite
 
     status = build_suite(setup.world, "claims", seed=0, datasets=("RAF-DB", "DFEW"))
     if setup.landmarks == LANDMARKS:
         shipped_run("landmarks")  # checks the shipped network against its recorded SHA-256
-    return {"path": str(setup.world.relative_to(REPO)) if setup.world.is_relative_to(REPO)
+    return {"path": str(setup.world.relative_to(paths.REPO)) if setup.world.is_relative_to(paths.REPO)
             else str(setup.world), "preset": "claims", "seed": 0, "status": status,
             "landmarks_sha256": artifacts.file_sha256(setup.landmarks)}
 
 
 def main(argv: Sequence[str] | None = None) -> dict | list:
-    """``python -m s2d_lib.claims [--seeds N] [--only CLAIM ...] [--check]``."""
-    parser = argparse.ArgumentParser(prog="python -m s2d_lib.claims",
+    """``python -m s2d_course.claims [--seeds N] [--only CLAIM ...] [--check]``."""
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.claims",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=Budget.seeds)
     parser.add_argument("--only", nargs="+", choices=tuple(CLAIMS), default=tuple(CLAIMS))
@@ -324,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
     result["seconds"] = time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    from .viz.claims import plot_claims
+    from .claims_plot import plot_claims
     plot_claims(result, save=args.figure)
     print(claims_table(result))
     return result

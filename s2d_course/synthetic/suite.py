@@ -48,10 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...progress import progress_bar
-from ..errors import DatasetError
-from ..labels import BASIC7, CANONICAL, CLASSES, canonical_names
-from ..layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES_112, DFEW_VIDEOS,
+from s2d_lib.progress import progress_bar
+from s2d_lib.data.errors import DatasetError
+from s2d_lib.data.labels import BASIC7, CANONICAL, CLASSES, canonical_names
+from s2d_lib.data.layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES_112, DFEW_VIDEOS,
                        FERV39K_FRAMES, MAFW_FRAMES, MAFW_FRAMES_224, RAFDB_IMAGES)
 from .clips import plan_clip
 from .face import AUS, expression_aus, sample_identity, sample_pose

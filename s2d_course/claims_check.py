@@ -1,4 +1,4 @@
-"""The claims check (``python -m s2d_lib.claims --check``, part of ``make test``): re-train the
+"""The claims check (``python -m s2d_course.claims --check``, part of ``make test``): re-train the
 two reference runs of the claims and ask whether they still train as they did.
 
 A short run's test accuracy is a poor check on another CPU type: the rounding sends it anywhere
@@ -26,13 +26,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import float_path
-from .config import VIDEO_DATASETS, TrainConfig
+from . import float_path, paths
+from s2d_lib.config import VIDEO_DATASETS, TrainConfig
 from .shipped import band
 
 __all__ = ["CHECKED", "CALIBRATION", "STATISTICS", "run_statistics", "calibrate", "check"]
 
-CALIBRATION = Path(__file__).resolve().parents[1] / "results" / "claims_check.json"
+CALIBRATION = paths.RESULTS / "claims_check.json"
 
 #: The runs the check repeats: the static reference (an arm of the landmark claim, where every
 #: video run starts) and the video reference (an arm of the three video claims).
@@ -55,9 +55,9 @@ def _config(setup, kind: str, seed: int) -> TrainConfig:
 def tma_change(cfg: TrainConfig) -> float:
     """‖θ_selected − θ_start‖ / ‖θ_start‖ over every TMA weight of ``cfg``'s finished run; the
     start is rebuilt as the trainer builds it (same seed, same inflation)."""
-    from .build import build_model
-    from .checkpoints import read_state_dict
-    from .seeding import seed_everything
+    from s2d_lib.build import build_model
+    from s2d_lib.checkpoints import read_state_dict
+    from s2d_lib.seeding import seed_everything
 
     seed_everything(cfg.seed)
     start = {k: v for k, v in build_model(cfg).state_dict().items() if ".TMA." in k}

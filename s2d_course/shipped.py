@@ -1,6 +1,6 @@
 """The trained weights that ship with the repository, so that every machine shows the same numbers.
 
-Seeded training repeats exactly only on the CPU type that ran it (:mod:`s2d_lib.float_path`):
+Seeded training repeats exactly only on the CPU type that ran it (:mod:`s2d_course.float_path`):
 on another laptop the course's runs end a few points elsewhere. So what the notebooks show
 from a trained model comes from ``trained/``: seed 0 of each run of the tiny course (the
 landmark network, the static model, the temporal and the DFER video model), its selected
@@ -8,7 +8,7 @@ checkpoint stored in float16 beside its training log. ``trained/manifest.json`` 
 file's SHA-256, the recipe, the test metrics of the shipped float16 weights, and the same
 metrics for every seed of the recipe: the spread that a run on another machine falls in.
 
-``python -m s2d_lib.shipped`` (``make weights``) trains every seed and rewrites the folder;
+``python -m s2d_course.shipped`` (``make weights``) trains every seed and rewrites the folder;
 run it when the pipeline changes, and commit the result.
 """
 from __future__ import annotations
@@ -27,14 +27,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from scipy import stats
 
-from . import float_path
+from . import float_path, paths
 
 __all__ = ["TRAINED", "RUNS", "METRICS", "ShippedError", "manifest", "shipped_run", "spread",
            "band", "summary", "compare", "report", "readme_table", "write_readme_table", "regenerate", "main"]
 
 log = logging.getLogger(__name__)
 
-TRAINED = Path(__file__).resolve().parents[1] / "trained"
+TRAINED = paths.TRAINED
 MANIFEST = "manifest.json"
 #: Each shipped run: its folder (named as ``runs/`` names it) and the files that ship.
 RUNS = {
@@ -60,7 +60,7 @@ def manifest(folder: Path = TRAINED) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise ShippedError(f"{path} is missing: the shipped weights are made by "
-                           "`python -m s2d_lib.shipped` (make weights)")
+                           "`python -m s2d_course.shipped` (make weights)")
     return json.loads(path.read_text())
 
 
@@ -75,10 +75,10 @@ def shipped_run(stage: str, folder: Path = TRAINED) -> Path:
         path = run / name
         if not path.is_file():
             raise ShippedError(f"{path} is missing (the manifest lists it); restore it with git "
-                               "or rebuild the folder with `python -m s2d_lib.shipped`")
+                               "or rebuild the folder with `python -m s2d_course.shipped`")
         if file_sha256(path) != digest:
             raise ShippedError(f"{path}: its SHA-256 is not the manifest's {digest[:12]}...: the file "
-                               "was changed; restore it with git or rebuild with `python -m s2d_lib.shipped`")
+                               "was changed; restore it with git or rebuild with `python -m s2d_course.shipped`")
     return run
 
 
@@ -177,12 +177,12 @@ def _test_metrics(stage: str, run: Path) -> dict:
 
 def _score_shipped(stage: str, run: Path) -> dict:
     """Test metrics of the float16 weights in a shipped folder (what every machine loads)."""
-    from .checkpoints import load_checkpoint
-    from .config import load_config
-    from .evaluate import evaluate
+    from s2d_lib.checkpoints import load_checkpoint
+    from s2d_lib.config import load_config
+    from s2d_lib.evaluate import evaluate
     from . import artifacts
-    from .splits import build_split
-    from .train_landmarks import evaluate_nme, landmark_datasets
+    from s2d_lib.splits import build_split
+    from s2d_lib.train_landmarks import evaluate_nme, landmark_datasets
 
     if stage == "landmarks":
         net = load_checkpoint(run / "mobilefacenet.safetensors").eval()
@@ -227,7 +227,7 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED)
             if stage != "landmarks" else {"epochs": 2, "input_size": 64},
             "shipped": _score_shipped(stage, target),
             "seeds": [{"seed": s, **_test_metrics(stage, chain[stage])} for s, chain in enumerate(chains)]}
-    result = {"made_by": f"python -m s2d_lib.shipped --seeds {seeds}", "machine": float_path.describe(),
+    result = {"made_by": f"python -m s2d_course.shipped --seeds {seeds}", "machine": float_path.describe(),
               "seconds": round(time.perf_counter() - start), "runs": entries}
     (folder / MANIFEST).write_text(json.dumps(result, indent=1))
     return result
@@ -272,10 +272,10 @@ def write_readme_table(readme: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    """``python -m s2d_lib.shipped [--seeds N]``."""
-    from .logs import show_logs
+    """``python -m s2d_course.shipped [--seeds N]``."""
+    from s2d_lib.logs import show_logs
 
-    parser = argparse.ArgumentParser(prog="python -m s2d_lib.shipped", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.shipped", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the recipe (seed 0 ships)")
     parser.add_argument("--readme", type=Path, help="write the table of the shipped runs into this "
                         f"README (between its {TABLE_MARK} marks) and stop")
