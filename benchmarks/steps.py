@@ -127,7 +127,7 @@ def _step_fn(case: Case, model: S2D, net: Callable, video, labels, features) -> 
 
     def train() -> None:
         with context():
-            logits, _ = net(video, features)
+            logits = net(video, features)
             loss = F.cross_entropy(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -232,7 +232,7 @@ def _count(case: Case) -> float:
     video, labels, features = _inputs(model, case, torch.device("meta"))
     # The counter has no formula for the fused attention kernels: count through the math path.
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        logits, _ = model(video, features)
+        logits = model(video, features)
         F.cross_entropy(logits, labels).backward()
     return counter.get_total_flops() / 1e9
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
+from timm.models import get_pretrained_cfg
 
+from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
 from .data.labels import CLASSES
 from .data.sampling import SAMPLINGS
 from .data.transforms import RELEASE_AUTO_AUGMENT
@@ -130,11 +132,11 @@ class TrainConfig:
 
     @property
     def image_size(self) -> int:
-        """Frame side H = W of ``model`` (timm names end in it: ``s2d_tiny_patch8_64``)."""
-        try:
-            return int(self.model.rsplit("_", 1)[1])
-        except (IndexError, ValueError):
-            raise ValueError(f"model {self.model!r}: its name does not end in the input size") from None
+        """Frame side H = W of ``model``: the input size of its registered ``pretrained_cfg``."""
+        cfg = get_pretrained_cfg(self.model)
+        if cfg is None:
+            raise ValueError(f"model {self.model!r} is not a registered timm model")
+        return int(cfg.input_size[-1])
 
     @property
     def run_dir(self) -> Path:

@@ -88,7 +88,7 @@ def evaluate(model: nn.Module, dataset: Dataset, num_classes: int, batch_size: i
             x = x.flatten(0, 1)
             lf = lf.flatten(0, 1) if lf is not None else None
         with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-            logits, _ = raw(x, lf)
+            logits = raw(x, lf)
         probs.append(average_views(logits.view(-1, views, logits.shape[-1])).cpu())
         labels.append(y.cpu())
     raw.train(was_training)
@@ -124,7 +124,7 @@ def frame_average_baseline(static_model: S2D, dataset: Dataset, num_classes: int
         x = x if x.dim() == 6 else x.unsqueeze(1)                    # (B, V, 3, T, H, W)
         b, v, c, t, h, w = x.shape
         frames = x.permute(0, 1, 3, 2, 4, 5).reshape(b * v * t, c, 1, h, w)
-        logits, _ = static_model(frames)
+        logits = static_model(frames)
         p = average_views(logits.view(b, v * t, -1))
         probs.append((p[:, list(label_order)] if label_order is not None else p).cpu())
         labels.append(y)

@@ -27,12 +27,12 @@ def test_no_landmark_branch_ignores_the_landmark_view_and_freezes_it():
     x = torch.randn(2, 3, 4, 64, 64)
     lf = torch.randn(8, 128, 8, 8)
     with torch.no_grad():
-        a, b = model(x, lf)[0], model(x, 5 * lf)[0]
+        a, b = model(x, lf), model(x, 5 * lf)
     assert torch.equal(a, b)
     with_view = _model()
     with_view.load_state_dict(model.state_dict())
     with torch.no_grad():  # the same weights with the branch in use: the view matters
-        assert not torch.allclose(with_view(x, lf)[0], with_view(x, 5 * lf)[0])
+        assert not torch.allclose(with_view(x, lf), with_view(x, 5 * lf))
     set_trainable(model, "static")
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert {"patch_embed_prompt.proj.weight", "prompt_blocks.0.conv0_1.weight"} <= frozen
@@ -46,7 +46,7 @@ def test_without_temporal_attention_frames_stay_apart():
     for temporal, crosses in ((False, False), (True, True)):
         model = _model(temporal_attention=temporal)
         with torch.no_grad():
-            first = [model.forward_tokens(v)[0] for v in (x, y)]  # frame 0's tokens
+            first = [model.forward_features(v)[0] for v in (x, y)]  # frame 0's tokens
         assert torch.equal(first[0], first[1]) is not crosses
 
 
@@ -71,7 +71,7 @@ def test_paired_difference_matches_a_paired_t_test():
 
 
 def test_a_label_share_is_stratified_and_repeated_to_the_splits_length():
-    from s2d_lib.trainer import _labelled_share
+    from s2d_lib.splits import labelled_share as _labelled_share
 
     labels = [0] * 60 + [1] * 30 + [2] * 10
     idx = list(range(100))

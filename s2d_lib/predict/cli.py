@@ -89,12 +89,13 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
             probe_fps(video)  # FFmpeg's verdict first: decord opens some text files, logging in C++
         reader = ClipReader(args.video)  # fail on a bad video before loading a model
         model = load_any_checkpoint(args.checkpoint, args.model, args.landmark_weights)
-        metadata = checkpoint_metadata(args.checkpoint)
+        record = model.pretrained_cfg  # the facts the checkpoint carries
         try:
-            names = class_names_for(model, args.dataset, metadata)
+            names = class_names_for(model, args.dataset,
+                                    {**checkpoint_metadata(args.checkpoint), **record})
         except PredictError as exc:
             raise PredictError(f"{args.checkpoint}: {exc}") from None
-        span, consecutive = training_span(metadata, model.num_frames)
+        span, consecutive = training_span(record, model.num_frames)
         consecutive = consecutive or args.consecutive
         if args.window_seconds is not None and not args.consecutive:
             span, consecutive = args.window_seconds, False

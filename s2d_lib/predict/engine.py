@@ -74,7 +74,7 @@ def prepare_model(model: nn.Module, precision: str, device: torch.device
         context = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" \
             else contextlib.nullcontext()
         with context:
-            return forward(video, landmarks)[0].float()
+            return forward(video, landmarks).float()
     return run
 
 

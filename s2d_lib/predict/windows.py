@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..pretrained import FRAME_RATE, RELEASED
+
 __all__ = ["Windows", "plan_windows", "training_span", "smooth_probs",
            "RELEASED_CLIP_SECONDS", "SYNTHETIC_FPS", "LEGACY_UNIFORM_SECONDS", "DEFAULT_STRIDES_PER_WINDOW"]
 
@@ -30,9 +32,9 @@ log = logging.getLogger("s2d_lib.predict.windows")
 
 #: Span of the released DFER checkpoints' clips: DFEW's clips last a few seconds (about 3 s on
 #: average) and ``clip_224x224_16f`` time-interpolates each one to 16 frames.
-RELEASED_CLIP_SECONDS = 3.0
+RELEASED_CLIP_SECONDS = RELEASED["clip_seconds"]
 #: Frame rate of the synthetic suite's clips (``write_mp4``'s, and the frame folders').
-SYNTHETIC_FPS = 25.0
+SYNTHETIC_FPS = FRAME_RATE
 #: Span of the uniform samples of checkpoints that predate the ``clip_seconds`` record (the tiny
 #: course's training clips: 16 to 40 frames, 28 on average, at 25 fps).
 LEGACY_UNIFORM_SECONDS = 1.12
@@ -113,21 +115,23 @@ def plan_windows(num_frames: int, fps: float, num_window_frames: int,
     return Windows(frames=frames, step=step, stride=stride, consecutive=consecutive)
 
 
-def training_span(metadata: dict, num_window_frames: int) -> tuple[float | None, bool]:
-    """``(window_seconds, consecutive)`` that match what a checkpoint was trained on.
+def training_span(record: dict, num_window_frames: int) -> tuple[float | None, bool]:
+    """``(window_seconds, consecutive)`` that match what a checkpoint was trained on, from its
+    record (``model.pretrained_cfg``, :func:`s2d_lib.pretrained.read_record`).
 
-    - ``metadata["clip_seconds"]`` when the checkpoint records it (its training clips' span);
-    - a released checkpoint (no metadata): DFEW clips, :data:`RELEASED_CLIP_SECONDS`;
+    - ``record["clip_seconds"]`` when the checkpoint records it (its training clips' span; a
+      released checkpoint's is :data:`RELEASED_CLIP_SECONDS`);
+    - an empty record: the release's values;
     - ours with ``frame_sampling="window"`` (or none recorded on a video model): T consecutive
       frames, as in training;
     - ours with ``frame_sampling="uniform"`` written before the trainer recorded
       ``clip_seconds``: :data:`LEGACY_UNIFORM_SECONDS`.
     """
-    if metadata.get("clip_seconds"):
-        return float(metadata["clip_seconds"]), False
-    if not metadata:
+    if record.get("clip_seconds"):
+        return float(record["clip_seconds"]), False
+    if not record:
         return RELEASED_CLIP_SECONDS, False
-    if metadata.get("frame_sampling", "window") == "window":
+    if record.get("frame_sampling", "window") == "window":
         return None, True
     return LEGACY_UNIFORM_SECONDS, False
 

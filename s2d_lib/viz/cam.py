@@ -59,7 +59,7 @@ class CAMModel(nn.Module):
             if x.shape[0] % t:
                 raise ValueError(f"{x.shape[0]} frames are not whole clips of T={t}")
             x = x.view(-1, t, *x.shape[1:]).transpose(1, 2)
-        return self.model(x, self.landmark_features)[0]
+        return self.model(x, self.landmark_features)
 
 
 def reshape_transform(tokens: torch.Tensor) -> torch.Tensor:
