@@ -20,6 +20,7 @@ from s2d_lib.checkpoints import load_checkpoint
 from s2d_lib.config import load_config
 from s2d_lib.landmarks import MobileFaceNet
 from s2d_lib.model import S2D
+from . import run_cache
 from .paths import REPO, relative, repo_path
 from .shipped import shipped_run
 
@@ -77,8 +78,9 @@ def landmark_net(**kwargs) -> MobileFaceNet:
 
 
 def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = False) -> Path:
-    """The run folder of ``python -m s2d_lib.train --config preset overrides``; trained when its
-    ``results.json`` is missing (an interrupted run resumes). Relative ``data_root``, ``init``,
+    """The run folder of ``python -m s2d_lib.train --config preset overrides``; trained unless it
+    holds a finished run of this config on this data (:mod:`.run_cache`; an interrupted run of it
+    resumes, a run of another config is trained afresh). Relative ``data_root``, ``init``,
     ``landmark_weights``, ``cache_dir`` and ``out_dir`` are taken from the repository root."""
     from s2d_lib.train import train
 
@@ -90,10 +92,11 @@ def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = Fals
     if cfg.out_dir is None:
         cfg.out_dir = str(repo_path(cfg.run_dir))
     run = Path(cfg.out_dir)
-    if retrain or not (run / "results.json").is_file():
-        if retrain:
+    if retrain or not run_cache.reusable(cfg):
+        if retrain or (run / "results.json").is_file():
             cfg.resume = False
         train(cfg)
+        run_cache.remember(cfg)
     return run
 
 

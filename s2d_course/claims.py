@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from . import artifacts, claims_check, float_path, paths
+from . import artifacts, claims_check, float_path, paths, run_cache
 from .claims_report import (claims_table, describe_attention, describe_claim,  # noqa: F401
                             write_readme_table)
 from s2d_lib.config import TrainConfig, load_config
@@ -150,15 +150,18 @@ def _slug(overrides: dict) -> str:
 def _train(setup: Setup, cfg: TrainConfig) -> dict:
     """One run (or its finished result from disk): test UAR / WAR / size and seconds."""
     done = cfg.run_dir / "results.json"
-    if done.is_file():
+    if run_cache.reusable(cfg):
         result = json.loads(done.read_text())
     else:
+        if done.is_file():  # another config's run: its saved state must not be resumed
+            cfg = replace(cfg, resume=False)
         start = time.perf_counter()
         result = fit(cfg, setup.data(cfg))
         result["seconds"] = time.perf_counter() - start
         # epochs in which the EASDL term was on (0 for every arm without it)
         result["easdl_epochs"] = sum(h.get("easdl_weight", 0) > 0 for h in result["history"])
         done.write_text(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1))
+        run_cache.remember(cfg)
     test = result["test"]
     return {"uar": test["uar"], "war": test["war"], "n": int(sum(test["support"]))
             if "support" in test else None, "seconds": result.get("seconds"),
@@ -261,12 +264,12 @@ def summarise(raw: dict, budget: Budget, world: dict) -> dict:
 
 
 def load_claims(path: str | Path = RESULTS) -> dict:
-    """The measured claims (``results/claims.json``), computed first when the file is missing
-    (``python -m s2d_course.claims``: about 45 minutes on two CPU cores)."""
+    """The measured claims (``results/claims.json``); a missing file is an error: measuring them
+    is ``make claims`` (about 45 minutes on two CPU cores), never a side effect of reading."""
     path = Path(path)
     if not path.is_file():
-        log.warning("%s is missing: measuring every claim now (this takes a while)", path)
-        main(["--out", str(path)])
+        raise FileNotFoundError(f"{path}: no measured claims; run `make claims` (python -m "
+                                "s2d_course.claims, about 45 minutes on two CPU cores) first")
     return json.loads(path.read_text())
 
 

@@ -12,12 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
+from s2d_lib.extras import require
 from s2d_lib.progress import clean_stream_text
+
 from .paths import FIGURES, NOTEBOOKS
 
+nbformat = require("nbformat", "notebooks", "s2d_course.reproduce")
+NotebookClient = require("nbclient", "notebooks", "s2d_course.reproduce").NotebookClient
 
 
 def clean_outputs(nb: nbformat.NotebookNode) -> None:

@@ -13,8 +13,11 @@ import os
 import sys
 from pathlib import Path
 
-import nbformat
+from s2d_lib.extras import require
+
 from .paths import NOTEBOOKS, REPO
+
+nbformat = require("nbformat", "notebooks", "s2d_course.student")
 
 __all__ = ["SOLUTION_TAG", "student_edition", "write_student_editions"]
 

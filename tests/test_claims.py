@@ -156,3 +156,9 @@ def test_readme_claims_table_is_the_committed_results(tmp_path):
     result = _committed()
     readme = (claims.paths.REPO / "README.md").read_text()
     assert claims.claims_table(result) in readme, "run python -m s2d_course.claims --readme README.md"
+
+
+def test_load_claims_never_starts_a_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(claims, "main", lambda *a, **k: pytest.fail("load_claims started a run"))
+    with pytest.raises(FileNotFoundError, match="make claims"):
+        claims.load_claims(tmp_path / "claims.json")

@@ -20,7 +20,8 @@ from s2d_course.synthetic import PRESETS, SuitePreset, build_suite, dataset_path
 from s2d_course.synthetic.calibration import calibrate_world
 from s2d_course.synthetic.frequencies import CONFUSIONS, REAL_COUNTS, allocate, split_counts
 from s2d_course.synthetic.nuisances import NUISANCES, NuisanceRates
-from s2d_course.synthetic.suite import SUITE_DATASETS, _clip_frames, _plan, _stamp
+from s2d_course.synthetic.items import SUITE_DATASETS, clip_frames as _clip_frames
+from s2d_course.synthetic.suite import _plan, _stamp
 
 WORLD = SuitePreset("world", rafdb=(28, 14), affectnet=(8, 2), dfew=20, ferv39k=(14, 7), mafw=22,
                     frames=(8, 12), frequencies="real", blend=(0.25, 0.25), label_noise=0.1,
