@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from s2d_lib.config import PRESETS
+
 __all__ = ["REPO", "TRAINED", "RESULTS", "FIGURES", "DATA", "RUNS", "NOTEBOOKS",
            "TINY_LANDMARKS", "repo_path", "relative"]
 
@@ -16,8 +18,9 @@ FIGURES = REPO / "figures"
 DATA = REPO / "data"
 RUNS = REPO / "runs"
 NOTEBOOKS = REPO / "notebooks"
-#: The tiny landmark network that ships in ``trained/`` (notebook 01 trains it).
-TINY_LANDMARKS = TRAINED / "landmarks_tiny" / "mobilefacenet.safetensors"
+#: The tiny landmark network that ships in ``trained/`` (notebook 01 trains it), as the tiny static
+#: preset names it.
+TINY_LANDMARKS = REPO / PRESETS["static_tiny"]["landmark_weights"]
 
 
 def repo_path(path: str | os.PathLike) -> Path:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from s2d_lib.config import TrainConfig, load_config
+from s2d_lib.config import RELEASED_STATIC, TrainConfig, load_config
 
 __all__ = ["RELEASE", "RELEASE_BY_DATASET", "OURS", "ROWS", "release_values", "differences",
            "preset_table", "write_tables", "main"]
@@ -26,7 +26,7 @@ RELEASE: dict[str, Any] = {
     "mixup": 0.8, "cutmix": 1.0, "smoothing": 0.1, "easdl": False, "easdl_top_k": 2,
     "easdl_queue": 16, "easdl_start_epoch": 20, "easdl_ramp": "30:0.01,50:0.1,60:0.5,80:1.0",
     "test_clips": 2, "test_crops": 2, "test_resize": "square", "fresh_tma": False,
-    "init": "data/weights/pretrain-AffectNet-7.pth", "amp": True, "class_balanced": False,
+    "init": RELEASED_STATIC, "amp": True, "class_balanced": False,
     "landmark_cache": False,
 }
 #: What the release's FERV39k script changes: plain cross-entropy, no head dropout, EASDL.

@@ -14,7 +14,6 @@ from functools import partial
 from typing import Iterable
 
 import torch
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import PatchEmbed, build_sincos2d_pos_embed, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models.vision_transformer import Block
@@ -23,7 +22,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .landmarks import FEATURE_CHANNELS, LandmarkStream, MobileFaceNet
 from .prompters import MCPrompter
-from .pretrained import model_record
+from .pretrained import MEAN, STD, model_record
 from .state_dicts import LoadReport, StateDict
 
 __all__ = ["S2D", "I3DHead", "set_trainable", "count_parameters", "checkpoint_filter_fn",
@@ -357,8 +356,8 @@ def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module,
 def _cfg(**kwargs) -> dict:
     """The pretrained config of a released S2D file: the user brings the file
     (``pretrained_cfg_overlay=dict(file=...)``); nothing is downloaded."""
-    return {"num_classes": 7, "input_size": (3, 224, 224), "mean": IMAGENET_DEFAULT_MEAN,
-            "std": IMAGENET_DEFAULT_STD, "first_conv": "patch_embed.proj",
+    return {"num_classes": 7, "input_size": (3, 224, 224), "mean": MEAN,
+            "std": STD, "first_conv": "patch_embed.proj",
             "classifier": "head.fc_cls", "license": "see the authors' release", **kwargs}
 
 

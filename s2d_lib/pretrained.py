@@ -20,9 +20,11 @@ from typing import Any, Sequence
 import numpy as np
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-__all__ = ["FRAME_RATE", "RECORD_KEYS", "RELEASED", "model_record", "training_record", "record_of",
+__all__ = ["MEAN", "STD", "FRAME_RATE", "RECORD_KEYS", "RELEASED", "model_record", "training_record", "record_of",
            "read_record"]
 
+#: The input normalisation of every S2D model (timm's ImageNet mean and std, as the release).
+MEAN, STD = IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 #: Frame rate of frame folders, which store none: the release's DFEW / FERV39k / MAFW frames and
 #: the synthetic suite's are taken at 25 fps.
 FRAME_RATE = 25.0
@@ -32,7 +34,7 @@ RECORD_KEYS = ("input_size", "mean", "std", "num_frames", "frame_sampling", "cli
 #: The authors' released DFER checkpoints: 224 px, ImageNet normalisation, 16-frame DFEW clips
 #: (``clip_224x224_16f`` time-interpolates each clip, about 3 s, to 16 frames), DFEW's labels.
 RELEASED: dict[str, Any] = {
-    "input_size": (3, 224, 224), "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD,
+    "input_size": (3, 224, 224), "mean": MEAN, "std": STD,
     "num_frames": 16, "frame_sampling": "window", "clip_seconds": 3.0, "num_classes": 7,
     "label_names": ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear"),
     "landmark_hash": None,
@@ -41,8 +43,8 @@ RELEASED: dict[str, Any] = {
 
 def model_record(img_size: int, num_frames: int, num_classes: int) -> dict[str, Any]:
     """The record a freshly built model starts with: what its architecture fixes."""
-    return {"input_size": (3, img_size, img_size), "mean": IMAGENET_DEFAULT_MEAN,
-            "std": IMAGENET_DEFAULT_STD, "num_frames": num_frames, "frame_sampling": "window",
+    return {"input_size": (3, img_size, img_size), "mean": MEAN,
+            "std": STD, "num_frames": num_frames, "frame_sampling": "window",
             "clip_seconds": None, "num_classes": num_classes, "label_names": None,
             "landmark_hash": None, "first_conv": "patch_embed.proj",
             "classifier": "head.fc_cls"}

@@ -52,7 +52,8 @@ from s2d_lib.progress import progress_bar
 from s2d_lib.data.errors import DatasetError
 from s2d_lib.data.labels import CLASSES, canonical_names
 from s2d_lib.data.layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES_112, DFEW_VIDEOS,
-                                  FERV39K_FRAMES, MAFW_FRAMES, MAFW_FRAMES_224, RAFDB_IMAGES)
+                                  FERV39K_FRAMES, FOLDS, MAFW_FRAMES, MAFW_FRAMES_224,
+                                  RAFDB_IMAGES)
 from .frequencies import confuse, split_counts
 from .items import SUITE_DATASETS, Item, render_item
 from .nuisances import NuisanceRates
@@ -221,7 +222,7 @@ def _noisy(dataset: str, p: SuitePreset, seed: int, annotated: list[str],
     return true, written
 
 
-def _folds(labels: list[str], rng: np.random.Generator, k: int = 5) -> list[int]:
+def _folds(labels: list[str], rng: np.random.Generator, k: int = FOLDS) -> list[int]:
     """Stratified fold (1..k) of each sample."""
     folds, position = [0] * len(labels), 0
     for cls in sorted(set(labels)):

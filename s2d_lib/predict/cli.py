@@ -10,9 +10,10 @@ from ..data.decode import VIDEO_EXTENSIONS, ClipReader
 from ..data.errors import DatasetError
 from ..data.labels import CLASSES
 from ..face_detection import DETECTORS, FaceDetectionError
+from ..pretrained import FRAME_RATE
 from .engine import PRECISIONS
 from .outputs import check_out, write_outputs
-from .video import (DEFAULT_FPS, MIN_FACE_FRACTION, Prediction, PredictError, class_names_for,
+from .video import (MIN_FACE_FRACTION, Prediction, PredictError, class_names_for,
                     predict_video, probe_fps)
 from .windows import training_span
 
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
             span, consecutive = args.window_seconds, False
         stride = args.stride_seconds
         if args.stride is not None:
-            stride = args.stride / (args.fps or probe_fps(reader.path) or DEFAULT_FPS)
+            stride = args.stride / (args.fps or probe_fps(reader.path) or FRAME_RATE)
         prediction = predict_video(reader, model, span, stride, consecutive, args.smooth,
                                    args.detector, args.detect_every, args.margin, args.min_face,
                                    names, args.batch_size, args.device, args.fps,

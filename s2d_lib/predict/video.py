@@ -21,10 +21,9 @@ from .engine import prepare_model, resolve_precision, window_probs
 from .windows import Windows, plan_windows, smooth_probs
 
 __all__ = ["Prediction", "PredictError", "class_names_for", "predict_video", "probe_fps",
-           "DEFAULT_FPS", "MIN_FACE_FRACTION", "NO_FACE"]
+           "MIN_FACE_FRACTION", "NO_FACE"]
 
 #: Frame rate assumed when the input (a folder of frames) does not say.
-DEFAULT_FPS = FRAME_RATE
 #: A window whose frames show the face in fewer than this fraction gets no emotion.
 MIN_FACE_FRACTION = 0.5
 #: What a window without a face is called in the summary, the timeline and the annotated video.
@@ -212,9 +211,9 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
     n, T = len(reader), model.num_frames
     fps = fps or probed_fps
     if fps is None:
-        warnings.warn(f"{reader.path}: frame rate unknown, assuming {DEFAULT_FPS} fps",
+        warnings.warn(f"{reader.path}: frame rate unknown, assuming {FRAME_RATE} fps",
                       stacklevel=2)
-        fps = DEFAULT_FPS
+        fps = FRAME_RATE
     if window_seconds is None and not consecutive:
         consecutive = True  # no span given: the model's own T consecutive frames
     try:

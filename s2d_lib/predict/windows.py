@@ -23,18 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..pretrained import FRAME_RATE, RELEASED
+from ..pretrained import RELEASED
 
 __all__ = ["Windows", "plan_windows", "training_span", "smooth_probs",
-           "RELEASED_CLIP_SECONDS", "SYNTHETIC_FPS", "LEGACY_UNIFORM_SECONDS", "DEFAULT_STRIDES_PER_WINDOW"]
+           "RELEASED_CLIP_SECONDS", "LEGACY_UNIFORM_SECONDS", "DEFAULT_STRIDES_PER_WINDOW"]
 
 log = logging.getLogger("s2d_lib.predict.windows")
 
 #: Span of the released DFER checkpoints' clips: DFEW's clips last a few seconds (about 3 s on
 #: average) and ``clip_224x224_16f`` time-interpolates each one to 16 frames.
 RELEASED_CLIP_SECONDS = RELEASED["clip_seconds"]
-#: Frame rate of the synthetic suite's clips (``write_mp4``'s, and the frame folders').
-SYNTHETIC_FPS = FRAME_RATE
 #: Span of the uniform samples of checkpoints that predate the ``clip_seconds`` record (the tiny
 #: course's training clips: 16 to 40 frames, 28 on average, at 25 fps).
 LEGACY_UNIFORM_SECONDS = 1.12
