@@ -122,8 +122,10 @@ class S2D(nn.Module):
         self.head = I3DHead(embed_dim, num_classes, drop_rate)
         self._init_weights()
         self.pretrained_cfg = self.default_cfg = model_record(img_size, num_frames, num_classes)
-        # The frozen landmark network is kept outside the module tree: it is not part of S2D's
-        # parameters or state dict (the release stores it separately), but follows .to()/.half().
+        # The frozen landmark network is a wrapper held outside the module tree, so that S2D's
+        # parameters, state dict, optimiser groups and parameter counts are the release's; it
+        # follows .to()/.half() (``_apply``), and our files keep its tensors under
+        # ``landmark_stream.`` by the one rule of :mod:`s2d_lib.state_dicts`.
         self._landmark_stream: LandmarkStream | None = None
         if with_landmark_stream:
             self.attach_landmark_stream(LandmarkStream(MobileFaceNet(landmark_input_size)))

@@ -108,3 +108,15 @@ def test_the_trainer_writes_the_record_and_prediction_reads_the_span(tmp_path):
     assert record["landmark_hash"] == landmark_hash(model)
     reloaded = load_checkpoint(tmp_path / "last.safetensors")
     assert training_span(reloaded.pretrained_cfg, 2) == (pytest.approx(35 / FRAME_RATE), False)
+
+
+def test_a_file_written_before_the_record_reads_its_facts_from_the_metadata(tmp_path):
+    model = _model(frames=2)
+    path = save_checkpoint(model, tmp_path / "old.safetensors",
+                           {"frame_sampling": "uniform", "class_names": ["a", "b", "c"]})
+    info = json.loads(path.with_suffix(".json").read_text())
+    del info["pretrained_cfg"]
+    path.with_suffix(".json").write_text(json.dumps(info))
+    record = load_checkpoint(path).pretrained_cfg
+    assert record["frame_sampling"] == "uniform" and record["label_names"] == ["a", "b", "c"]
+    assert record["input_size"] == [3, 64, 64] and record["clip_seconds"] is None
