@@ -63,7 +63,7 @@ claims: $(STAMP)
 	$(PY) -m s2d_course.claims
 
 weights: $(STAMP)
-	$(PY) -m s2d_course.shipped
+	$(PY) -m s2d_course.weights
 
 # the browser tests open the built book and run notebook 05 in JupyterLab (needs chromium)
 test-browser: book

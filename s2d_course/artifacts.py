@@ -9,7 +9,6 @@ functions return paths relative to it where they can (notebook outputs stay mach
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Iterable
@@ -24,17 +23,8 @@ from . import run_cache
 from .paths import REPO, relative, repo_path
 from .shipped import shipped_run
 
-__all__ = ["REPO", "train_switch", "repo_path", "relative", "file_sha256", "synthetic_data", "landmark_weights", "landmark_net",
+__all__ = ["REPO", "train_switch", "repo_path", "relative", "synthetic_data", "landmark_weights", "landmark_net",
            "trained_run", "static_run", "video_run", "load_best"]
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "tiny",
                    seed: int = 0) -> Path:

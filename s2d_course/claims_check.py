@@ -26,8 +26,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import float_path, paths
 from s2d_lib.config import VIDEO_DATASETS, TrainConfig
+
+from . import float_path, paths
+from .claims_setup import CLAIMS, train_run
 from .shipped import band
 
 __all__ = ["CHECKED", "CALIBRATION", "STATISTICS", "run_statistics", "calibrate", "check"]
@@ -44,8 +46,6 @@ REPORTED = ("uar", "war")
 
 
 def _config(setup, kind: str, seed: int) -> TrainConfig:
-    from .claims import CLAIMS
-
     name, arm = CHECKED[kind]
     overrides = CLAIMS[name].arms[arm]
     return (setup.static_config(overrides, 1.0, seed) if kind == "static"
@@ -70,12 +70,10 @@ def tma_change(cfg: TrainConfig) -> float:
 def run_statistics(setup, kind: str, seed: int) -> dict:
     """Train (or read back) the ``kind`` reference run of ``seed``; its checked and reported
     statistics."""
-    from .claims import _train
-
     if kind == "video":
-        _train(setup, _config(setup, "static", seed))
+        train_run(setup, _config(setup, "static", seed))
     cfg = _config(setup, kind, seed)
-    result = _train(setup, cfg)
+    result = train_run(setup, cfg)
     history = json.loads((cfg.run_dir / "metrics.json").read_text())
     select = "val_uar" if cfg.dataset in VIDEO_DATASETS else "val_war"  # as the trainer selects
     best = max(history, key=lambda row: (row[select], -row["epoch"]))
@@ -89,8 +87,6 @@ def run_statistics(setup, kind: str, seed: int) -> dict:
 def calibrate(setup, seeds: int = 5, path: Path = CALIBRATION) -> dict:
     """The reference runs of ``seeds`` seeds (in ``setup.runs``, reused when finished): the
     statistics the check compares with, written to ``path``."""
-    from .artifacts import file_sha256
-
     result = {"machine": float_path.describe(), "landmarks_sha256": file_sha256(setup.landmarks),
               "budget": setup.budget.__dict__,
               "runs": {kind: [run_statistics(setup, kind, s) for s in range(seeds)] for kind in CHECKED}}
@@ -102,8 +98,6 @@ def calibrate(setup, seeds: int = 5, path: Path = CALIBRATION) -> dict:
 def check(calibration: dict, setup, kinds: Sequence[str] = tuple(CHECKED)) -> list[str]:
     """Re-train seed 0 of the ``kinds`` reference runs in ``setup.runs`` and compare with
     ``calibration``; returns the problems (empty: the check passed)."""
-    from .artifacts import file_sha256
-
     exact = (calibration["machine"] == float_path.describe()
              and calibration["landmarks_sha256"] == file_sha256(setup.landmarks))
     print("claims check: " + ("the float path and landmark network that wrote the calibration: "

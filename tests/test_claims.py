@@ -12,7 +12,7 @@ from scipy import stats
 
 import s2d_lib.model  # noqa: F401  (registers the models)
 from s2d_course import claims
-from s2d_course.artifacts import file_sha256
+from s2d_course.paths import file_sha256
 from s2d_lib.config import load_config
 from s2d_lib.model import set_trainable
 

@@ -129,7 +129,7 @@ def _train_on_uniform_3s_clips(seed: int = 0, steps: int = 120) -> torch.nn.Modu
         picks = [train_segments(len(x), T, rng) for x, _ in clips]
         video = torch.stack([x[i].transpose(0, 1) for (x, _), i in zip(clips, picks)])
         landmarks = torch.stack([lm[i] for (_, lm), i in zip(clips, picks)])
-        loss = torch.nn.functional.cross_entropy(model(video, landmarks)[0], y)
+        loss = torch.nn.functional.cross_entropy(model(video, landmarks), y)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

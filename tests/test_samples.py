@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from s2d_course import samples
-from s2d_course.artifacts import file_sha256
+from s2d_course.paths import file_sha256
 from s2d_lib.data.decode import ClipReader
 from s2d_course.synthetic.writers import write_mp4
 
