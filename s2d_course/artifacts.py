@@ -57,9 +57,13 @@ def landmark_weights(run_dir: str | os.PathLike = "runs/landmarks_tiny",
                              f"to train one with {train_kwargs or 'other data or input size'}")
         return shipped_run("landmarks") / "mobilefacenet.safetensors"
     path = repo_path(run_dir) / "mobilefacenet.safetensors"
-    if path.is_file():
+    key = {"input_size": input_size, "train": train_kwargs,
+           "data": run_cache.data_digest(repo_path(data_root))}
+    if path.is_file() and run_cache.matches(path.parent, key):
         return path
-    return train_and_save(repo_path(data_root), repo_path(run_dir), input_size, **train_kwargs)
+    path = train_and_save(repo_path(data_root), repo_path(run_dir), input_size, **train_kwargs)
+    run_cache.write_key(path.parent, key)
+    return path
 
 
 def landmark_net(**kwargs) -> MobileFaceNet:

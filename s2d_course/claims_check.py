@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from s2d_lib.config import VIDEO_DATASETS, TrainConfig
 
 from . import float_path, paths
 from .claims_setup import CLAIMS, train_run
+from .paths import file_sha256
 from .shipped import band
 
 __all__ = ["CHECKED", "CALIBRATION", "STATISTICS", "run_statistics", "calibrate", "check"]

@@ -2,7 +2,8 @@
 where it ran and how it reported) and a digest of the data's annotation files must match.
 
 ``reusable(cfg)`` says whether ``cfg.run_dir`` holds a finished run of ``cfg``; ``remember(cfg)``
-records the key after a run. A run folder that holds another config's run is trained afresh
+records the key after a run. ``matches`` / ``write_key`` do the same for any artifact folder and
+key (the landmark network's). A run folder that holds another config's run is trained afresh
 (never resumed: its state belongs to the other config)."""
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from s2d_lib.config import TrainConfig, load_config
 
-__all__ = ["KEY_FILE", "VOLATILE", "data_digest", "run_key", "reusable", "remember"]
+__all__ = ["KEY_FILE", "VOLATILE", "data_digest", "run_key", "reusable", "remember", "matches",
+           "write_key"]
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +75,19 @@ def reusable(cfg: TrainConfig) -> bool:
 def remember(cfg: TrainConfig) -> None:
     """Record the key of the run ``cfg`` just finished in its folder."""
     (cfg.run_dir / KEY_FILE).write_text(json.dumps(run_key(cfg), indent=1))
+
+
+def matches(folder: Path, key: dict) -> bool:
+    """``folder`` holds the key ``key`` (as :func:`write_key` wrote it); a mismatch is logged."""
+    path = Path(folder) / KEY_FILE
+    if not path.is_file():
+        return False
+    if json.loads(path.read_text()) == json.loads(json.dumps(key)):
+        return True
+    log.warning("%s was made from another recipe or data: making it again", folder)
+    return False
+
+
+def write_key(folder: Path, key: dict) -> None:
+    """Record what ``folder``'s artifact was made from."""
+    (Path(folder) / KEY_FILE).write_text(json.dumps(key, indent=1))

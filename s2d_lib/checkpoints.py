@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import timm
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from .data.labels import CLASSES, label_map
@@ -75,7 +75,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     classes = {"S2D": S2D, "MobileFaceNet": MobileFaceNet}
     if info.get("model") not in classes:
         raise CheckpointError(f"{path.with_suffix('.json')}: unknown model type {info.get('model')!r}")
-    tensors = load_file(str(path), device=str(map_location))
+    tensors = read_state_dict(path)[0]  # the one reader of every file
     model = classes[info["model"]](**info["config"])
     own, stream = split_landmark_stream(tensors)
     load_exact(model, own, LoadReport(str(path)))

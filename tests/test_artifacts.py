@@ -17,14 +17,20 @@ def test_paths_are_taken_from_the_repository_root(tmp_path, monkeypatch):
     assert (artifacts.REPO / "s2d_course" / "artifacts.py").is_file()
 
 
-def test_existing_landmark_weights_are_reused_not_retrained(tmp_path):
+def test_existing_landmark_weights_are_reused_not_retrained(tmp_path, monkeypatch):
     net = MobileFaceNet(input_size=64)
     save_checkpoint(net, tmp_path / "mobilefacenet.safetensors")
-    # A data root that does not exist proves nothing is trained.
-    path = artifacts.landmark_weights(run_dir=tmp_path, data_root=tmp_path / "missing", train=True)
+    data = tmp_path / "missing"  # a data root that does not exist proves nothing is trained
+    run_cache.write_key(tmp_path, {"input_size": 64, "train": {}, "data": run_cache.data_digest(data)})
+    path = artifacts.landmark_weights(run_dir=tmp_path, data_root=data, train=True)
     assert path == tmp_path / "mobilefacenet.safetensors"
-    loaded = artifacts.landmark_net(run_dir=tmp_path, data_root=tmp_path / "missing", train=True)
+    loaded = artifacts.landmark_net(run_dir=tmp_path, data_root=data, train=True)
     assert not loaded.training and loaded.input_size == 64
+    trained = []
+    monkeypatch.setattr("s2d_lib.train_landmarks.train_and_save",
+                        lambda *args, **kw: trained.append(kw) or path)
+    artifacts.landmark_weights(run_dir=tmp_path, data_root=data, train=True, epochs=5)
+    assert trained == [{"epochs": 5}]  # another recipe: trained again
 
 
 def _finish(called):
