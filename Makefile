@@ -9,11 +9,11 @@ EXTRAS := face,notebooks,dev,docs
 BOOK_OUT := book/_build/html
 
 # S2D_FLOAT=other make <target>: every process computes as on another CPU type (other vector
-# kernels, BLAS and convolution code paths, so other float rounding; s2d_lib/float_path.py). The
+# kernels, BLAS and convolution code paths, so other float rounding; s2d_course/float_path.py). The
 # libraries read these variables once, when they first compute, so they are set here, before
 # any process starts.
 ifeq ($(S2D_FLOAT),other)
-$(foreach kv,$(shell $(PYTHON) s2d_lib/float_path.py --env),$(eval export $(kv)))
+$(foreach kv,$(shell $(PYTHON) s2d_course/float_path.py --env),$(eval export $(kv)))
 endif
 
 .PHONY: help install test test-fast test-unit test-notebooks test-claims test-browser book reproduce \
@@ -59,13 +59,13 @@ endif
 # the claims' two reference runs re-trained and compared with their calibration seeds (make test
 # runs the same check in tests/test_claims_check.py, beside the runs that must fail it)
 test-claims: $(STAMP)
-	$(PY) -m s2d_lib.claims --check
+	$(PY) -m s2d_course.claims --check
 
 claims: $(STAMP)
-	$(PY) -m s2d_lib.claims
+	$(PY) -m s2d_course.claims
 
 weights: $(STAMP)
-	$(PY) -m s2d_lib.shipped
+	$(PY) -m s2d_course.weights
 
 # the browser tests open the built book and run notebook 05 in JupyterLab (needs chromium)
 test-browser: book
@@ -77,10 +77,10 @@ book: $(STAMP)
 	@echo "the book: $(BOOK_OUT)/index.html"
 
 reproduce: $(STAMP)
-	$(PY) -m s2d_lib.reproduce $(NOTEBOOKS)
+	$(PY) -m s2d_course.reproduce $(NOTEBOOKS)
 
 student: $(STAMP)
-	$(PY) -m s2d_lib.student $(NOTEBOOKS)
+	$(PY) -m s2d_course.student $(NOTEBOOKS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

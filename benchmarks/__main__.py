@@ -15,13 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from s2d_course.paths import REPO
 
 from .loading import LoaderCase, ensure_dfew, loader_clips_per_s
 from .machine import describe, matmul_limit, use_all_cores
 from .report import LoaderResult, Results, StepResult, render
 from .steps import Case, count_gflops, measure, measure_here
 
-REPO = Path(__file__).resolve().parents[1]
 #: Seconds a torch.compile may take before its configuration is reported as skipped.
 COMPILE_LIMIT_S = 120.0
 #: Seconds the full run may take; a minute of the 10 is left for start-up, FLOP counts and the report.

@@ -1,6 +1,6 @@
 """``python -m benchmarks.claims_runs [--out benchmarks/RESULTS.md]``: what makes a claims run fast.
 
-Times seed 0 of the static and of the video reference run of :mod:`s2d_lib.claims` (claims world,
+Times seed 0 of the static and of the video reference run of :mod:`s2d_course.claims` (claims world,
 its budget; the world and its landmark cache are built first when missing) three ways:
 
 - as ``make claims`` runs them: the landmark view cached once per item, items kept in memory;
@@ -19,14 +19,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from s2d_lib import claims
+from s2d_course import claims
 from s2d_lib.splits import build_data
 from s2d_lib.trainer import fit
+from s2d_course.paths import REPO
 
 from .inference import write_section
 from .machine import describe
 
-REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Claims runs"
 WAYS = ("as make claims runs it", "items decoded in every epoch", "no landmark cache")
 

@@ -37,10 +37,10 @@ def _folder_digest(folder: Path) -> str:
 
 def digests() -> dict:
     """The digests, on one thread (the thread count is part of the float path)."""
-    from s2d_lib import artifacts
+    from s2d_course import artifacts
     from s2d_lib.checkpoints import load_checkpoint, read_state_dict
     from s2d_lib.config import load_config
-    from s2d_lib.data.synthetic import build_suite
+    from s2d_course.synthetic import build_suite
     from s2d_lib.splits import build_split
     from s2d_lib.train import train
 
@@ -66,7 +66,6 @@ def digests() -> dict:
         clips = torch.stack([test[i][0][0] for i in range(4)])
         with torch.no_grad():
             logits = model(clips)
-        logits = logits[0] if isinstance(logits, tuple) else logits
         out["shipped DFER logits, 4 clips"] = _tensors_digest({"logits": logits})
     return out
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from torch.utils.data import DataLoader, Subset
 
 from s2d_lib.data import build_dataset
-from s2d_lib.data.synthetic import build_suite
+from s2d_course.synthetic import build_suite
 
 __all__ = ["LoaderCase", "ensure_dfew", "loader_clips_per_s"]
 

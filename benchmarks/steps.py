@@ -16,7 +16,6 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable
 
 import timm
@@ -28,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import s2d_lib  # noqa: F401  (registers the S2D models with timm)
 from s2d_lib.model import S2D, set_trainable
 from s2d_lib.profile import profile
+from s2d_course.paths import REPO
 
 from .machine import peak_rss_mib, reset_peak_rss, rss_mib, time_fn, use_all_cores
 
@@ -41,7 +41,6 @@ NUM_CLASSES = 7
 ATTENTION = {"fused": [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
                        SDPBackend.CUDNN_ATTENTION],
              "math": [SDPBackend.MATH]}
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ def _step_fn(case: Case, model: S2D, net: Callable, video, labels, features) -> 
 
     def train() -> None:
         with context():
-            logits, _ = net(video, features)
+            logits = net(video, features)
             loss = F.cross_entropy(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -233,7 +232,7 @@ def _count(case: Case) -> float:
     video, labels, features = _inputs(model, case, torch.device("meta"))
     # The counter has no formula for the fused attention kernels: count through the math path.
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        logits, _ = model(video, features)
+        logits = model(video, features)
         F.cross_entropy(logits, labels).backward()
     return counter.get_total_flops() / 1e9
 

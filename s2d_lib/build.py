@@ -16,10 +16,10 @@ from pathlib import Path
 import timm
 
 from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
-from .checkpoints import load_landmarks, load_vit_backbone, read_state_dict, split_landmark_stream
+from .checkpoints import (inflate, load_landmark_weights, load_vit_backbone, read_state_dict,
+                          split_landmark_stream)
 from .config import TrainConfig
 from .model import S2D, set_trainable
-from .release_format import inflate
 
 __all__ = ["build_model", "check_init", "SCRATCH"]
 
@@ -43,13 +43,13 @@ def build_model(cfg: TrainConfig) -> S2D:
         if cfg.init != SCRATCH:
             inflate(model, cfg.init, cfg.fresh_tma, target_dataset=cfg.dataset)
             if _has_landmark_stream(cfg.init):
-                load_landmarks(model, cfg.init)
+                load_landmark_weights(model, cfg.init)
         set_trainable(model, "dynamic")
     if cfg.landmark_weights:
         if not Path(cfg.landmark_weights).is_file():
             raise FileNotFoundError(f"{cfg.landmark_weights}: landmark weights not found (the tiny "
                                     "profile trains them with `python -m s2d_lib.train_landmarks`)")
-        load_landmarks(model, cfg.landmark_weights)
+        load_landmark_weights(model, cfg.landmark_weights)
     return model
 
 
@@ -66,7 +66,7 @@ def check_init(cfg: TrainConfig) -> None:
 
 
 def _has_landmark_stream(path: str) -> bool:
-    return path.endswith(".safetensors") and bool(split_landmark_stream(read_state_dict(path)[0]))
+    return path.endswith(".safetensors") and bool(split_landmark_stream(read_state_dict(path)[0])[1])
 
 
 def _vit_source(spec: str):

@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
+from timm.models import get_pretrained_cfg
 
+from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
 from .data.labels import CLASSES
+from .data.layouts import FOLDS
 from .data.sampling import SAMPLINGS
 from .data.transforms import RELEASE_AUTO_AUGMENT
 from .easdl import RELEASE_RAMP
 
 __all__ = ["TrainConfig", "PRESETS", "preset", "load_config", "parse_overrides", "STAGES",
-           "PROFILES", "DATASET_RECIPES"]
+           "PROFILES", "DATASET_RECIPES", "RELEASED_STATIC", "RELEASED_LANDMARKS"]
 
 STAGES = ("static", "temporal", "dfer")
 PROFILES = ("tiny", "paper")
@@ -43,14 +46,14 @@ class TrainConfig:
     num_classes: int | None = None     # None: the dataset's class count (AffectNet: 7)
     num_frames: int = 1                # T; 1 for the static stage
     frame_sampling: str = "window"     # window: T contiguous frames | uniform: T spread over the clip
-    fold: int = 1                      # DFEW / MAFW split 1..5; 0 runs all five and reports mean ± std
+    fold: int = 1                      # DFEW / MAFW split 1..FOLDS; 0 runs them all: mean ± std
     # Where the weights start
     init: str | None = None            # temporal/dfer: static checkpoint (ours or released .pth);
                                        # "scratch": the model's own initialisation (an ablation)
     vit_weights: str | None = None     # static: MAE ViT as a local file or a timm name (online only)
     landmark_weights: str | None = None  # MobileFaceNet weights (ours or released); None: random
     fresh_tma: bool = False            # temporal/dfer: re-initialise the TMAs of the static model
-    # Ablations (the claims of s2d_lib.claims); the paper's model has both on
+    # Ablations (the claims the course measures); the paper's model has both on
     landmark_view: bool = True         # False: the landmark branch removed (not zeroed)
     temporal_attention: bool = True    # False: each frame attends to itself alone in the TMAs
     # Optimisation (AdamW, warm-up + cosine per step)
@@ -118,8 +121,8 @@ class TrainConfig:
             raise ValueError(f"test_resize must be 'square' or 'short_side', got {self.test_resize!r}")
         if not 0 < self.train_fraction <= 1:
             raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
-        if self.fold not in range(6):
-            raise ValueError(f"fold must be 1..5 (or 0 for all five), got {self.fold}")
+        if self.fold not in range(FOLDS + 1):
+            raise ValueError(f"fold must be 1..{FOLDS} (or 0 for all of them), got {self.fold}")
 
     @property
     def classes(self) -> int:
@@ -130,11 +133,11 @@ class TrainConfig:
 
     @property
     def image_size(self) -> int:
-        """Frame side H = W of ``model`` (timm names end in it: ``s2d_tiny_patch8_64``)."""
-        try:
-            return int(self.model.rsplit("_", 1)[1])
-        except (IndexError, ValueError):
-            raise ValueError(f"model {self.model!r}: its name does not end in the input size") from None
+        """Frame side H = W of ``model``: the input size of its registered ``pretrained_cfg``."""
+        cfg = get_pretrained_cfg(self.model)
+        if cfg is None:
+            raise ValueError(f"model {self.model!r} is not a registered timm model")
+        return int(cfg.input_size[-1])
 
     @property
     def run_dir(self) -> Path:
@@ -152,6 +155,11 @@ class TrainConfig:
         """Write the config as YAML (loadable with ``load_config(path)``)."""
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
+
+#: Where the paper presets expect the authors' released files (downloading them is the user's
+#: step; relative to the working directory, like every path of a config).
+RELEASED_STATIC = "data/weights/pretrain-AffectNet-7.pth"
+RELEASED_LANDMARKS = "data/weights/mobilefacenet_model_best.pth.tar"
 
 _TINY = dict(profile="tiny", model="s2d_tiny_patch8_64", auto_augment=None, reprob=0.0, workers=0,
              landmark_cache=True, test_clips=1, test_crops=1, val_fraction=0.15,
@@ -180,18 +188,18 @@ PRESETS: dict[str, dict[str, Any]] = {
                          data_root="data/AffectNet", num_frames=1, batch_size=64, base_lr=5e-5,
                          epochs=50, vit_weights="vit_base_patch16_224.mae", drop_rate=0.5,
                          mixup=0.8, cutmix=1.0, smoothing=0.1,
-                         landmark_weights="data/weights/mobilefacenet_model_best.pth.tar"),
+                         landmark_weights=RELEASED_LANDMARKS),
     # Temporal adaptation alone (ours, an ablation): the dynamic groups with cross-entropy and
     # label smoothing, no mixup/cutmix, no EASDL.
     "temporal_paper": dict(_PAPER, stage="temporal", dataset="DFEW", data_root="data/DFEW",
-                           num_frames=16, init="data/weights/pretrain-AffectNet-7.pth",
+                           num_frames=16, init=RELEASED_STATIC,
                            mixup=0.0, cutmix=0.0, smoothing=0.1,
-                           landmark_weights="data/weights/mobilefacenet_model_best.pth.tar"),
+                           landmark_weights=RELEASED_LANDMARKS),
     # The release's DFER fine-tuning recipe (DFEW; dataset=FERV39k / MAFW apply their recipe).
     "dfer_paper": dict(_PAPER, stage="dfer", dataset="DFEW", data_root="data/DFEW", num_frames=16,
-                       init="data/weights/pretrain-AffectNet-7.pth", mixup=0.8, cutmix=1.0,
+                       init=RELEASED_STATIC, mixup=0.8, cutmix=1.0,
                        smoothing=0.1, easdl_top_k=2, easdl_queue=16,
-                       landmark_weights="data/weights/mobilefacenet_model_best.pth.tar"),
+                       landmark_weights=RELEASED_LANDMARKS),
 }
 
 #: Per-dataset changes to the paper presets, applied when ``dataset=`` is overridden: the

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
-__all__ = ["Dist", "setup_distributed", "current", "all_gather", "shard"]
+__all__ = ["Dist", "ReleaseOutputs", "setup_distributed", "current", "all_gather", "shard"]
 
 
 @dataclass
@@ -53,3 +54,17 @@ def all_gather(t: torch.Tensor) -> torch.Tensor:
 def shard(n: int, env: Dist) -> list[int]:
     """The indices of ``n`` items this process handles (``rank::world``)."""
     return list(range(env.rank, n, env.world))
+
+
+class ReleaseOutputs(nn.Module):
+    """``model.forward_release`` as a module's forward: DistributedDataParallel synchronises the
+    gradients of what goes through its wrapped module's ``forward``, and the trainer needs the
+    clip feature (EASDL) besides the logits."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.forward_release(video, landmark_features)

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from .checkpoints import checkpoint_metadata, load_any_checkpoint
 from .config import load_config
 from .data.labels import CLASSES
+from .data.layouts import FOLDS
 from .data.sampling import SAMPLINGS
 from .devices import resolve_device
 from .distributed import current, shard
@@ -35,6 +36,7 @@ from .landmark_cache import in_order
 from .logs import show_logs
 from .metrics import average_views, classification_metrics, format_metrics
 from .model import S2D
+from .pretrained import read_record
 from .progress import progress_bar
 from .splits import build_split
 
@@ -88,7 +90,7 @@ def evaluate(model: nn.Module, dataset: Dataset, num_classes: int, batch_size: i
             x = x.flatten(0, 1)
             lf = lf.flatten(0, 1) if lf is not None else None
         with torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-            logits, _ = raw(x, lf)
+            logits = raw(x, lf)
         probs.append(average_views(logits.view(-1, views, logits.shape[-1])).cpu())
         labels.append(y.cpu())
     raw.train(was_training)
@@ -124,7 +126,7 @@ def frame_average_baseline(static_model: S2D, dataset: Dataset, num_classes: int
         x = x if x.dim() == 6 else x.unsqueeze(1)                    # (B, V, 3, T, H, W)
         b, v, c, t, h, w = x.shape
         frames = x.permute(0, 1, 3, 2, 4, 5).reshape(b * v * t, c, 1, h, w)
-        logits, _ = static_model(frames)
+        logits = static_model(frames)
         p = average_views(logits.view(b, v * t, -1))
         probs.append((p[:, list(label_order)] if label_order is not None else p).cpu())
         labels.append(y)
@@ -136,9 +138,9 @@ def frame_average_baseline(static_model: S2D, dataset: Dataset, num_classes: int
 
 
 def frame_sampling_of(checkpoint: str | os.PathLike) -> str:
-    """The frame sampling our checkpoint was trained with (its JSON), else the release's
-    ``window``."""
-    return checkpoint_metadata(checkpoint).get("frame_sampling", "window")
+    """The frame sampling the checkpoint was trained with (its record, :mod:`s2d_lib.pretrained`;
+    a released file's is the release's ``window``)."""
+    return read_record(checkpoint).get("frame_sampling") or "window"
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: str,
@@ -153,13 +155,13 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
     was trained with, else the release's ``window``."""
     model = load_any_checkpoint(checkpoint, model_name, landmark_weights)
     stage = "static" if model.num_frames == 1 else "dfer"
-    sampling = sampling or frame_sampling_of(checkpoint)
+    sampling = sampling or model.pretrained_cfg.get("frame_sampling") or "window"
     resize = checkpoint_metadata(checkpoint).get("test_resize", "square")  # square: the release's
     cfg = load_config(None, dict(stage=stage, dataset=dataset, data_root=data_root, fold=max(fold, 1),
                                  num_classes=model.num_classes, num_frames=model.num_frames,
                                  test_clips=views[0], test_crops=views[1],
                                  frame_sampling=sampling, test_resize=resize))
-    data = build_split(cfg, split, model.config["img_size"])
+    data = build_split(cfg, split, model.pretrained_cfg["input_size"][-1])
     dev = resolve_device(device)
     model.to(dev)
     names = CLASSES[dataset] if len(CLASSES[dataset]) == model.num_classes else None
@@ -180,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--dataset", required=True, choices=sorted(CLASSES))
     parser.add_argument("--data-root", required=True)
     parser.add_argument("--split", default="test", choices=("train", "test"))
-    parser.add_argument("--fold", type=int, default=1, help="DFEW / MAFW split 1..5")
+    parser.add_argument("--fold", type=int, default=1, help=f"DFEW / MAFW split 1..{FOLDS}")
     parser.add_argument("--views", default="2x2", help="N temporal x M spatial test views")
     parser.add_argument("--sampling", default=None, choices=SAMPLINGS,
                         help="frames of a view: T contiguous (window) or spread over the clip "

@@ -1,7 +1,9 @@
 """The S2D model: a ViT whose every layer receives a landmark-aware prompt (MCP) and a
 temporal adapter (TMA), with an I3D-style head on the clip-averaged class token.
 
-``forward(video[B,3,T,H,W], landmark_features=None) -> (logits[B,K], clip_feature[B,D])``.
+``forward(video[B,3,T,H,W], landmark_features=None) -> logits[B,K]`` as in timm
+(``forward_features`` -> tokens, ``forward_head(tokens, pre_logits=True)`` -> clip feature);
+``forward_release`` returns the release's ``(logits, clip_feature)``.
 ``num_frames=1`` is the static (image) model. The forward pass follows
 ``../shared/design/s2d-architecture.md`` section 5 literally, quirks included, so that the
 authors' released checkpoints give the same logits here.
@@ -12,7 +14,6 @@ from functools import partial
 from typing import Iterable
 
 import torch
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import PatchEmbed, build_sincos2d_pos_embed, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models.vision_transformer import Block
@@ -21,10 +22,11 @@ from torch.utils.checkpoint import checkpoint
 
 from .landmarks import FEATURE_CHANNELS, LandmarkStream, MobileFaceNet
 from .prompters import MCPrompter
-from .release_format import checkpoint_filter_fn
+from .pretrained import MEAN, STD, model_record
+from .state_dicts import LoadReport, StateDict
 
-__all__ = ["S2D", "I3DHead", "set_trainable", "count_parameters", "PARAMETER_SETS",
-           "FROZEN_IN_DYNAMIC"]
+__all__ = ["S2D", "I3DHead", "set_trainable", "count_parameters", "checkpoint_filter_fn",
+           "PARAMETER_SETS", "FROZEN_IN_DYNAMIC"]
 
 #: Parameter-name prefixes of the image ViT, frozen during dynamic (video) fine-tuning.
 FROZEN_IN_DYNAMIC = ("patch_embed.", "cls_token", "pos_embed", "blocks.")
@@ -119,8 +121,11 @@ class S2D(nn.Module):
         self.ln_post = nn.LayerNorm(embed_dim, eps=1e-6)
         self.head = I3DHead(embed_dim, num_classes, drop_rate)
         self._init_weights()
-        # The frozen landmark network is kept outside the module tree: it is not part of S2D's
-        # parameters or state dict (the release stores it separately), but follows .to()/.half().
+        self.pretrained_cfg = self.default_cfg = model_record(img_size, num_frames, num_classes)
+        # The frozen landmark network is a wrapper held outside the module tree, so that S2D's
+        # parameters, state dict, optimiser groups and parameter counts are the release's; it
+        # follows .to()/.half() (``_apply``), and our files keep its tensors under
+        # ``landmark_stream.`` by the one rule of :mod:`s2d_lib.state_dicts`.
         self._landmark_stream: LandmarkStream | None = None
         if with_landmark_stream:
             self.attach_landmark_stream(LandmarkStream(MobileFaceNet(landmark_input_size)))
@@ -190,8 +195,8 @@ class S2D(nn.Module):
         x = torch.cat([x[:, :1], x[:, 1:] + adapter + p], dim=1)
         return self.blocks[i](x), p
 
-    def forward_tokens(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
-                       ) -> torch.Tensor:
+    def forward_features(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
+                         ) -> torch.Tensor:
         """All tokens after ``ln_post``: ``(B*T, 1+N, D)``."""
         frames = self.fold_frames(video)
         a = None
@@ -220,32 +225,51 @@ class S2D(nn.Module):
                 x, a = self._layer(i, x, a)
         return self.ln_post(x)
 
-    def forward_features(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
-                         ) -> torch.Tensor:
-        """Clip feature ``(B, D)``: the per-frame class tokens averaged over the T frames."""
-        cls = self.forward_tokens(video, landmark_features)[:, 0]
-        return cls.view(-1, self.num_frames, cls.shape[-1]).mean(1)
-
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Logits ``(B, K)`` of a clip feature ``(B, D)``; with ``pre_logits`` the feature itself."""
-        return x if pre_logits else self.head(x)
+        """Logits ``(B, K)`` of the tokens ``(B*T, 1+N, D)``: the per-frame class tokens averaged
+        over the T frames of each clip, then the head; with ``pre_logits`` that clip feature
+        ``(B, D)`` itself."""
+        cls = x[:, 0]
+        feature = cls.view(-1, self.num_frames, cls.shape[-1]).mean(1)
+        return feature if pre_logits else self.head(feature)
 
     def forward(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(logits[B, K], clip_feature[B, D])``; the feature is taken before the head dropout."""
-        feature = self.forward_features(video, landmark_features)
-        return self.forward_head(feature), feature
+                ) -> torch.Tensor:
+        """Logits ``(B, K)`` of videos ``(B, 3, T, H, W)``."""
+        return self.forward_head(self.forward_features(video, landmark_features))
+
+    def forward_release(self, video: torch.Tensor, landmark_features: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits[B, K], clip_feature[B, D])`` as the release's forward returns them (the
+        feature before the head dropout); the trainer's EASDL anchors need both."""
+        feature = self.forward_head(self.forward_features(video, landmark_features), pre_logits=True)
+        return self.head(feature), feature
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set[str]:
         """Parameters AdamW does not decay (besides every 1-D parameter and bias)."""
         return {"cls_token", "pos_embed", "temporal_embedding"}
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier with a freshly initialised one for ``num_classes``."""
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Parameter groups by depth, as timm's ViT defines them (layer decay, freezing)."""
+        return dict(stem=r"^cls_token|^pos_embed|^patch_embed|^temporal_embedding",
+                    blocks=[(r"^blocks\.(\d+)", None), (r"^prompt_blocks\.(\d+)", None),
+                            (r"^prompt_norms\.(\d+)", None), (r"^ln_post", (99999,))])
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        """The classifier layer (``head.fc_cls``)."""
+        return self.head.fc_cls
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replace the classifier with a freshly initialised one for ``num_classes`` (the class
+        token average is the only pooling: ``global_pool`` is accepted for timm's signature)."""
         self.head = I3DHead(self.embed_dim, num_classes, self.head.dropout.p).to(
             self.head.fc_cls.weight.device)
         self.num_classes = self.config["num_classes"] = num_classes
+        self.pretrained_cfg = {**self.pretrained_cfg, "num_classes": num_classes,
+                               "label_names": None}
 
 
 def set_trainable(model: S2D, stage: str) -> tuple[int, int]:
@@ -290,11 +314,52 @@ def count_parameters(params: Iterable[nn.Parameter]) -> tuple[int, int]:
     return trainable, total
 
 
+def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module,
+                         report: LoadReport | None = None) -> dict[str, torch.Tensor]:
+    """Turn a released S2D state dict into ours (the documented conversions, nothing else).
+
+    1. a ``module.`` prefix (saved from DistributedDataParallel) is stripped;
+    2. keys of the landmark network (containing ``landmark``) are dropped: it loads separately;
+    3. a final norm saved as ``norm.*`` becomes ``ln_post.*``;
+    4. a static (T=1) ``temporal_embedding`` is repeated over the model's T frames, so every
+       frame starts with the embedding the static model was trained with;
+    5. a classifier with another class count is dropped and the model's own (freshly
+       initialised) one is kept.
+    """
+    report = report if report is not None else LoadReport("<state dict>")
+    own = model.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    if any(k.startswith("module.") for k in state_dict):
+        report.conversions.append("stripped the 'module.' prefix")
+    for key, value in state_dict.items():
+        key = key[len("module."):] if key.startswith("module.") else key
+        if "landmark" in key:
+            report.dropped.append(key)
+            continue
+        if key.startswith("norm."):
+            new = "ln_post." + key[len("norm."):]
+            report.conversions.append(f"renamed {key} -> {new}")
+            key = new
+        out[key] = value
+    te = out.get("temporal_embedding")
+    if te is not None and "temporal_embedding" in own:
+        t_model = own["temporal_embedding"].shape[1]
+        if te.shape[1] == 1 and t_model > 1:
+            out["temporal_embedding"] = te.expand(-1, t_model, -1).clone()
+            report.conversions.append(f"temporal_embedding: static T=1 repeated to T={t_model}")
+    for key in ("head.fc_cls.weight", "head.fc_cls.bias"):
+        if key in out and key in own and out[key].shape[0] != own[key].shape[0]:
+            report.reinitialised.append(
+                f"{key}: checkpoint has {out[key].shape[0]} classes, model has {own[key].shape[0]}")
+            out[key] = own[key]
+    return out
+
+
 def _cfg(**kwargs) -> dict:
     """The pretrained config of a released S2D file: the user brings the file
     (``pretrained_cfg_overlay=dict(file=...)``); nothing is downloaded."""
-    return {"num_classes": 7, "input_size": (3, 224, 224), "mean": IMAGENET_DEFAULT_MEAN,
-            "std": IMAGENET_DEFAULT_STD, "first_conv": "patch_embed.proj",
+    return {"num_classes": 7, "input_size": (3, 224, 224), "mean": MEAN,
+            "std": STD, "first_conv": "patch_embed.proj",
             "classifier": "head.fc_cls", "license": "see the authors' release", **kwargs}
 
 
@@ -308,9 +373,14 @@ def _create(variant: str, pretrained: bool, defaults: dict, kwargs: dict) -> S2D
     if pretrained and not (kwargs.get("pretrained_cfg_overlay") or {}).get("file"):
         raise ValueError(f"{variant}: S2D weights are not downloaded by this library; download "
                          "the released checkpoint and pass pretrained_cfg_overlay=dict(file=PATH)")
-    return build_model_with_cfg(S2D, variant, pretrained,
-                                pretrained_filter_fn=checkpoint_filter_fn,
-                                kwargs_filter=("in_chans",), **{**defaults, **kwargs})
+    model = build_model_with_cfg(S2D, variant, pretrained,
+                                 pretrained_filter_fn=checkpoint_filter_fn,
+                                 kwargs_filter=("in_chans",), **{**defaults, **kwargs})
+    # timm's entry (file, license, tag) and what this model's architecture fixes
+    model.pretrained_cfg = model.default_cfg = {
+        **model.pretrained_cfg, **model_record(model.config["img_size"], model.num_frames,
+                                               model.num_classes)}
+    return model
 
 
 @register_model

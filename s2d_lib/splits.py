@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 from .config import VIDEO_DATASETS, TrainConfig
@@ -77,3 +78,14 @@ def build_data(cfg: TrainConfig) -> DataSplits:
         class_names=list(CLASSES[cfg.dataset])[:cfg.classes],
         name=f"{cfg.dataset}-{root}-fold{cfg.fold}-{cfg.image_size}px-views{cfg.test_clips}x"
              f"{cfg.test_crops}" + ("" if cfg.num_frames == 1 else f"-{cfg.frame_sampling}"))
+
+
+def labelled_share(train_idx: list[int], labels: Sequence[int], fraction: float,
+                    seed: int) -> list[int]:
+    """A stratified share of the training items (the same for every arm of a seed), repeated to
+    the length of the whole split: an epoch has as many steps whatever the share, so a learning
+    curve compares label budgets at an equal number of steps and validation checks."""
+    share = train_test_split(train_idx, train_size=fraction, random_state=seed,
+                             stratify=[labels[i] for i in train_idx])[0]
+    repeats = -(-len(train_idx) // len(share))
+    return (share * repeats)[:len(train_idx)]

@@ -19,6 +19,7 @@ import torch.distributed as dist
 
 from .build import check_init
 from .config import PRESETS, TrainConfig, load_config
+from .data.layouts import FOLDS
 from .distributed import setup_distributed
 from .logs import show_logs
 from .splits import build_data
@@ -36,7 +37,7 @@ def train(cfg: TrainConfig, callbacks: Sequence[Callable[[dict], None]] = ()) ->
     if cfg.fold != 0 or cfg.dataset not in ("DFEW", "MAFW"):
         return fit(cfg, build_data(cfg), callbacks=callbacks)
     results = {}
-    for k in range(1, 6):
+    for k in range(1, FOLDS + 1):
         fold_cfg = load_config(cfg, {"fold": k, "out_dir": str(cfg.run_dir / f"fold{k}")})
         results[k] = fit(fold_cfg, build_data(fold_cfg), callbacks=callbacks)
     summary = {"folds": {k: r["test"] for k, r in results.items()}}

@@ -29,21 +29,22 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
-from .checkpoints import LANDMARK_PREFIX, CheckpointError, read_state_dict, save_checkpoint
+from .checkpoints import CheckpointError, read_state_dict, save_checkpoint, split_landmark_stream
 from .config import VIDEO_DATASETS, TrainConfig
 from .data.samplers import BalancedSampler
 from .devices import resolve_device
-from .distributed import all_gather, setup_distributed
+from .distributed import ReleaseOutputs, all_gather, setup_distributed
 from .build import build_model
 from .easdl import EmotionAnchors, easdl_loss, easdl_weight, parse_ramp
 from .evaluate import as_video, evaluate, single_view, unpack
-from .landmark_cache import WithLandmarks, landmark_cache
+from .landmark_cache import WithLandmarks, landmark_cache, landmark_hash
 from .metrics import format_metrics
 from .mixup import ClipMixup
 from .model import S2D
+from .pretrained import training_record
 from .progress import progress_bar
 from .seeding import rng_state, seed_everything, set_rng_state
-from .splits import DataSplits
+from .splits import DataSplits, labelled_share
 
 __all__ = ["Trainer", "TrainingDiverged", "fit", "STATE_FILE"]
 
@@ -71,14 +72,18 @@ class Trainer:
         self.use_amp = cfg.amp and self.device.type == "cuda"
         self.amp_dtype = torch.float16  # the release's AMP: fp16 autocast with a GradScaler
         self._build_data()
+        stream = self.model.landmark_stream
+        self.model.pretrained_cfg = training_record(  # the facts prediction reads from the file
+            self.model, cfg.frame_sampling, data.class_names, self.train_set,
+            landmark_hash(self.model) if stream is not None else None)
         self._build_optimisation()
         self.anchors = (EmotionAnchors(cfg.classes, self.model.embed_dim, cfg.easdl_queue,
                                        cfg.easdl_top_k).to(self.device) if cfg.easdl else None)
         self.ramp = parse_ramp(cfg.easdl_ramp)
-        self.net: nn.Module = self.model
+        self.net: nn.Module = ReleaseOutputs(self.model)  # (logits, feature) for EASDL
         if self.env.enabled:
             self.net = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+                self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.epoch, self.step, self.best, self.history = 0, 0, -math.inf, []
         self.select = "uar" if cfg.dataset in VIDEO_DATASETS else "war"
 
@@ -96,7 +101,7 @@ class Trainer:
         else:
             train_idx, val = list(range(len(labels))), None
         if cfg.train_fraction < 1:
-            train_idx = _labelled_share(train_idx, labels, cfg.train_fraction, cfg.seed)
+            train_idx = labelled_share(train_idx, labels, cfg.train_fraction, cfg.seed)
         train_source, test = data.train, data.test
         if cfg.landmark_cache:
             key = f"{data.name}-T{cfg.num_frames}"
@@ -212,8 +217,7 @@ class Trainer:
             raise CheckpointError(f"{path}: saved by {state['world']} processes, resuming with "
                                   f"{self.env.world}; resume with the same number")
         tensors = read_state_dict(weights)[0]
-        self.model.load_state_dict({k: v for k, v in tensors.items()
-                                    if not k.startswith(LANDMARK_PREFIX)})
+        self.model.load_state_dict(split_landmark_stream(tensors)[0])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -306,7 +310,7 @@ class Trainer:
         if self.mixup is not None:
             self.model.eval()
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-                logits, feature = self.model(x, lf)
+                logits, feature = self.model.forward_release(x, lf)
             self.model.train()
         feature, probs = feature.float(), logits.float().softmax(-1)
         if self.env.enabled:  # identical queues on every process
@@ -326,7 +330,7 @@ class Trainer:
             row = {"epoch": self.epoch + 1, **self._train_epoch()}
             val = None
             if self.val_set is not None:
-                val = evaluate(self.net, self.val_set, cfg.classes, cfg.batch_size, self.device,
+                val = evaluate(self.model, self.val_set, cfg.classes, cfg.batch_size, self.device,
                                self.data.class_names, amp=self.use_amp)
                 row.update(val_war=val["war"], val_uar=val["uar"], val_loss=val["loss"])
             self.epoch += 1
@@ -356,9 +360,8 @@ class Trainer:
                   f"best_val_{self.select}": self.best, "chance_uar": 1.0 / cfg.classes}
         if self.test_set is not None:
             best = read_state_dict(self.dir / "best.safetensors")[0]
-            self.model.load_state_dict({k: v for k, v in best.items()
-                                        if not k.startswith(LANDMARK_PREFIX)})
-            test = evaluate(self.net, self.test_set, cfg.classes, cfg.batch_size, self.device,
+            self.model.load_state_dict(split_landmark_stream(best)[0])
+            test = evaluate(self.model, self.test_set, cfg.classes, cfg.batch_size, self.device,
                             self.data.class_names, amp=self.use_amp)
             labels = test.pop("labels")
             test.pop("probs")
@@ -373,17 +376,6 @@ class Trainer:
             (self.dir / "results.json").write_text(json.dumps(
                 {k: v for k, v in result.items() if k != "history"}, indent=1))
         return result
-
-
-def _labelled_share(train_idx: list[int], labels: Sequence[int], fraction: float,
-                    seed: int) -> list[int]:
-    """A stratified share of the training items (the same for every arm of a seed), repeated to
-    the length of the whole split: an epoch has as many steps whatever the share, so a learning
-    curve compares label budgets at an equal number of steps and validation checks."""
-    share = train_test_split(train_idx, train_size=fraction, random_state=seed,
-                             stratify=[labels[i] for i in train_idx])[0]
-    repeats = -(-len(train_idx) // len(share))
-    return (share * repeats)[:len(train_idx)]
 
 
 def _check_cache_compatible(cfg: TrainConfig) -> None:

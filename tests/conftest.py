@@ -16,7 +16,7 @@ CPU_THREADS = torch.get_num_threads()
 
 
 def pytest_report_header(config):
-    from s2d_lib import float_path
+    from s2d_course import float_path
 
     path = float_path.describe()
     mode = "another CPU type's (S2D_FLOAT=other)" if float_path.is_other_cpu() else "this machine's own"
@@ -57,7 +57,7 @@ def reference_dir() -> Path:
 def mini_suite(tmp_path_factory) -> Path:
     """The ``mini`` synthetic suite (seed 0), built once for every module that reads it; a test
     that damages files works on a copy."""
-    from s2d_lib.data.synthetic import build_suite
+    from s2d_course.synthetic import build_suite
 
     out = tmp_path_factory.mktemp("synthetic")
     build_suite(out, "mini", seed=0, workers=2, progress=False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from s2d_lib import artifacts
+from s2d_course import artifacts, run_cache
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.landmarks import MobileFaceNet
 
@@ -14,26 +14,68 @@ def test_paths_are_taken_from_the_repository_root(tmp_path, monkeypatch):
     assert artifacts.repo_path(tmp_path) == tmp_path
     assert artifacts.relative(artifacts.REPO / "figures" / "a.png") == "figures/a.png"
     assert artifacts.relative(tmp_path) == str(tmp_path.resolve())
-    assert (artifacts.REPO / "s2d_lib" / "artifacts.py").is_file()
+    assert (artifacts.REPO / "s2d_course" / "artifacts.py").is_file()
 
 
-def test_existing_landmark_weights_are_reused_not_retrained(tmp_path):
+def test_existing_landmark_weights_are_reused_not_retrained(tmp_path, monkeypatch):
     net = MobileFaceNet(input_size=64)
     save_checkpoint(net, tmp_path / "mobilefacenet.safetensors")
-    # A data root that does not exist proves nothing is trained.
-    path = artifacts.landmark_weights(run_dir=tmp_path, data_root=tmp_path / "missing", train=True)
+    data = tmp_path / "missing"  # a data root that does not exist proves nothing is trained
+    run_cache.write_key(tmp_path, {"input_size": 64, "train": {}, "data": run_cache.data_digest(data)})
+    path = artifacts.landmark_weights(run_dir=tmp_path, data_root=data, train=True)
     assert path == tmp_path / "mobilefacenet.safetensors"
-    loaded = artifacts.landmark_net(run_dir=tmp_path, data_root=tmp_path / "missing", train=True)
+    loaded = artifacts.landmark_net(run_dir=tmp_path, data_root=data, train=True)
     assert not loaded.training and loaded.input_size == 64
+    trained = []
+    monkeypatch.setattr("s2d_lib.train_landmarks.train_and_save",
+                        lambda *args, **kw: trained.append(kw) or path)
+    artifacts.landmark_weights(run_dir=tmp_path, data_root=data, train=True, epochs=5)
+    assert trained == [{"epochs": 5}]  # another recipe: trained again
+
+
+def _finish(called):
+    """A stand-in for training: records the config and leaves a finished run folder."""
+    def train(cfg):
+        called.append(cfg)
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(cfg.run_dir / "config.yaml")
+        (cfg.run_dir / "results.json").write_text("{}")
+    return train
 
 
 def test_finished_runs_are_reused(tmp_path, monkeypatch):
     run = tmp_path / "run"
-    run.mkdir()
-    (run / "results.json").write_text("{}")
     called = []
-    monkeypatch.setattr("s2d_lib.train.train", lambda cfg: called.append(cfg))
+    monkeypatch.setattr("s2d_lib.train.train", _finish(called))
     assert artifacts.trained_run("static_tiny", [f"out_dir={run}"]) == run
-    assert not called
+    assert len(called) == 1 and (run / run_cache.KEY_FILE).is_file()
+    assert artifacts.trained_run("static_tiny", [f"out_dir={run}", "progress=false"]) == run
+    assert len(called) == 1  # same config and data (progress only changes the report)
     assert artifacts.trained_run("static_tiny", [f"out_dir={run}"], retrain=True) == run
-    assert called and called[0].resume is False and Path(called[0].data_root).is_absolute()
+    assert called[1].resume is False and Path(called[1].data_root).is_absolute()
+
+
+def test_a_run_of_another_config_is_trained_afresh(tmp_path, monkeypatch, caplog):
+    run = tmp_path / "run"
+    called = []
+    monkeypatch.setattr("s2d_lib.train.train", _finish(called))
+    artifacts.trained_run("static_tiny", [f"out_dir={run}"])
+    (run / run_cache.KEY_FILE).unlink()  # as a run finished before keys were recorded
+    with caplog.at_level("WARNING", logger="s2d_course.run_cache"):
+        artifacts.trained_run("static_tiny", [f"out_dir={run}", "epochs=3"])
+    assert len(called) == 2 and called[1].epochs == 3 and called[1].resume is False
+    assert "another config" in caplog.text and "epochs" in caplog.text
+
+
+def test_a_run_on_other_data_is_trained_afresh(tmp_path, monkeypatch):
+    data, run = tmp_path / "data", tmp_path / "run"
+    data.mkdir()
+    (data / "labels.csv").write_text("a,0\n")
+    called = []
+    monkeypatch.setattr("s2d_lib.train.train", _finish(called))
+    artifacts.trained_run("static_tiny", [f"out_dir={run}", f"data_root={data}"])
+    artifacts.trained_run("static_tiny", [f"out_dir={run}", f"data_root={data}"])
+    assert len(called) == 1
+    (data / "labels.csv").write_text("a,1\n")  # the same folder, other labels
+    artifacts.trained_run("static_tiny", [f"out_dir={run}", f"data_root={data}"])
+    assert len(called) == 2 and called[1].resume is False

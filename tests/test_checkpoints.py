@@ -10,11 +10,10 @@ import timm
 import torch
 
 import s2d_lib  # noqa: F401
-from s2d_lib import checkpoints, release_format
 from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, load_checkpoint,
                                  load_landmark_weights, save_checkpoint)
 from s2d_lib.landmarks import MobileFaceNet
-from s2d_lib.release_format import inflate, load_released
+from s2d_lib.checkpoints import inflate, load_released
 
 from conftest import random_state_dict
 
@@ -59,13 +58,6 @@ def released(released_shapes):
 @pytest.fixture(scope="module")
 def base1():
     return timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=1)
-
-
-def test_release_format_names_stay_importable_from_checkpoints():
-    for name in ("checkpoint_filter_fn", "load_released", "inflate"):
-        assert getattr(checkpoints, name) is getattr(release_format, name)
-    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        checkpoints.nothing  # noqa: B018
 
 
 @pytest.mark.parametrize("entry", ["s2d_base_patch16_224_T16", "s2d_base_patch16_224_T1"])
@@ -173,7 +165,7 @@ def test_own_checkpoint_round_trip(tmp_path):
     assert not hasattr(loaded, "checkpoint_metadata")  # metadata is read, not pinned on the model
     video = torch.randn(1, 3, 2, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(video)[0], model(video)[0])
+        torch.testing.assert_close(loaded(video), model(video))
 
 
 def test_own_checkpoint_needs_both_files(tmp_path):
@@ -189,7 +181,7 @@ def test_mobilefacenet_checkpoint_round_trip(tmp_path):
     loaded = load_checkpoint(save_checkpoint(net, tmp_path / "lm")).eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(x)[0], net(x)[0])
+        torch.testing.assert_close(loaded(x), net(x))
 
 
 def _static_release_file(released, t: int) -> dict:
@@ -211,7 +203,7 @@ def test_inflate_takes_every_fitting_key_and_reports_the_rest(released, fresh16,
         del sd[k]  # a file without some TMA weights: those keep the release's initialisation
     model = fresh16
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
-    with caplog.at_level("WARNING", logger="s2d_lib.release_format"):
+    with caplog.at_level("WARNING", logger="s2d_lib.checkpoints"):
         report = inflate(model, {"model": sd})
     state = model.state_dict()
     assert report.dropped == ["landmark_model.conv1.conv.weight"]

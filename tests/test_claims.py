@@ -11,8 +11,8 @@ import torch
 from scipy import stats
 
 import s2d_lib.model  # noqa: F401  (registers the models)
-from s2d_lib import claims
-from s2d_lib.artifacts import file_sha256
+from s2d_course import claims
+from s2d_course.paths import file_sha256
 from s2d_lib.config import load_config
 from s2d_lib.model import set_trainable
 
@@ -27,12 +27,12 @@ def test_no_landmark_branch_ignores_the_landmark_view_and_freezes_it():
     x = torch.randn(2, 3, 4, 64, 64)
     lf = torch.randn(8, 128, 8, 8)
     with torch.no_grad():
-        a, b = model(x, lf)[0], model(x, 5 * lf)[0]
+        a, b = model(x, lf), model(x, 5 * lf)
     assert torch.equal(a, b)
     with_view = _model()
     with_view.load_state_dict(model.state_dict())
     with torch.no_grad():  # the same weights with the branch in use: the view matters
-        assert not torch.allclose(with_view(x, lf)[0], with_view(x, 5 * lf)[0])
+        assert not torch.allclose(with_view(x, lf), with_view(x, 5 * lf))
     set_trainable(model, "static")
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert {"patch_embed_prompt.proj.weight", "prompt_blocks.0.conv0_1.weight"} <= frozen
@@ -46,7 +46,7 @@ def test_without_temporal_attention_frames_stay_apart():
     for temporal, crosses in ((False, False), (True, True)):
         model = _model(temporal_attention=temporal)
         with torch.no_grad():
-            first = [model.forward_tokens(v)[0] for v in (x, y)]  # frame 0's tokens
+            first = [model.forward_features(v)[0] for v in (x, y)]  # frame 0's tokens
         assert torch.equal(first[0], first[1]) is not crosses
 
 
@@ -71,7 +71,7 @@ def test_paired_difference_matches_a_paired_t_test():
 
 
 def test_a_label_share_is_stratified_and_repeated_to_the_splits_length():
-    from s2d_lib.trainer import _labelled_share
+    from s2d_lib.splits import labelled_share as _labelled_share
 
     labels = [0] * 60 + [1] * 30 + [2] * 10
     idx = list(range(100))
@@ -101,7 +101,7 @@ def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
     from dataclasses import replace
 
     from s2d_lib.checkpoints import save_checkpoint
-    from s2d_lib.data.synthetic import PRESETS, build_suite
+    from s2d_course.synthetic import PRESETS, build_suite
     from s2d_lib.landmarks import MobileFaceNet
 
     world = tmp_path / "world"
@@ -154,5 +154,11 @@ def test_committed_claims_have_the_seeds_and_test_sizes_a_claim_needs():
 
 def test_readme_claims_table_is_the_committed_results(tmp_path):
     result = _committed()
-    readme = (claims.REPO / "README.md").read_text()
-    assert claims.claims_table(result) in readme, "run python -m s2d_lib.claims --readme README.md"
+    readme = (claims.paths.REPO / "README.md").read_text()
+    assert claims.claims_table(result) in readme, "run python -m s2d_course.claims --readme README.md"
+
+
+def test_load_claims_never_starts_a_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(claims, "main", lambda *a, **k: pytest.fail("load_claims started a run"))
+    with pytest.raises(FileNotFoundError, match="make claims"):
+        claims.load_claims(tmp_path / "claims.json")

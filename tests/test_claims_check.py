@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from s2d_lib import claims, claims_check
+from s2d_course import claims, claims_check
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.landmarks import MobileFaceNet
 
@@ -16,7 +16,7 @@ from s2d_lib.landmarks import MobileFaceNet
 @pytest.fixture(scope="module")
 def mini_setup(tmp_path_factory):
     """A small claims world, a random landmark network and a budget of a few steps."""
-    from s2d_lib.data.synthetic import PRESETS, build_suite
+    from s2d_course.synthetic import PRESETS, build_suite
 
     tmp = tmp_path_factory.mktemp("claims_check")
     world = tmp / "world"
@@ -56,7 +56,7 @@ def reference(tmp_path_factory):
     """The check as ``make claims`` calibrated it: the claims world, the shipped landmark network,
     the two reference runs of seed 0 re-trained once for the module, and their problems."""
     if not claims_check.CALIBRATION.is_file():
-        pytest.skip("results/claims_check.json not calibrated yet (python -m s2d_lib.claims --calibrate)")
+        pytest.skip("results/claims_check.json not calibrated yet (python -m s2d_course.claims --calibrate)")
     calibration = json.loads(claims_check.CALIBRATION.read_text())
     setup = claims.Setup(runs=tmp_path_factory.mktemp("reference_runs"))
     claims.build_world(setup)

@@ -16,7 +16,7 @@ from s2d_lib.data.decode import ClipReader
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.config import load_config
 from s2d_lib.data import sampling
-from s2d_lib.data.synthetic import dataset_paths
+from s2d_course.synthetic import dataset_paths
 from s2d_lib.evaluate import evaluate_checkpoint
 from s2d_lib.splits import build_split
 
@@ -176,8 +176,8 @@ def test_skip_corrupt_counts_in_training_only(suite: Path, tmp_path: Path):
 def test_evaluate_reads_the_frames_the_checkpoint_was_trained_on(suite: Path, tmp_path: Path):
     torch.manual_seed(0)
     model = timm.create_model("s2d_tiny_patch8_64", num_classes=7, num_frames=2)
-    ckpt = save_checkpoint(model, tmp_path / "dfer.safetensors",
-                           {"stage": "dfer", "dataset": "DFEW", "frame_sampling": "uniform"})
+    model.pretrained_cfg = {**model.pretrained_cfg, "frame_sampling": "uniform"}  # as trained
+    ckpt = save_checkpoint(model, tmp_path / "dfer.safetensors", {"stage": "dfer", "dataset": "DFEW"})
     kw = dict(dataset="DFEW", data_root=str(suite / "DFEW"), views=(1, 1), batch_size=4,
               progress=False)
     trained = evaluate_checkpoint(ckpt, **kw)

@@ -12,8 +12,8 @@ from s2d_lib.data import CLASSES, DatasetError
 from s2d_lib.data.annotations import (read_affectnet_csv, read_dfew_split, read_ferv39k_label_index,
                                       read_ferv39k_split, read_mafw_class_file, read_mafw_split,
                                       read_rafdb_partition)
-from s2d_lib.data.synthetic import PRESETS, SuitePreset, build_suite, dataset_paths
-from s2d_lib.data.synthetic.face import (EXPRESSION_AUS, Pose, expression_aus, landmarks,
+from s2d_course.synthetic import PRESETS, SuitePreset, build_suite, dataset_paths
+from s2d_course.synthetic.face import (EXPRESSION_AUS, Pose, expression_aus, landmarks,
                                          sample_identity)
 
 MICRO = SuitePreset("micro", rafdb=(7, 7), affectnet=(8, 2), dfew=5, ferv39k=(4, 3), mafw=5,

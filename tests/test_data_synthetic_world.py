@@ -16,11 +16,12 @@ from s2d_lib.data import CLASSES
 from s2d_lib.data.annotations import (read_dfew_split, read_ferv39k_label_index, read_ferv39k_split,
                                       read_mafw_split, read_rafdb_partition)
 from s2d_lib.data.labels import canonical_names
-from s2d_lib.data.synthetic import PRESETS, SuitePreset, build_suite, dataset_paths
-from s2d_lib.data.synthetic.calibration import calibrate_world
-from s2d_lib.data.synthetic.frequencies import CONFUSIONS, REAL_COUNTS, allocate, split_counts
-from s2d_lib.data.synthetic.nuisances import NUISANCES, NuisanceRates
-from s2d_lib.data.synthetic.suite import SUITE_DATASETS, _clip_frames, _plan, _stamp
+from s2d_course.synthetic import PRESETS, SuitePreset, build_suite, dataset_paths
+from s2d_course.synthetic.calibration import calibrate_world
+from s2d_course.synthetic.frequencies import CONFUSIONS, REAL_COUNTS, allocate, split_counts
+from s2d_course.synthetic.nuisances import NUISANCES, NuisanceRates
+from s2d_course.synthetic.items import SUITE_DATASETS, clip_frames as _clip_frames
+from s2d_course.synthetic.suite import _plan, _stamp
 
 WORLD = SuitePreset("world", rafdb=(28, 14), affectnet=(8, 2), dfew=20, ferv39k=(14, 7), mafw=22,
                     frames=(8, 12), frequencies="real", blend=(0.25, 0.25), label_noise=0.1,

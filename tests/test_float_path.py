@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import REPO
 
-from s2d_lib import float_path
+from s2d_course import float_path
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
@@ -29,23 +29,23 @@ def test_other_cpu_is_one_vector_width_down():
 
 
 def test_the_command_prints_what_the_makefile_exports():
-    out = subprocess.run([sys.executable, str(REPO / "s2d_lib" / "float_path.py"), "--env"],
+    out = subprocess.run([sys.executable, str(REPO / "s2d_course" / "float_path.py"), "--env"],
                          capture_output=True, text=True, check=True).stdout.split()
     assert dict(kv.split("=", 1) for kv in out) == float_path.other_cpu_env(float_path.cpu_flags())
-    bad = subprocess.run([sys.executable, str(REPO / "s2d_lib" / "float_path.py")], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, str(REPO / "s2d_course" / "float_path.py")], capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr
 
 
 TRAIN_STEPS = """
 import hashlib, torch, timm, s2d_lib
-from s2d_lib import float_path
+from s2d_course import float_path
 torch.set_num_threads(1)
 torch.manual_seed(0)
 m = timm.create_model("s2d_tiny_patch8_64", num_classes=7, num_frames=2)
 opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
 x, y = torch.randn(4, 3, 2, 64, 64), torch.randint(0, 7, (4,))
 for _ in range(3):
-    loss = torch.nn.functional.cross_entropy(m(x)[0], y)
+    loss = torch.nn.functional.cross_entropy(m(x), y)
     opt.zero_grad(); loss.backward(); opt.step()
 print(float_path.describe()["kernels"], hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in m.parameters())).hexdigest())
 """

@@ -12,8 +12,8 @@ import torch
 from s2d_lib.data import DFEW, MAFW, RAFDB, AffectNet, CLASSES, DatasetError, FERV39k, build_dataset
 from s2d_lib.data.decode import ClipReader
 from s2d_lib.data.layouts import VIDEO_LAYOUTS, video_layout
-from s2d_lib.data.synthetic import PRESETS, build_suite, dataset_paths
-from s2d_lib.data.synthetic.suite import _stamp
+from s2d_course.synthetic import PRESETS, build_suite, dataset_paths
+from s2d_course.synthetic.suite import _stamp
 
 _LOADERS = {"DFEW": DFEW, "FERV39k": FERV39k, "MAFW": MAFW}
 

@@ -44,7 +44,7 @@ def test_zeroed_prompters_reduce_to_timm_vit():
     zero_prompts_and_adapters(model)
     video = torch.randn(1, 3, 2, 64, 64)
     with torch.no_grad():
-        ours = model.forward_tokens(video)[:, 0]
+        ours = model.forward_features(video)[:, 0]
         ref = vit.forward_features(video[0].transpose(0, 1))[:, 0]
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=0)
 
@@ -53,16 +53,16 @@ def test_prompters_change_the_output():
     model = tiny().eval()
     video = torch.randn(1, 3, 4, 64, 64)
     with torch.no_grad():
-        before = model(video)[0]
+        before = model(video)
         zero_prompts_and_adapters(model)
-        after = model(video)[0]
+        after = model(video)
     assert not torch.allclose(before, after, atol=1e-4)
 
 
 @pytest.mark.parametrize("t", [1, 16])
 def test_tiny_shapes(t):
     model = tiny(num_frames=t).eval()
-    logits, feat = model(torch.randn(2, 3, t, 64, 64))
+    logits, feat = model.forward_release(torch.randn(2, 3, t, 64, 64))
     assert logits.shape == (2, 7) and feat.shape == (2, 192)
     assert torch.isfinite(logits).all()
 
@@ -71,7 +71,7 @@ def test_tiny_shapes(t):
 def test_base_shapes_on_meta(t):
     with torch.device("meta"):
         model = timm.create_model("s2d_base_patch16_224", num_classes=7, num_frames=t)
-        logits, feat = model(torch.zeros(2, 3, t, 224, 224))
+        logits, feat = model.forward_release(torch.zeros(2, 3, t, 224, 224))
         lm = model.landmark_features(torch.zeros(2 * t, 3, 224, 224))
     assert logits.shape == (2, 7) and feat.shape == (2, 768)
     assert lm.shape == (2 * t, 128, 14, 14)
@@ -83,9 +83,9 @@ def test_given_landmark_features_are_used_instead_of_the_stream():
     with torch.no_grad():
         feats = model.landmark_features(model.fold_frames(video))
         assert feats.shape == (8, 128, 8, 8)
-        own = model(video)[0]
-        given = model(video, feats.view(2, 4, 128, 8, 8))[0]
-        other = model(video, torch.randn_like(feats))[0]
+        own = model(video)
+        given = model(video, feats.view(2, 4, 128, 8, 8))
+        other = model(video, torch.randn_like(feats))
     torch.testing.assert_close(own, given)
     assert not torch.allclose(own, other, atol=1e-4)
 
@@ -96,8 +96,8 @@ def test_frames_are_independent_for_static_model_but_not_with_tma():
     changed = video.clone()
     changed[:, :, 3] = torch.randn(3, 64, 64)
     with torch.no_grad():
-        a = model.forward_tokens(video)[:3, 0]
-        b = model.forward_tokens(changed)[:3, 0]
+        a = model.forward_features(video)[:3, 0]
+        b = model.forward_features(changed)[:3, 0]
     # The T-Adapter mixes frames: changing frame 3 changes the class tokens of frames 0-2.
     assert not torch.allclose(a, b, atol=1e-5)
 
@@ -112,7 +112,7 @@ def test_dynamic_stage_counts_and_gradients():
     model = tiny()
     trainable, total = set_trainable(model, "dynamic")
     assert 0 < trainable < total
-    logits, _ = model(torch.randn(2, 3, 4, 64, 64))
+    logits, _ = model.forward_release(torch.randn(2, 3, 4, 64, 64))
     logits.sum().backward()
     unused = f"prompt_norms.{len(model.blocks) - 1}."  # as released: the last prompt norm is never used
     for name, p in model.named_parameters():
@@ -135,7 +135,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         set_trainable(model, "dynamic")
         model.set_grad_checkpointing(enable)
         torch.manual_seed(1)
-        model(torch.randn(2, 3, 4, 64, 64))[0].square().sum().backward()
+        model(torch.randn(2, 3, 4, 64, 64)).square().sum().backward()
         grads.append(model.prompt_blocks[1].TMA.T_Adapter.attn.qkv.weight.grad.clone())
     torch.testing.assert_close(grads[0], grads[1])
 
@@ -144,9 +144,9 @@ def test_bf16_autocast_on_cpu():
     model = tiny().eval()
     video = torch.randn(2, 3, 4, 64, 64)
     with torch.no_grad():
-        ref = model(video)[0]
+        ref = model(video)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            low = model(video)[0]
+            low = model(video)
     assert low.dtype == torch.bfloat16
     assert torch.isfinite(low).all()
     assert (low.float() - ref).abs().max() < 0.1

@@ -57,7 +57,7 @@ def test_structure(path):
 
 def test_every_figure_is_written_by_a_notebook():
     # (or by `make claims`, which draws figures/claims.png)
-    texts = "".join(p.read_text() for p in NOTEBOOKS) + (REPO / "s2d_lib" / "claims.py").read_text()
+    texts = "".join(p.read_text() for p in NOTEBOOKS) + (REPO / "s2d_course" / "claims.py").read_text()
     pngs = sorted((REPO / "figures").glob("*.png"))
     assert pngs, "figures/ is empty"
     orphans = [p.name for p in pngs if p.name not in texts]

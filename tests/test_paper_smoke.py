@@ -12,7 +12,7 @@ import json
 import pytest
 import torch
 
-from s2d_lib.data.synthetic import build_suite
+from s2d_course.synthetic import build_suite
 from s2d_lib.train import main
 
 from conftest import random_state_dict

@@ -20,10 +20,10 @@ from s2d_lib import face_detection
 from s2d_lib.checkpoints import load_any_checkpoint, save_checkpoint
 from s2d_lib.data.decode import ClipReader
 from s2d_lib.data.labels import CLASSES
-from s2d_lib.data.synthetic.clips import plan_clip
-from s2d_lib.data.synthetic.face import Pose, sample_identity
-from s2d_lib.data.synthetic.render import render_face, sample_scene
-from s2d_lib.data.synthetic.writers import write_mp4
+from s2d_course.synthetic.clips import plan_clip
+from s2d_course.synthetic.face import Pose, sample_identity
+from s2d_course.synthetic.render import render_face, sample_scene
+from s2d_course.synthetic.writers import write_mp4
 from s2d_lib.data.transforms import normalize
 from s2d_lib.face_detection import (centre_box, crop_face, face_present, interpolate_boxes, iou,
                                     largest_track, link_tracks, square_box, track_face)
@@ -144,7 +144,7 @@ def test_end_to_end_tiny_model(clip, tiny_checkpoint, tmp_path):
              for f, frame in zip(window, ClipReader(path).read(window))]
     video = normalize()(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2))
     with torch.inference_mode():
-        expected = model(video.transpose(0, 1)[None])[0].softmax(-1)[0].numpy()
+        expected = model(video.transpose(0, 1)[None]).softmax(-1)[0].numpy()
     np.testing.assert_allclose(pred.probs[2], expected, atol=1e-5)
 
     paths = write_outputs(pred, tmp_path / "out", path)

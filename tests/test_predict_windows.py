@@ -13,7 +13,7 @@ from PIL import Image
 import s2d_lib  # noqa: F401
 from s2d_lib.checkpoints import load_any_checkpoint
 from s2d_lib.data import sampling
-from s2d_lib.data.synthetic.writers import write_mp4
+from s2d_course.synthetic.writers import write_mp4
 from s2d_lib.predict import (NO_FACE, annotate_frame, plan_windows, predict_video, smooth_probs,
                              summary, timeline_figure, training_span, write_outputs)
 
@@ -75,8 +75,8 @@ def _episode(seconds: float = 3.0) -> np.ndarray:
 def _render(seed: int, timeline: list[tuple[str, np.ndarray]]) -> list[Image.Image]:
     """Frames of one identity through ``(label, intensities)`` segments (each distinct frame is
     drawn once)."""
-    from s2d_lib.data.synthetic.face import Pose, expression_aus, sample_identity
-    from s2d_lib.data.synthetic.render import render_face, sample_scene
+    from s2d_course.synthetic.face import Pose, expression_aus, sample_identity
+    from s2d_course.synthetic.render import render_face, sample_scene
 
     rng = np.random.default_rng(seed)
     idn, scene = sample_identity(rng), sample_scene(rng, SIZE, occlusion=0, blur=0)
@@ -129,7 +129,7 @@ def _train_on_uniform_3s_clips(seed: int = 0, steps: int = 120) -> torch.nn.Modu
         picks = [train_segments(len(x), T, rng) for x, _ in clips]
         video = torch.stack([x[i].transpose(0, 1) for (x, _), i in zip(clips, picks)])
         landmarks = torch.stack([lm[i] for (_, lm), i in zip(clips, picks)])
-        loss = torch.nn.functional.cross_entropy(model(video, landmarks)[0], y)
+        loss = torch.nn.functional.cross_entropy(model(video, landmarks), y)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

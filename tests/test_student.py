@@ -14,8 +14,8 @@ import nbformat
 import pytest
 from conftest import REPO
 
-from s2d_lib.student import SOLUTION_TAG, student_edition, write_student_editions
-from s2d_lib.student import main as student_main
+from s2d_course.student import SOLUTION_TAG, student_edition, write_student_editions
+from s2d_course.student import main as student_main
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 HEADING = re.compile(r"^#+\s*Exercise\b(?P<title>.*)$", re.MULTILINE | re.IGNORECASE)

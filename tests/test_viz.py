@@ -18,9 +18,9 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa:
 
 import s2d_lib  # noqa: E402,F401  (registers the S2D models)
 from s2d_lib import viz  # noqa: E402
-from s2d_lib.data.synthetic.clips import plan_clip  # noqa: E402
-from s2d_lib.data.synthetic.face import sample_identity, sample_pose  # noqa: E402
-from s2d_lib.data.synthetic.render import render_face, sample_scene  # noqa: E402
+from s2d_course.synthetic.clips import plan_clip  # noqa: E402
+from s2d_course.synthetic.face import sample_identity, sample_pose  # noqa: E402
+from s2d_course.synthetic.render import render_face, sample_scene  # noqa: E402
 from s2d_lib.data.transforms import normalize  # noqa: E402
 
 T, SIDE, K = 4, 64, 7
@@ -79,13 +79,13 @@ def test_frame_images_undo_normalisation(video):
 
 def test_recorded_attention_reproduces_the_fused_output(model, video):
     """attn @ v, projected, must equal what timm's fused SDPA attention returned."""
-    reference = model(video)[0]
+    reference = model(video)
     io = {}
     handles = [b.attn.register_forward_hook(lambda m, a, o, i=i: io.__setitem__(i, (a[0], o)))
                for i, b in enumerate(model.blocks)]
     try:
         with torch.no_grad(), viz.AttentionRecorder([b.attn for b in model.blocks]) as rec:
-            logits = model(video)[0]
+            logits = model(video)
     finally:
         for h in handles:
             h.remove()
@@ -138,7 +138,7 @@ def test_attention_maps_rollout_and_plots(model, video, tmp_path):
 
 
 def test_grad_cam_per_frame_maps(model, video, tmp_path):
-    reference = model(video)[0]
+    reference = model(video)
     g = model.grid_size
     tokens = torch.randn(T, 1 + g * g, 192)
     maps = viz.reshape_transform(tokens)
@@ -166,7 +166,7 @@ def test_grad_cam_per_frame_maps(model, video, tmp_path):
     flags = [p.requires_grad for p in model.parameters()]
     assert all(p.grad is None for p in model.parameters())
     assert no_hooks(model)
-    torch.testing.assert_close(model(video)[0], reference, rtol=0, atol=0)
+    torch.testing.assert_close(model(video), reference, rtol=0, atol=0)
     # the shortened backward (gradient_from) gives grad-cam's own full-backward result
     with GradCAM(viz.CAMModel(model), [model.blocks[-1].norm1], viz.reshape_transform) as cam:
         full = cam(model.fold_frames(video), [ClassifierOutputTarget(target)])
@@ -215,7 +215,7 @@ def test_landmarks_and_landmark_view(model, video, tmp_path):
 
 
 def test_prompt_views_fovea_prompt_and_temporal_attention(model, video, tmp_path):
-    reference = model(video)[0]
+    reference = model(video)
     views = viz.prompt_views(model, video)
     layers, g = len(model.blocks), model.grid_size
     torch.testing.assert_close(views.logits, reference, rtol=0, atol=0)
@@ -266,7 +266,7 @@ def test_prompt_views_fovea_prompt_and_temporal_attention(model, video, tmp_path
 def test_timeline_confusion_tsne(model, video, tmp_path):
     logits = viz.frame_logits(model, video)
     assert logits.shape == (1, T, K)
-    torch.testing.assert_close(logits.mean(1), model(video)[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits.mean(1), model(video), atol=1e-5, rtol=1e-5)
     names = [f"c{k}" for k in range(K)]
     fig = viz.plot_timeline(video, logits.softmax(-1), names, save=tmp_path / "timeline.png")
     assert isinstance(fig, matplotlib.figure.Figure)
@@ -287,7 +287,7 @@ def test_timeline_confusion_tsne(model, video, tmp_path):
     labels = torch.tensor([0, 1, 2])
     out = viz.clip_features(model, [(clips[i:i + 1], labels[i:i + 1]) for i in range(3)])
     assert out.features.shape == (3, 192) and (out.labels == labels.numpy()).all()
-    logits, feature = model(clips[1:2])
+    logits, feature = model.forward_release(clips[1:2])
     np.testing.assert_allclose(out.features[1], feature[0].detach().numpy(), atol=1e-5)
     assert out.predictions[1] == logits.argmax()
     # test-mode views (B, V, 3, T, H, W) are averaged per clip

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from s2d_lib import viz  # noqa: E402
-from s2d_lib.data.synthetic import face, render  # noqa: E402
+from s2d_course.synthetic import face, render  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """Data engine: loaders of RAF-DB, AffectNet, DFEW, FERV39k and MAFW reading the real releases'
-files unchanged, the label spaces and their mapping, frame sampling and transforms, and a
-synthetic generator writing the same layouts (:mod:`s2d_lib.data.synthetic`)."""
+files unchanged, the label spaces and their mapping, frame sampling and transforms. (The course's
+synthetic generator writes the same layouts.)"""
 from __future__ import annotations
 
 from pathlib import Path

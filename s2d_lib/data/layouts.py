@@ -26,7 +26,10 @@ from .errors import DatasetError
 __all__ = ["VideoLayout", "VIDEO_LAYOUTS", "video_layout", "RAFDB_LABELS", "RAFDB_IMAGES",
            "AFFECTNET_IMAGES", "AFFECTNET_SPLITS", "DFEW_FRAMES_16F", "DFEW_FRAMES_224",
            "DFEW_FRAMES_112", "DFEW_VIDEOS", "DFEW_SPLIT_DIRS", "FERV39K_FRAMES",
-           "MAFW_FRAMES_224", "MAFW_FRAMES"]
+           "MAFW_FRAMES_224", "MAFW_FRAMES", "FOLDS"]
+
+#: DFEW and MAFW are split five ways (``set_1`` .. ``set_5``); results are the mean over the folds.
+FOLDS = 5
 
 #: RAF-DB, relative to its ``basic`` folder.
 RAFDB_LABELS = "EmoLabel/list_patition_label.txt"  # sic
@@ -85,8 +88,8 @@ def video_layout(dataset: str, root: str | Path, split: str = "train", fold: int
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     layout, root = VIDEO_LAYOUTS[dataset], Path(root)
-    if layout.folds and not 1 <= fold <= 5:
-        raise ValueError(f"{dataset} fold must be 1-5, not {fold}")
+    if layout.folds and not 1 <= fold <= FOLDS:
+        raise ValueError(f"{dataset} fold must be 1-{FOLDS}, not {fold}")
     if not root.is_dir():
         raise DatasetError(root, f"{dataset} root not found")
     candidates = layout.candidates(source)

@@ -1,6 +1,6 @@
 """Keep a deterministic dataset's items in memory after their first read.
 
-Many runs on the same data (the seeds and arms of :mod:`s2d_lib.claims`) would otherwise decode
+Many runs on the same data (the seeds and arms of an ablation study) would otherwise decode
 the same JPEG frames again in every epoch of every run. Only for datasets whose items never
 change (test views, the landmark-cached training views): an augmented split must not be wrapped.
 """

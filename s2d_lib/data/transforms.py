@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import PIL.Image
 import torch
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.data.auto_augment import RandAugment, rand_augment_transform
 from timm.data.random_erasing import RandomErasing
 from timm.data.transforms import str_to_pil_interp
@@ -23,10 +22,11 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-__all__ = ["train_transform", "eval_transform", "normalize", "ClipRandAugment",
-           "ClipRandomErasing", "RELEASE_AUTO_AUGMENT", "MEAN", "STD"]
+from ..pretrained import MEAN, STD
 
-MEAN, STD = IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+__all__ = ["train_transform", "eval_transform", "normalize", "ClipRandAugment",
+           "ClipRandomErasing", "RELEASE_AUTO_AUGMENT"]
+
 #: The release's RandAugment policy, in timm's notation: magnitude 7 of 10 with std 0.5, four
 #: operations drawn from the increasing set, each applied with probability 0.5.
 RELEASE_AUTO_AUGMENT = "rand-m7-n4-mstd0.5-inc1"

@@ -29,7 +29,7 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
 from .annotations import Sample, read_dfew_split, read_ferv39k_split, read_mafw_split
-from .decode import VIDEO_EXTENSIONS, ClipReader
+from .decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipReader
 from .errors import DatasetError
 from .labels import CLASSES
 from .sampling import check_sampling, spatial_crops, test_frames, train_frames
@@ -98,6 +98,15 @@ class VideoDataset(Dataset):
     def labels(self) -> list[int]:
         """Label of every sample, in order."""
         return [label for _, label in self.samples]
+
+    def clip_frame_counts(self) -> list[int]:
+        """Frames of every clip, in order (a frame folder's images; a video file's frames)."""
+        counts = []
+        for name, _ in self.samples:
+            path = self.clip_path(name)
+            counts.append(sum(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir())
+                          if path.is_dir() else len(ClipReader(path, self.backend)))
+        return counts
 
     def clip_path(self, name: str) -> Path:
         """The frame folder or video file of sample ``name``."""

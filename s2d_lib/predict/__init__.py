@@ -24,7 +24,7 @@ Modules: :mod:`~s2d_lib.predict.windows` (which frames a window holds),
 from .cli import main, summary
 from .engine import PRECISIONS, PROBABILITY_TOLERANCE, prepare_model, resolve_precision
 from .outputs import OUTPUT_FILES, annotate_frame, timeline_figure, write_outputs, write_table
-from .video import (DEFAULT_FPS, MIN_FACE_FRACTION, NO_FACE, Prediction, PredictError,
+from .video import (MIN_FACE_FRACTION, NO_FACE, Prediction, PredictError,
                     class_names_for, predict_video, probe_fps)
 from .windows import Windows, plan_windows, smooth_probs, training_span
 
@@ -32,4 +32,4 @@ __all__ = ["Prediction", "PredictError", "Windows", "plan_windows", "training_sp
            "smooth_probs", "class_names_for", "predict_video", "timeline_figure",
            "annotate_frame", "write_table", "write_outputs", "main", "summary", "PRECISIONS",
            "PROBABILITY_TOLERANCE", "prepare_model", "resolve_precision", "OUTPUT_FILES",
-           "DEFAULT_FPS", "MIN_FACE_FRACTION", "NO_FACE", "probe_fps"]
+           "MIN_FACE_FRACTION", "NO_FACE", "probe_fps"]

@@ -10,9 +10,10 @@ from ..data.decode import VIDEO_EXTENSIONS, ClipReader
 from ..data.errors import DatasetError
 from ..data.labels import CLASSES
 from ..face_detection import DETECTORS, FaceDetectionError
+from ..pretrained import FRAME_RATE
 from .engine import PRECISIONS
 from .outputs import check_out, write_outputs
-from .video import (DEFAULT_FPS, MIN_FACE_FRACTION, Prediction, PredictError, class_names_for,
+from .video import (MIN_FACE_FRACTION, Prediction, PredictError, class_names_for,
                     predict_video, probe_fps)
 from .windows import training_span
 
@@ -89,18 +90,19 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
             probe_fps(video)  # FFmpeg's verdict first: decord opens some text files, logging in C++
         reader = ClipReader(args.video)  # fail on a bad video before loading a model
         model = load_any_checkpoint(args.checkpoint, args.model, args.landmark_weights)
-        metadata = checkpoint_metadata(args.checkpoint)
+        record = model.pretrained_cfg  # the facts the checkpoint carries
         try:
-            names = class_names_for(model, args.dataset, metadata)
+            names = class_names_for(model, args.dataset,
+                                    {**checkpoint_metadata(args.checkpoint), **record})
         except PredictError as exc:
             raise PredictError(f"{args.checkpoint}: {exc}") from None
-        span, consecutive = training_span(metadata, model.num_frames)
+        span, consecutive = training_span(record, model.num_frames)
         consecutive = consecutive or args.consecutive
         if args.window_seconds is not None and not args.consecutive:
             span, consecutive = args.window_seconds, False
         stride = args.stride_seconds
         if args.stride is not None:
-            stride = args.stride / (args.fps or probe_fps(reader.path) or DEFAULT_FPS)
+            stride = args.stride / (args.fps or probe_fps(reader.path) or FRAME_RATE)
         prediction = predict_video(reader, model, span, stride, consecutive, args.smooth,
                                    args.detector, args.detect_every, args.margin, args.min_face,
                                    names, args.batch_size, args.device, args.fps,

@@ -74,7 +74,7 @@ def prepare_model(model: nn.Module, precision: str, device: torch.device
         context = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" \
             else contextlib.nullcontext()
         with context:
-            return forward(video, landmarks)[0].float()
+            return forward(video, landmarks).float()
     return run
 
 
@@ -94,7 +94,7 @@ def window_probs(model: nn.Module, run: Callable, read: Callable[[Sequence[int]]
     ``read(indices)`` returns frames, ``crop_boxes`` the square crop of every frame. A frame's
     crop and landmark view are computed once and dropped when no later window needs it.
     """
-    size = model.config["img_size"]
+    size = model.pretrained_cfg["input_size"][-1]  # the input size the weights carry
     last_use = {}
     for w, row in enumerate(windows):
         for f in row:

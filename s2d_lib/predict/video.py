@@ -16,14 +16,14 @@ from ..data.labels import CLASSES
 from ..devices import resolve_device
 from ..face_detection import DLIB_NAME, square_box, track_face
 from ..model import S2D
+from ..pretrained import FRAME_RATE
 from .engine import prepare_model, resolve_precision, window_probs
 from .windows import Windows, plan_windows, smooth_probs
 
 __all__ = ["Prediction", "PredictError", "class_names_for", "predict_video", "probe_fps",
-           "DEFAULT_FPS", "MIN_FACE_FRACTION", "NO_FACE"]
+           "MIN_FACE_FRACTION", "NO_FACE"]
 
 #: Frame rate assumed when the input (a folder of frames) does not say.
-DEFAULT_FPS = 25.0
 #: A window whose frames show the face in fewer than this fraction gets no emotion.
 MIN_FACE_FRACTION = 0.5
 #: What a window without a face is called in the summary, the timeline and the annotated video.
@@ -146,8 +146,9 @@ def class_names_for(model: S2D, dataset: str | None = None, metadata: dict | Non
     (7 classes) or MAFW's (11) order, else ``class k``."""
     k = model.num_classes
     meta = metadata or {}
-    if dataset is None and len(meta.get("class_names") or ()) == k:
-        return tuple(meta["class_names"])
+    names = meta.get("label_names") or meta.get("class_names") or ()
+    if dataset is None and len(names) == k:
+        return tuple(names)
     dataset = dataset or (meta.get("dataset") if meta.get("dataset") in CLASSES else None) \
         or _ORDER_BY_COUNT.get(k)
     if dataset is not None:
@@ -210,9 +211,9 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
     n, T = len(reader), model.num_frames
     fps = fps or probed_fps
     if fps is None:
-        warnings.warn(f"{reader.path}: frame rate unknown, assuming {DEFAULT_FPS} fps",
+        warnings.warn(f"{reader.path}: frame rate unknown, assuming {FRAME_RATE} fps",
                       stacklevel=2)
-        fps = DEFAULT_FPS
+        fps = FRAME_RATE
     if window_seconds is None and not consecutive:
         consecutive = True  # no span given: the model's own T consecutive frames
     try:

@@ -23,16 +23,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..pretrained import RELEASED
+
 __all__ = ["Windows", "plan_windows", "training_span", "smooth_probs",
-           "RELEASED_CLIP_SECONDS", "SYNTHETIC_FPS", "DEFAULT_STRIDES_PER_WINDOW"]
+           "RELEASED_CLIP_SECONDS", "LEGACY_UNIFORM_SECONDS", "DEFAULT_STRIDES_PER_WINDOW"]
 
 log = logging.getLogger("s2d_lib.predict.windows")
 
 #: Span of the released DFER checkpoints' clips: DFEW's clips last a few seconds (about 3 s on
 #: average) and ``clip_224x224_16f`` time-interpolates each one to 16 frames.
-RELEASED_CLIP_SECONDS = 3.0
-#: Frame rate of the synthetic suite's clips (``write_mp4``'s, and the frame folders').
-SYNTHETIC_FPS = 25.0
+RELEASED_CLIP_SECONDS = RELEASED["clip_seconds"]
+#: Span of the uniform samples of checkpoints that predate the ``clip_seconds`` record (the tiny
+#: course's training clips: 16 to 40 frames, 28 on average, at 25 fps).
+LEGACY_UNIFORM_SECONDS = 1.12
 #: Default stride = span / 6: 0.5 s for the released 3 s windows.
 DEFAULT_STRIDES_PER_WINDOW = 6
 
@@ -110,27 +113,25 @@ def plan_windows(num_frames: int, fps: float, num_window_frames: int,
     return Windows(frames=frames, step=step, stride=stride, consecutive=consecutive)
 
 
-def training_span(metadata: dict, num_window_frames: int) -> tuple[float | None, bool]:
-    """``(window_seconds, consecutive)`` that match what a checkpoint was trained on.
+def training_span(record: dict, num_window_frames: int) -> tuple[float | None, bool]:
+    """``(window_seconds, consecutive)`` that match what a checkpoint was trained on, from its
+    record (``model.pretrained_cfg``, :func:`s2d_lib.pretrained.read_record`).
 
-    - ``metadata["clip_seconds"]`` when the checkpoint records it (its training clips' span);
-    - a released checkpoint (no metadata): DFEW clips, :data:`RELEASED_CLIP_SECONDS`;
+    - ``record["clip_seconds"]`` when the checkpoint records it (its training clips' span; a
+      released checkpoint's is :data:`RELEASED_CLIP_SECONDS`);
+    - an empty record: the release's values;
     - ours with ``frame_sampling="window"`` (or none recorded on a video model): T consecutive
       frames, as in training;
-    - ours with ``frame_sampling="uniform"``: the mean length of the synthetic suite's clips
-      (``PRESETS["tiny"].frames``, 16 to 40 frames at 25 fps: 1.12 s), which is what the uniform
-      samples of the tiny presets' training clips spread over.
+    - ours with ``frame_sampling="uniform"`` written before the trainer recorded
+      ``clip_seconds``: :data:`LEGACY_UNIFORM_SECONDS`.
     """
-    if metadata.get("clip_seconds"):
-        return float(metadata["clip_seconds"]), False
-    if not metadata:
+    if record.get("clip_seconds"):
+        return float(record["clip_seconds"]), False
+    if not record:
         return RELEASED_CLIP_SECONDS, False
-    if metadata.get("frame_sampling", "window") == "window":
+    if record.get("frame_sampling", "window") == "window":
         return None, True
-    from ..data.synthetic.suite import PRESETS  # only needed here: keeps the import light
-
-    shortest, longest = PRESETS["tiny"].frames
-    return (shortest + longest) / 2 / SYNTHETIC_FPS, False
+    return LEGACY_UNIFORM_SECONDS, False
 
 
 def smooth_probs(probs: np.ndarray, k: int) -> np.ndarray:

@@ -24,7 +24,6 @@ Plots and the figures of the paper they correspond to:
   :func:`prompt_views`).
 * The 68-point landmark scheme: :func:`plot_landmarks_68` (every point numbered, none overlapping;
   the nose base and lips enlarged).
-* Claims: :func:`plot_claims` (the ablations of ``results/claims.json``, seeds as points).
 * Comparisons: :func:`plot_comparison` (bars with error bars and the test size ``n``;
   :func:`proportion_interval` for the Wilson interval of an accuracy).
 * Clip-level results: :func:`plot_timeline` (per-frame class probabilities under a filmstrip,
@@ -33,6 +32,9 @@ Plots and the figures of the paper they correspond to:
   confusion matrices, with counts and fractions; :func:`plot_training_curves` (a run's
   ``metrics.json``/``metrics.csv``, :func:`load_metrics`; the EASDL curve is the weighted term).
 * :class:`Explorer`: an ipywidgets explorer over clips, frames, layers, heads and methods.
+
+The CAMs (``grad-cam``) and the explorer (``ipywidgets``) need the ``notebooks`` extra; they are
+imported on first use, so the rest of this package works on a core install.
 
 * The model itself: :func:`plot_architecture` -- the two views, one MCP block with its Fovea and
   TMA, the I3D head and EASDL's queues, coloured by the training stage of each part.
@@ -44,12 +46,9 @@ per-frame maps over a filmstrip), :class:`AttentionRecorder` (attention probabil
 from .architecture import STAGE_COLOURS, plot_architecture
 from .attention import (AttentionRecorder, attention_maps, attention_rollout, cls_attention,
                         plot_attention, plot_attention_heads, plot_rollout)
-from .cam import CAM_METHODS, CAMModel, clip_cams, plot_cams, reshape_transform, target_layer
 from .clip import (ClipOutputs, clip_features, frame_logits, load_metrics, plot_confusion,
                    plot_timeline, plot_training_curves, plot_tsne, tsne_embedding)
-from .explorer import Explorer
 from .frames import frame_images, plot_frame_maps, save_figure
-from .claims import plot_claims
 from .comparison import plot_comparison, proportion_interval
 from .face_landmarks import IBUG_GROUPS, plot_landmarks_68
 from .landmark_views import (PromptViews, attention_entropy, feature_pca_rgb, landmark_feature_maps,
@@ -65,9 +64,23 @@ __all__ = [
     "plot_training_curves", "plot_tsne", "tsne_embedding",
     "Explorer",
     "frame_images", "plot_frame_maps", "save_figure",
-    "plot_comparison", "proportion_interval", "plot_claims",
+    "plot_comparison", "proportion_interval",
     "IBUG_GROUPS", "plot_landmarks_68",
     "PromptViews", "attention_entropy", "feature_pca_rgb", "landmark_feature_maps", "plot_feature_channels",
     "plot_feature_pca", "plot_landmarks", "plot_prompts", "plot_temporal_attention",
     "predict_landmarks", "prompt_views",
 ]
+
+#: Names of the optional parts (the ``notebooks`` extra), imported on first use.
+_OPTIONAL = {**dict.fromkeys(("CAM_METHODS", "CAMModel", "clip_cams", "plot_cams",
+                              "reshape_transform", "target_layer"), "cam"),
+             "Explorer": "explorer"}
+
+
+def __getattr__(name: str):
+    """Import the CAM and explorer names when first asked for (they need the notebooks extra)."""
+    if name in _OPTIONAL:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_OPTIONAL[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,13 +22,18 @@ from typing import Iterator
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from pytorch_grad_cam import (EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM,
-                              XGradCAM)
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
+from ..extras import require
 from .attention import evaluating
 from .frames import plot_frame_maps
+
+_grad_cam = require("pytorch_grad_cam", "notebooks", "s2d_lib.viz.cam (class activation maps)")
+EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM = (
+    _grad_cam.EigenCAM, _grad_cam.GradCAM, _grad_cam.GradCAMPlusPlus, _grad_cam.HiResCAM,
+    _grad_cam.LayerCAM, _grad_cam.XGradCAM)
+ClassifierOutputTarget = require("pytorch_grad_cam.utils.model_targets", "notebooks",
+                                 "s2d_lib.viz.cam").ClassifierOutputTarget
 
 __all__ = ["CAMModel", "reshape_transform", "target_layer", "gradient_from", "clip_cams", "plot_cams",
            "CAM_METHODS"]
@@ -54,7 +59,7 @@ class CAMModel(nn.Module):
             if x.shape[0] % t:
                 raise ValueError(f"{x.shape[0]} frames are not whole clips of T={t}")
             x = x.view(-1, t, *x.shape[1:]).transpose(1, 2)
-        return self.model(x, self.landmark_features)[0]
+        return self.model(x, self.landmark_features)
 
 
 def reshape_transform(tokens: torch.Tensor) -> torch.Tensor:

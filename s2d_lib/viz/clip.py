@@ -34,7 +34,7 @@ def frame_logits(model: nn.Module, video: torch.Tensor,
     """
     b, t = video.shape[0], video.shape[2]
     with evaluating(model), torch.no_grad():
-        cls = model.forward_tokens(video, landmark_features)[:, 0]
+        cls = model.forward_features(video, landmark_features)[:, 0]
         return model.head(cls).view(b, t, -1).float().cpu()
 
 
@@ -55,7 +55,7 @@ def clip_features(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.
         for video, label in progress_bar(batches, desc="clip features", leave=False):
             video = video.to(device)
             views = video.shape[1] if video.dim() == 6 else 1
-            logits, feature = model(video.flatten(0, 1) if video.dim() == 6 else video)
+            logits, feature = model.forward_release(video.flatten(0, 1) if video.dim() == 6 else video)
             feature = feature.view(-1, views, feature.shape[-1]).mean(1)
             probs = average_views(logits.view(-1, views, logits.shape[-1]))
             feats.append(feature.float().cpu())

@@ -9,19 +9,22 @@ from __future__ import annotations
 import io
 from typing import Sequence
 
-import ipywidgets as widgets
 import numpy as np
 import torch
-from IPython.display import Image, display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 
+from ..extras import require
 from .attention import attention_maps, attention_rollout, cls_attention
 from .cam import clip_cams
 from .clip import frame_logits
 from .frames import HEAT_CMAP, frame_images, upsample_maps
 from .landmark_views import prompt_views
+
+widgets = require("ipywidgets", "notebooks", "s2d_lib.viz.explorer (the widget explorer)")
+_display = require("IPython.display", "notebooks", "s2d_lib.viz.explorer")
+Image, display = _display.Image, _display.display
 
 __all__ = ["Explorer", "METHODS"]
 

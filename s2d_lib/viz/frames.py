@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from ..data.transforms import MEAN, STD
+from ..pretrained import MEAN, STD
 
 __all__ = ["frame_images", "upsample_maps", "save_figure", "plot_frame_maps", "colour_bar", "SAVE_DPI",
            "HEAT_CMAP"]

@@ -94,7 +94,7 @@ def prompt_views(model: nn.Module, video: torch.Tensor,
         for i, p in enumerate(blocks):
             stack.callback(p.fovea.register_forward_hook(on_fovea(i)).remove)
             stack.callback(p.conv1x1.register_forward_hook(on_prompt(i)).remove)
-        logits = model(video, landmark_features)[0]
+        logits = model(video, landmark_features)
     b, t = video.shape[0], video.shape[2]
     if t == 1:  # a single frame attends to itself with weight 1 (the adapter skips the call)
         tma = torch.ones(len(blocks), b, blocks[0].TMA.T_Adapter.attn.num_heads, 1, 1)

@@ -1,4 +1,4 @@
-"""The paper's ablation claims, measured in miniature: ``python -m s2d_lib.claims`` (``make claims``).
+"""The paper's ablation claims, measured in miniature: ``python -m s2d_course.claims`` (``make claims``).
 
 A claim compares arms that differ in exactly one thing (same data, epochs, recipe and budget),
 trained for several seeds per arm, paired by seed, each selected on its validation split and
@@ -16,7 +16,7 @@ Video seed ``s`` starts from the static checkpoint of seed ``s`` (landmark view,
 Results go to ``results/claims.json`` (per seed: UAR, WAR, test size; per arm: mean ± std; per
 claim: the paired difference with a 95 % t-interval) and ``figures/claims.png``.
 ``--check`` re-trains the two reference runs and compares how they train with the calibration
-seeds (:mod:`s2d_lib.claims_check`); ``--calibrate`` writes those.
+seeds (:mod:`s2d_course.claims_check`); ``--calibrate`` writes those.
 """
 from __future__ import annotations
 
@@ -25,151 +25,33 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 from scipy import stats
 
-from . import artifacts, claims_check, float_path
+from s2d_lib.config import TrainConfig
+from s2d_lib.data.labels import label_map
+from s2d_lib.evaluate import frame_average_baseline
+from s2d_lib.logs import show_logs
+
+from . import claims_check, float_path, paths
 from .claims_report import (claims_table, describe_attention, describe_claim,  # noqa: F401
                             write_readme_table)
-from .config import TrainConfig, load_config
-from .data.labels import label_map
-from .data.memory import InMemory
-from .evaluate import frame_average_baseline
-from .logs import show_logs
-from .shipped import shipped_run
-from .splits import DataSplits, build_data
-from .trainer import fit
+from .claims_setup import (CLAIMS, LANDMARKS, RUNS, WORLD, Budget, Claim, Setup,  # noqa: F401
+                           build_world, train_run)
 
 __all__ = ["CLAIMS", "Budget", "Claim", "Setup", "run_claims", "summarise", "paired_difference",
            "claims_table", "describe_claim", "describe_attention", "load_claims", "main"]
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "results" / "claims.json"
-FIGURE = REPO / "figures" / "claims.png"
-WORLD = REPO / "data" / "claims"
-LANDMARKS = REPO / "trained" / "landmarks_tiny" / "mobilefacenet.safetensors"  # the shipped network
-RUNS = REPO / "runs" / "claims"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Arms (name -> config overrides; the first is the reference) of one claim."""
-
-    name: str
-    question: str
-    stage: str                                  # "static" or "video"
-    arms: dict[str, dict]
-    fractions: tuple[float, ...] = (1.0,)       # shares of the labelled train split
-
-
-CLAIMS: dict[str, Claim] = {c.name: c for c in (
-    Claim("landmark_view", "Does the landmark view help, most when labels are scarce?", "static",
-          {"landmark view": {}, "no landmark branch": {"landmark_view": False}},
-          fractions=(0.1, 0.3, 1.0)),
-    Claim("temporal_attention", "Do the TMAs model time?", "video",
-          {"TMA attention over frames": {}, "each frame alone": {"temporal_attention": False}}),
-    Claim("easdl", "Does EASDL help over cross-entropy alone?", "video",
-          # queues of 2 filled from the first epoch: the loss only starts once every class
-          # queue is full, and the rarest class (disgust, 1 % of DFEW) must fill its queue
-          # within the budget's three short epochs, or the arm would be cross-entropy alone
-          {"cross-entropy": {}, "cross-entropy + EASDL": {"easdl": True, "easdl_queue": 2,
-                                                          "easdl_start_epoch": 0}}),
-    Claim("static_pretraining", "Does static FER pretraining help the video stage?", "video",
-          {"from the static checkpoint": {}, "without static pretraining": {"init": "scratch"}}),
-)}
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What every run of an arm gets: the same for both arms of a claim."""
-
-    seeds: int = 5
-    static_epochs: int = 5         # every label share: the same epochs (validation checks) ...
-    static_steps: int = 27         # ... of the same optimiser steps each (batch 32)
-    static_batch: int = 32
-    video_epochs: int = 3
-    video_steps: int = 14          # optimiser steps per epoch (batch 16): 1/3 of the fold's clips
-    video_batch: int = 16
-    warmup_steps: int = 10
-
-
-@dataclass
-class Setup:
-    """Where the data, the landmark network and the runs are."""
-
-    world: Path = WORLD
-    landmarks: Path = LANDMARKS
-    runs: Path = RUNS
-    budget: Budget = field(default_factory=Budget)
-    _data: dict = field(default_factory=dict, repr=False)
-
-    def static_config(self, overrides: dict, fraction: float, seed: int) -> TrainConfig:
-        b = self.budget
-        name = f"static-{_slug(overrides)}-f{fraction:g}-s{seed}"
-        base = {"data_root": str(self.world / "RAF-DB"), "landmark_weights": str(self.landmarks),
-                "seed": seed, "train_fraction": fraction, "progress": False,
-                "cache_dir": str(self.world / "cache"), "epochs": b.static_epochs,
-                "steps_per_epoch": b.static_steps, "batch_size": b.static_batch,
-                "warmup_epochs": b.warmup_steps / b.static_steps, "out_dir": str(self.runs / name)}
-        return load_config("static_tiny", {**base, **overrides})
-
-    def video_config(self, overrides: dict, seed: int) -> TrainConfig:
-        epochs = self.budget.video_epochs
-        base = {"data_root": str(self.world / "DFEW"), "landmark_weights": str(self.landmarks),
-                "init": str(self.static_checkpoint(seed)), "seed": seed, "epochs": epochs,
-                "steps_per_epoch": self.budget.video_steps, "batch_size": self.budget.video_batch,
-                "warmup_epochs": self.budget.warmup_steps / self.budget.video_steps, "easdl": False, "progress": False,
-                "easdl_start_epoch": 1, "easdl_ramp": f"{max(epochs - 2, 1)}:0.5,{epochs - 1}:1.0",
-                "cache_dir": str(self.world / "cache"),
-                "out_dir": str(self.runs / f"video-{_slug(overrides)}-s{seed}")}
-        return load_config("dfer_tiny", {**base, **overrides})
-
-    def static_checkpoint(self, seed: int) -> Path:
-        return self.runs / f"static-{_slug({})}-f1-s{seed}" / "best.safetensors"
-
-    def data(self, cfg: TrainConfig) -> DataSplits:
-        """The run's datasets, built once per dataset and kept in memory for every run on it."""
-        key = (cfg.data_root, cfg.num_frames, cfg.fold)
-        if key not in self._data:
-            data = build_data(cfg)
-            self._data[key] = replace(data, train_eval=InMemory(data.train_eval),
-                                      test=InMemory(data.test) if data.test is not None else None)
-        return self._data[key]
-
-
-def _slug(overrides: dict) -> str:
-    return "-".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "reference"
-
-
-def _train(setup: Setup, cfg: TrainConfig) -> dict:
-    """One run (or its finished result from disk): test UAR / WAR / size and seconds."""
-    done = cfg.run_dir / "results.json"
-    if done.is_file():
-        result = json.loads(done.read_text())
-    else:
-        start = time.perf_counter()
-        result = fit(cfg, setup.data(cfg))
-        result["seconds"] = time.perf_counter() - start
-        # epochs in which the EASDL term was on (0 for every arm without it)
-        result["easdl_epochs"] = sum(h.get("easdl_weight", 0) > 0 for h in result["history"])
-        done.write_text(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1))
-    test = result["test"]
-    return {"uar": test["uar"], "war": test["war"], "n": int(sum(test["support"]))
-            if "support" in test else None, "seconds": result.get("seconds"),
-            "best_val": result.get("best_val_uar", result.get("best_val_war")),
-            "easdl_epochs": result.get("easdl_epochs")}
-
-
+RESULTS = paths.RESULTS / "claims.json"
+FIGURE = paths.FIGURES / "claims.png"
 def _frame_average(setup: Setup, seed: int) -> dict:
     """The static model of ``seed`` scoring each frame alone, softmax averaged over the clip."""
-    from .checkpoints import load_any_checkpoint
+    from s2d_lib.checkpoints import load_any_checkpoint
 
     cfg = setup.video_config({}, seed)
     data = setup.data(cfg)
@@ -198,7 +80,7 @@ def run_claims(setup: Setup, claims: Sequence[str] = tuple(CLAIMS)) -> dict:
     raw: dict = {}
     seeds = range(setup.budget.seeds)
     for seed in seeds:  # the static checkpoints first: every video run of the seed starts there
-        _train(setup, setup.static_config({}, 1.0, seed))
+        train_run(setup, setup.static_config({}, 1.0, seed))
     for name in claims:
         claim = CLAIMS[name]
         raw[name] = {}
@@ -206,7 +88,7 @@ def run_claims(setup: Setup, claims: Sequence[str] = tuple(CLAIMS)) -> dict:
             for arm, fraction, cfg in _runs_of(claim, setup, seed):
                 log.info("claim %s, arm %r, share %g, seed %d", name, arm, fraction, seed)
                 raw[name].setdefault(arm, {}).setdefault(f"{fraction:g}", []).append(
-                    {"seed": seed, **_train(setup, cfg)})
+                    {"seed": seed, **train_run(setup, cfg)})
         if name == "temporal_attention":
             raw[name]["frame average of the static model"] = {
                 "1": [{"seed": s, **_frame_average(setup, s)} for s in seeds]}
@@ -262,31 +144,18 @@ def summarise(raw: dict, budget: Budget, world: dict) -> dict:
 
 
 def load_claims(path: str | Path = RESULTS) -> dict:
-    """The measured claims (``results/claims.json``), computed first when the file is missing
-    (``python -m s2d_lib.claims``: about 45 minutes on two CPU cores)."""
+    """The measured claims (``results/claims.json``); a missing file is an error: measuring them
+    is ``make claims`` (about 45 minutes on two CPU cores), never a side effect of reading."""
     path = Path(path)
     if not path.is_file():
-        log.warning("%s is missing: measuring every claim now (this takes a while)", path)
-        main(["--out", str(path)])
+        raise FileNotFoundError(f"{path}: no measured claims; run `make claims` (python -m "
+                                "s2d_course.claims, about 45 minutes on two CPU cores) first")
     return json.loads(path.read_text())
 
 
-def build_world(setup: Setup) -> dict:
-    """The claims world (synthetic RAF-DB and DFEW, ``claims`` preset), built when missing; the
-    runs see it through the shipped tiny landmark network (the same on every machine)."""
-    from .data.synthetic import build_suite
-
-    status = build_suite(setup.world, "claims", seed=0, datasets=("RAF-DB", "DFEW"))
-    if setup.landmarks == LANDMARKS:
-        shipped_run("landmarks")  # checks the shipped network against its recorded SHA-256
-    return {"path": str(setup.world.relative_to(REPO)) if setup.world.is_relative_to(REPO)
-            else str(setup.world), "preset": "claims", "seed": 0, "status": status,
-            "landmarks_sha256": artifacts.file_sha256(setup.landmarks)}
-
-
 def main(argv: Sequence[str] | None = None) -> dict | list:
-    """``python -m s2d_lib.claims [--seeds N] [--only CLAIM ...] [--check]``."""
-    parser = argparse.ArgumentParser(prog="python -m s2d_lib.claims",
+    """``python -m s2d_course.claims [--seeds N] [--only CLAIM ...] [--check]``."""
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.claims",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=Budget.seeds)
     parser.add_argument("--only", nargs="+", choices=tuple(CLAIMS), default=tuple(CLAIMS))
@@ -324,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
     result["seconds"] = time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    from .viz.claims import plot_claims
+    from .claims_plot import plot_claims
     plot_claims(result, save=args.figure)
     print(claims_table(result))
     return result

@@ -48,25 +48,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ...progress import progress_bar
-from ..errors import DatasetError
-from ..labels import BASIC7, CANONICAL, CLASSES, canonical_names
-from ..layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES_112, DFEW_VIDEOS,
-                       FERV39K_FRAMES, MAFW_FRAMES, MAFW_FRAMES_224, RAFDB_IMAGES)
-from .clips import plan_clip
-from .face import AUS, expression_aus, sample_identity, sample_pose
+from s2d_lib.progress import progress_bar
+from s2d_lib.data.errors import DatasetError
+from s2d_lib.data.labels import CLASSES, canonical_names
+from s2d_lib.data.layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES_112, DFEW_VIDEOS,
+                                  FERV39K_FRAMES, FOLDS, MAFW_FRAMES, MAFW_FRAMES_224,
+                                  RAFDB_IMAGES)
 from .frequencies import confuse, split_counts
-from .nuisances import NuisanceRates, blur_vectors, nuisance_flags, plan_nuisances
-from .render import motion_blur, render_face, sample_scene
+from .items import SUITE_DATASETS, Item, render_item
+from .nuisances import NuisanceRates
 from .writers import (LANDMARKS_FILE, SYNTHETIC_LABELS, write_affectnet_csv, write_dfew_splits,
-                      write_frames, write_ferv39k_annotations, write_mafw_annotations, write_mp4,
-                      write_rafdb_labels, write_synthetic_labels)
+                      write_ferv39k_annotations, write_mafw_annotations, write_rafdb_labels,
+                      write_synthetic_labels)
 
 __all__ = ["SuitePreset", "PRESETS", "build_suite", "DFEW_FRAMES", "MAFW_FRAMES",
            "FERV39K_SCENES", "SUITE_DATASETS", "dataset_paths"]
 
 DFEW_FRAMES = DFEW_FRAMES_112
-SUITE_DATASETS = ("RAF-DB", "AffectNet", "DFEW", "FERV39k", "MAFW")
 FERV39K_SCENES = ("Action", "Argue", "Business", "Conflict", "Contest", "Crime", "Crisis",
                   "DailyLife", "ElegantArt", "Experiment", "History", "Interview", "Liveshow",
                   "Medicine", "OfficialEvent", "ScholarReport", "School", "Social", "Speech",
@@ -74,9 +72,6 @@ FERV39K_SCENES = ("Action", "Argue", "Business", "Conflict", "Contest", "Crime",
 _VERSION = 2
 #: AffectNet codes 8, 9, 10 (none of the eight, uncertain, not a face) in generator terms.
 _AFFECTNET_EXTRA = ("none", "uncertain", "nonface")
-_AFFECTNET_VA = {"neutral": (0.0, 0.0), "happiness": (0.8, 0.5), "sadness": (-0.7, -0.3),
-                 "surprise": (0.2, 0.8), "fear": (-0.6, 0.7), "disgust": (-0.7, 0.3),
-                 "anger": (-0.6, 0.7), "contempt": (-0.5, 0.3)}
 
 
 @dataclass(frozen=True)
@@ -177,10 +172,6 @@ def dataset_paths(out: str | Path, preset: str | SuitePreset = "tiny") -> dict[s
 
 # ---------------------------------------------------------------- planning (main process)
 
-def _rng(seed: int, dataset: str, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, SUITE_DATASETS.index(dataset), index])
-
-
 def _balanced(classes: tuple[str, ...], n: int, rng: np.random.Generator) -> list[str]:
     labels = [classes[i % len(classes)] for i in range(n)]
     rng.shuffle(labels)
@@ -231,7 +222,7 @@ def _noisy(dataset: str, p: SuitePreset, seed: int, annotated: list[str],
     return true, written
 
 
-def _folds(labels: list[str], rng: np.random.Generator, k: int = 5) -> list[int]:
+def _folds(labels: list[str], rng: np.random.Generator, k: int = FOLDS) -> list[int]:
     """Stratified fold (1..k) of each sample."""
     folds, position = [0] * len(labels), 0
     for cls in sorted(set(labels)):
@@ -243,128 +234,9 @@ def _folds(labels: list[str], rng: np.random.Generator, k: int = 5) -> list[int]
     return folds
 
 
-@dataclass(frozen=True)
-class _Item:
-    dataset: str
-    index: int
-    label: str           # canonical expression, or an AffectNet extra (_AFFECTNET_EXTRA)
-    files: tuple[str, ...]  # output paths relative to the suite root; the last one marks completion
-    size: int
-    seed: int
-    frames: tuple[int, int] = (0, 0)
-    blend: float = 0.0         # probability of a two-expression blend
-    written: str | None = None  # the label of the annotation files when it is not ``label``
-    talk: float = 0.35         # probability of speech-like mouth motion (clips)
-    nuisances: NuisanceRates | None = None  # clips: draw nuisances and record their flags
-
-    @property
-    def annotated(self) -> str:
-        """The label the annotation files give this sample."""
-        return self.written or self.label
-
-
-# ---------------------------------------------------------------- rendering (workers)
-
-def _static_face(item: _Item, rng: np.random.Generator):
-    """Identity, AUs, pose and talk of one still image."""
-    idn = sample_identity(rng)
-    pose = sample_pose(rng)
-    if item.label in CANONICAL:
-        weights = {item.label: 1.0}
-    else:  # AffectNet "none" / "uncertain": a weak expression of any kind
-        weights = {str(rng.choice(BASIC7)): rng.uniform(0.2, 0.6)}
-    second = None
-    if item.label in CANONICAL and rng.random() < item.blend:  # ambiguous blend, labelled with the dominant one
-        w = rng.uniform(0.65, 0.8)
-        second = str(rng.choice(BASIC7))
-        weights = {item.label: w, second: 1 - w}
-    aus = expression_aus(weights, rng.uniform(0.7, 1.0)) if weights else {}
-    for au in rng.choice(AUS[:-1], 2, replace=False):  # idiosyncratic, expression-free motion
-        aus[au] = min(1.0, aus.get(au, 0.0) + rng.uniform(0, 0.15))
-    if rng.random() < 0.05:
-        aus["43"] = 1.0
-    talk = rng.uniform(0, 0.5) if rng.random() < 0.15 else 0.0
-    return idn, aus, pose, talk, second
-
-
-def _render_static(item: _Item, root: Path) -> dict:
-    rng = _rng(item.seed, item.dataset, item.index)
-    idn, aus, pose, talk, second = _static_face(item, rng)
-    scene = sample_scene(rng, item.size)
-    img, lm = render_face(idn, aus, pose, scene, item.size, talk)
-    if item.label == "nonface":  # AffectNet code 10: the background alone
-        img, lm = scene.background.reduce(2), None
-    path = root / item.files[0]
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        img.save(path, quality=scene.jpeg_quality)
-    meta = {"landmarks": lm, "second": second if second != item.label else None}
-    if lm is not None:
-        lo, hi = lm.min(0), lm.max(0)
-        pad = (hi - lo) * 0.15
-        x0, y0 = np.clip(lo - pad, 0, item.size - 1).astype(int)
-        x1, y1 = np.clip(hi + pad, 0, item.size).astype(int)
-        meta["box"] = (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
-        va = np.array(_AFFECTNET_VA.get(item.label, (0.0, 0.0)))
-        meta["va"] = tuple(np.clip(va * rng.uniform(0.6, 1.0) + rng.normal(0, 0.1, 2), -1, 1))
-    return meta
-
-
-def _clip_frames(item: _Item, render: bool = True) -> tuple[list, np.ndarray | None, dict | None, dict]:
-    """Frames, landmarks, nuisance flags (None without nuisances) and metadata of one clip;
-    with ``render=False`` only the metadata (the plan is drawn, nothing is drawn)."""
-    rng = _rng(item.seed, item.dataset, item.index)
-    idn = sample_identity(rng)
-    base = sample_pose(rng, 0.6)
-    scene = sample_scene(rng, item.size)
-    T = int(rng.integers(item.frames[0], item.frames[1] + 1))
-    second = str(rng.choice(CANONICAL if item.dataset == "MAFW" else BASIC7)) \
-        if rng.random() < item.blend else None
-    plan = plan_clip(rng, item.label, T, base, second, talk_prob=item.talk)
-    meta = {"second": second if second != item.label else None, "quality": scene.jpeg_quality}
-    if not render:
-        return [], None, None, meta
-    poses, hands, flags = plan.poses, (None,) * T, None
-    if item.nuisances is not None:  # their own stream: the clip under them is the same clip
-        nuisances = plan_nuisances(
-            np.random.default_rng([item.seed, SUITE_DATASETS.index(item.dataset), item.index, 1]),
-            plan, idn, item.nuisances)
-        poses, hands = nuisances.poses, nuisances.hands
-    frames, lms = [], []
-    for t in range(T):
-        img, lm = render_face(idn, plan.aus(t), poses[t], scene, item.size, float(plan.talk[t]),
-                              hands[t])
-        frames.append(img)
-        lms.append(lm)
-    lms = np.stack(lms)
-    if item.nuisances is not None:
-        blur = blur_vectors(lms, nuisances.exposure)
-        frames = [motion_blur(img, v) for img, v in zip(frames, blur)]
-        flags = nuisance_flags(plan, nuisances, blur, item.size)
-    return frames, lms, flags, meta
-
-
-def _render_clip(item: _Item, root: Path) -> dict:
-    done = all((root / f).exists() for f in item.files)
-    frames, lms, flags, meta = _clip_frames(item, render=not done)
-    for f in () if done else item.files:
-        path = root / f
-        if path.suffix == ".mp4":
-            write_mp4(path, frames)
-        else:
-            write_frames(path.parent, frames, lms, meta["quality"], flags)
-    return {"second": meta["second"]}
-
-
-def _render(args: tuple[_Item, Path]) -> tuple[_Item, dict]:
-    item, root = args
-    render = _render_clip if item.frames[1] else _render_static
-    return item, render(item, root)
-
-
 # ---------------------------------------------------------------- per-dataset plans
 
-def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
+def _plan(dataset: str, p: SuitePreset, seed: int) -> list[Item]:
     rng = np.random.default_rng([seed, SUITE_DATASETS.index(dataset), 10**6])
     items = []
     image_blend, clip_blend = p.blend
@@ -373,7 +245,7 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
         labels, written = _noisy(dataset, p, seed, _labels(dataset, p, p.rafdb, rng), p.rafdb)
         for i, y in enumerate(labels):
             name = f"train_{i + 1:05d}" if i < n_train else f"test_{i - n_train + 1:04d}"
-            items.append(_Item(dataset, i, y, (f"RAF-DB/basic/{RAFDB_IMAGES}/{name}_aligned.jpg",),
+            items.append(Item(dataset, i, y, (f"RAF-DB/basic/{RAFDB_IMAGES}/{name}_aligned.jpg",),
                                p.rafdb_size, seed, blend=image_blend, written=written[i]))
     elif dataset == "AffectNet":
         n = sum(p.affectnet)
@@ -385,7 +257,7 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
                 labels[i] = _AFFECTNET_EXTRA[i % 3]
         for i, y in enumerate(labels):
             name = hashlib.sha1(f"{seed}-{i}".encode()).hexdigest()
-            items.append(_Item(dataset, i, y,
+            items.append(Item(dataset, i, y,
                                (f"AffectNet/{AFFECTNET_IMAGES}/{i // 1000 + 1}/{name}.jpg",),
                                p.affectnet_size, seed, blend=image_blend))
     else:
@@ -408,13 +280,13 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[_Item]:
                 frames = (folders["dfew_frames"],) * 2 if folders["dfew_frames"] else p.frames
             else:
                 files = (f"MAFW/{folders['MAFW']}/{i + 1:05d}/{LANDMARKS_FILE}",)
-            items.append(_Item(dataset, i, y, files, p.frame_size, seed, frames, blend=clip_blend,
+            items.append(Item(dataset, i, y, files, p.frame_size, seed, frames, blend=clip_blend,
                                written=written[i], talk=p.talk, nuisances=nuisances))
     return items
 
 
 def _write_annotations(dataset: str, p: SuitePreset, seed: int, root: Path,
-                       results: list[tuple[_Item, dict]]) -> None:
+                       results: list[tuple[Item, dict]]) -> None:
     results = sorted(results, key=lambda r: r[0].index)
     rng = np.random.default_rng([seed, SUITE_DATASETS.index(dataset), 10**6 + 1])
     split: dict[int, str] = {}  # of each sample, for synthetic_labels.csv
@@ -504,12 +376,12 @@ def build_suite(out: str | Path, preset: str | SuitePreset = "tiny", seed: int =
     if workers > 1 and len(items) > 1:
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         with mp.get_context(method).Pool(workers) as pool:
-            for item, meta in pool.imap_unordered(_render, jobs, chunksize=4):
+            for item, meta in pool.imap_unordered(render_item, jobs, chunksize=4):
                 results[item.dataset].append((item, meta))
                 bar.update()
     else:
         for job in jobs:
-            item, meta = _render(job)
+            item, meta = render_item(job)
             results[item.dataset].append((item, meta))
             bar.update()
     bar.close()

@@ -1,4 +1,4 @@
-"""``python -m s2d_lib.data.synthetic --out data/synthetic [--preset tiny|small|claims] [--seed N]
+"""``python -m s2d_course.synthetic --out data/synthetic [--preset tiny|small|claims] [--seed N]
 [--datasets RAF-DB DFEW]``."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .suite import PRESETS, SUITE_DATASETS, build_suite
 
 def main(argv: list[str] | None = None) -> None:
     """Build (or reuse) the synthetic suite and print what was done and how long it took."""
-    parser = argparse.ArgumentParser(prog="python -m s2d_lib.data.synthetic", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.synthetic", description=__doc__)
     parser.add_argument("--out", default="data/synthetic", help="output folder")
     parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
     parser.add_argument("--seed", type=int, default=0)

@@ -1,6 +1,6 @@
 """The trained weights that ship with the repository, so that every machine shows the same numbers.
 
-Seeded training repeats exactly only on the CPU type that ran it (:mod:`s2d_lib.float_path`):
+Seeded training repeats exactly only on the CPU type that ran it (:mod:`s2d_course.float_path`):
 on another laptop the course's runs end a few points elsewhere. So what the notebooks show
 from a trained model comes from ``trained/``: seed 0 of each run of the tiny course (the
 landmark network, the static model, the temporal and the DFER video model), its selected
@@ -8,33 +8,26 @@ checkpoint stored in float16 beside its training log. ``trained/manifest.json`` 
 file's SHA-256, the recipe, the test metrics of the shipped float16 weights, and the same
 metrics for every seed of the recipe: the spread that a run on another machine falls in.
 
-``python -m s2d_lib.shipped`` (``make weights``) trains every seed and rewrites the folder;
+``python -m s2d_course.weights`` (``make weights``) trains every seed and rewrites the folder;
 run it when the pipeline changes, and commit the result.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import shutil
-import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
 from scipy import stats
 
-from . import float_path
+from . import paths
+from .paths import file_sha256
 
 __all__ = ["TRAINED", "RUNS", "METRICS", "ShippedError", "manifest", "shipped_run", "spread",
-           "band", "summary", "compare", "report", "readme_table", "write_readme_table", "regenerate", "main"]
+           "band", "summary", "compare", "report", "test_metrics", "readme_table",
+           "write_readme_table"]
 
-log = logging.getLogger(__name__)
-
-TRAINED = Path(__file__).resolve().parents[1] / "trained"
+TRAINED = paths.TRAINED
 MANIFEST = "manifest.json"
 #: Each shipped run: its folder (named as ``runs/`` names it) and the files that ship.
 RUNS = {
@@ -60,25 +53,23 @@ def manifest(folder: Path = TRAINED) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise ShippedError(f"{path} is missing: the shipped weights are made by "
-                           "`python -m s2d_lib.shipped` (make weights)")
+                           "`python -m s2d_course.weights` (make weights)")
     return json.loads(path.read_text())
 
 
 def shipped_run(stage: str, folder: Path = TRAINED) -> Path:
     """The shipped run folder of ``stage`` (``landmarks``, ``static``, ``temporal``, ``dfer``),
     after checking every file against the manifest's SHA-256."""
-    from .artifacts import file_sha256
-
     entry = manifest(folder)["runs"][stage]
     run = folder / entry["folder"]
     for name, digest in entry["files"].items():
         path = run / name
         if not path.is_file():
             raise ShippedError(f"{path} is missing (the manifest lists it); restore it with git "
-                               "or rebuild the folder with `python -m s2d_lib.shipped`")
+                               "or rebuild the folder with `python -m s2d_course.weights`")
         if file_sha256(path) != digest:
             raise ShippedError(f"{path}: its SHA-256 is not the manifest's {digest[:12]}...: the file "
-                               "was changed; restore it with git or rebuild with `python -m s2d_lib.shipped`")
+                               "was changed; restore it with git or rebuild with `python -m s2d_course.weights`")
     return run
 
 
@@ -145,26 +136,10 @@ def report(stage: str, run: str | Path, folder: Path = TRAINED) -> str:
     run trained here (its recorded test metrics) with the shipped run and the seed spread."""
     if Path(run).resolve() == (folder / RUNS[stage][0]).resolve():
         return summary(stage, folder)
-    return compare(stage, _test_metrics(stage, Path(run)), folder)
+    return compare(stage, test_metrics(stage, Path(run)), folder)
 
 
-# --- making the folder -----------------------------------------------------------------------
-
-def _chain(seed: int, runs: Path) -> dict[str, Path]:
-    """Train the course's four runs for ``seed`` (each reused when already finished)."""
-    from . import artifacts
-
-    out = {"landmarks": artifacts.landmark_weights(runs / RUNS["landmarks"][0], seed=seed, train=True).parent}
-    weights = out["landmarks"] / "mobilefacenet.safetensors"
-    common = [f"seed={seed}", f"landmark_weights={weights}"]
-    out["static"] = artifacts.trained_run("static_tiny", common + [f"out_dir={runs / RUNS['static'][0]}"])
-    for stage in ("temporal", "dfer"):
-        out[stage] = artifacts.trained_run(f"{stage}_tiny", common + [
-            f"init={out['static'] / 'best.safetensors'}", f"out_dir={runs / RUNS[stage][0]}"])
-    return out
-
-
-def _test_metrics(stage: str, run: Path) -> dict:
+def test_metrics(stage: str, run: Path) -> dict:
     """Test metrics of a run folder's selected weights (as the trainer scores them) and the
     run's training time in seconds."""
     if stage == "landmarks":
@@ -173,64 +148,6 @@ def _test_metrics(stage: str, run: Path) -> dict:
     test = json.loads((run / "results.json").read_text())["test"]
     seconds = sum(row["seconds"] for row in json.loads((run / "metrics.json").read_text()))
     return {"uar": test["uar"], "war": test["war"], "n": int(sum(test["support"])), "seconds": seconds}
-
-
-def _score_shipped(stage: str, run: Path) -> dict:
-    """Test metrics of the float16 weights in a shipped folder (what every machine loads)."""
-    from .checkpoints import load_checkpoint
-    from .config import load_config
-    from .evaluate import evaluate
-    from . import artifacts
-    from .splits import build_split
-    from .train_landmarks import evaluate_nme, landmark_datasets
-
-    if stage == "landmarks":
-        net = load_checkpoint(run / "mobilefacenet.safetensors").eval()
-        _, test = landmark_datasets(artifacts.repo_path("data/synthetic/AffectNet"), net.input_size)
-        return {"nme": evaluate_nme(net, test)}
-    cfg = load_config(f"{stage}_tiny", [f"data_root={artifacts.repo_path(load_config(f'{stage}_tiny').data_root)}"])
-    model = load_checkpoint(run / "best.safetensors").eval()
-    test = evaluate(model, build_split(cfg, "test"), cfg.classes, cfg.batch_size, "cpu")
-    counts = np.bincount(np.asarray(test["labels"]), minlength=cfg.classes)
-    return {"uar": test["uar"], "war": test["war"], "n": int(counts.sum()),
-            "classes": cfg.classes, "smallest_class": int(counts.min())}
-
-
-def _half(src: Path, dst: Path) -> None:
-    """Copy a safetensors file with its floating tensors in float16 (integer buffers as they are)."""
-    tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(str(src)).items()}
-    save_file(tensors, str(dst))
-
-
-def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED) -> dict:
-    """Train the course's runs for ``seeds`` seeds (in ``runs``, default ``runs/shipped``), ship
-    seed 0 in float16 into ``folder`` and write its manifest."""
-    from . import artifacts
-
-    start = time.perf_counter()
-    runs = runs or artifacts.repo_path("runs/shipped")
-    artifacts.synthetic_data()
-    chains = []
-    for seed in range(seeds):
-        log.info("shipped weights: seed %d of %d", seed + 1, seeds)
-        chains.append(_chain(seed, runs / f"seed{seed}"))
-    shutil.rmtree(folder, ignore_errors=True)
-    entries = {}
-    for stage, (name, files) in RUNS.items():
-        source, target = chains[0][stage], folder / name
-        target.mkdir(parents=True)
-        for file in files:
-            (_half if file.endswith(".safetensors") else shutil.copyfile)(source / file, target / file)
-        entries[stage] = {
-            "folder": name, "files": {f: artifacts.file_sha256(target / f) for f in files},
-            "recipe": json.loads((source / "best.json").read_text()).get("metadata", {})
-            if stage != "landmarks" else {"epochs": 2, "input_size": 64},
-            "shipped": _score_shipped(stage, target),
-            "seeds": [{"seed": s, **_test_metrics(stage, chain[stage])} for s, chain in enumerate(chains)]}
-    result = {"made_by": f"python -m s2d_lib.shipped --seeds {seeds}", "machine": float_path.describe(),
-              "seconds": round(time.perf_counter() - start), "runs": entries}
-    (folder / MANIFEST).write_text(json.dumps(result, indent=1))
-    return result
 
 
 #: What each run is, for the README's table.
@@ -269,29 +186,3 @@ def write_readme_table(readme: Path) -> None:
     if len(parts) != 3:
         raise ValueError(f"{readme}: needs exactly two {TABLE_MARK} marks around the table")
     readme.write_text(f"{parts[0]}{TABLE_MARK}\n{readme_table()}\n{TABLE_MARK}{parts[2]}")
-
-
-def main(argv: Sequence[str] | None = None) -> dict:
-    """``python -m s2d_lib.shipped [--seeds N]``."""
-    from .logs import show_logs
-
-    parser = argparse.ArgumentParser(prog="python -m s2d_lib.shipped", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5, help="seeds of the recipe (seed 0 ships)")
-    parser.add_argument("--readme", type=Path, help="write the table of the shipped runs into this "
-                        f"README (between its {TABLE_MARK} marks) and stop")
-    args = parser.parse_args(argv)
-    show_logs(stream=sys.stderr)
-    if args.readme:
-        write_readme_table(args.readme)
-        return {}
-    result = regenerate(args.seeds)
-    for stage in RUNS:
-        for metric in METRICS[stage]:
-            s = spread(stage, metric)
-            print(f"{stage:9s} {metric.upper()}: shipped {100 * result['runs'][stage]['shipped'][metric]:.2f} %"
-                  f" | {s['n']} seeds {100 * s['mean']:.2f} ± {100 * s['std']:.2f} %")
-    return result
-
-
-if __name__ == "__main__":
-    main()

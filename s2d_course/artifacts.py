@@ -2,61 +2,36 @@
 the static checkpoint and the video checkpoints.
 
 Every notebook runs on its own: it asks for what it needs here. A trained model comes from the
-weights that ship in ``trained/`` (:mod:`s2d_lib.shipped`: the same numbers on every machine)
+weights that ship in ``trained/`` (:mod:`s2d_course.shipped`: the same numbers on every machine)
 unless the caller asks to train (``train=True``, the notebooks' ``TRAIN`` / ``S2D_TRAIN=1``) or
 asks for another recipe: then it comes from ``runs/`` when an earlier notebook already trained it,
 and is trained otherwise. Paths are relative to the repository root, whatever the caller's
-working directory, and functions return paths relative to it where they can (notebook outputs stay machine-independent).
+working directory, and functions return paths relative to it where they can (notebook outputs
+stay machine-independent).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Iterable
 
 import torch
 
-from .checkpoints import load_checkpoint
-from .config import load_config
-from .landmarks import MobileFaceNet
-from .model import S2D
+from s2d_lib.checkpoints import load_checkpoint
+from s2d_lib.config import load_config
+from s2d_lib.landmarks import MobileFaceNet
+from s2d_lib.model import S2D
+from . import run_cache
+from .paths import REPO, relative, repo_path
 from .shipped import shipped_run
 
-__all__ = ["REPO", "train_switch", "repo_path", "relative", "file_sha256", "synthetic_data",
-           "landmark_weights", "landmark_net", "trained_run", "static_run", "video_run", "load_best"]
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def repo_path(path: str | os.PathLike) -> Path:
-    """``path`` if absolute, else under the repository root."""
-    path = Path(path)
-    return path if path.is_absolute() else REPO / path
-
-
-def relative(path: str | os.PathLike) -> str:
-    """``path`` relative to the repository root when it lies inside it (for printing)."""
-    path = Path(path).resolve()
-    try:
-        return path.relative_to(REPO).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
+__all__ = ["REPO", "train_switch", "repo_path", "relative", "synthetic_data", "landmark_weights",
+           "landmark_net", "trained_run", "static_run", "video_run", "load_best"]
 
 def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "tiny",
                    seed: int = 0) -> Path:
     """The synthetic suite under ``root``, built when missing (reused when already there)."""
-    from .data.synthetic import build_suite
+    from .synthetic import build_suite
 
     root = repo_path(root)
     build_suite(root, preset, seed)
@@ -76,7 +51,7 @@ def landmark_weights(run_dir: str | os.PathLike = "runs/landmarks_tiny",
     synthetic AffectNet faces' landmarks when ``run_dir`` holds none yet (about two minutes on two
     CPU cores), with :func:`~s2d_lib.train_landmarks.train_landmarks`'s defaults unless
     ``train_kwargs`` say otherwise."""
-    from .train_landmarks import train_and_save
+    from s2d_lib.train_landmarks import train_and_save
 
     if not train:
         if train_kwargs or Path(data_root) != Path("data/synthetic/AffectNet") or input_size != 64:
@@ -84,9 +59,13 @@ def landmark_weights(run_dir: str | os.PathLike = "runs/landmarks_tiny",
                              f"to train one with {train_kwargs or 'other data or input size'}")
         return shipped_run("landmarks") / "mobilefacenet.safetensors"
     path = repo_path(run_dir) / "mobilefacenet.safetensors"
-    if path.is_file():
+    key = {"input_size": input_size, "train": train_kwargs,
+           "data": run_cache.data_digest(repo_path(data_root))}
+    if path.is_file() and run_cache.matches(path.parent, key):
         return path
-    return train_and_save(repo_path(data_root), repo_path(run_dir), input_size, **train_kwargs)
+    path = train_and_save(repo_path(data_root), repo_path(run_dir), input_size, **train_kwargs)
+    run_cache.write_key(path.parent, key)
+    return path
 
 
 def landmark_net(**kwargs) -> MobileFaceNet:
@@ -95,10 +74,11 @@ def landmark_net(**kwargs) -> MobileFaceNet:
 
 
 def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = False) -> Path:
-    """The run folder of ``python -m s2d_lib.train --config preset overrides``; trained when its
-    ``results.json`` is missing (an interrupted run resumes). Relative ``data_root``, ``init``,
+    """The run folder of ``python -m s2d_lib.train --config preset overrides``; trained unless it
+    holds a finished run of this config on this data (:mod:`.run_cache`; an interrupted run of it
+    resumes, a run of another config is trained afresh). Relative ``data_root``, ``init``,
     ``landmark_weights``, ``cache_dir`` and ``out_dir`` are taken from the repository root."""
-    from .train import train
+    from s2d_lib.train import train
 
     cfg = load_config(preset, list(overrides))
     for key in ("data_root", "init", "landmark_weights", "cache_dir", "out_dir"):
@@ -108,10 +88,11 @@ def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = Fals
     if cfg.out_dir is None:
         cfg.out_dir = str(repo_path(cfg.run_dir))
     run = Path(cfg.out_dir)
-    if retrain or not (run / "results.json").is_file():
-        if retrain:
+    if retrain or not run_cache.reusable(cfg):
+        if retrain or (run / "results.json").is_file():
             cfg.resume = False
         train(cfg)
+        run_cache.remember(cfg)
     return run
 
 

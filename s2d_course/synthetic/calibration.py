@@ -16,7 +16,7 @@ landmark baseline for clips (aligned ``landmarks.npy``: the middle frame or the 
 frames; RAF-DB images have no landmark file), and both middle-frame classifiers scored on every
 test frame that shows the expression, with and without each nuisance of ``nuisance.json``.
 
-``python -m s2d_lib.data.synthetic.calibration --root data/synthetic [--world]`` prints the
+``python -m s2d_course.synthetic.calibration --root data/synthetic [--world]`` prints the
 numbers.
 """
 from __future__ import annotations
@@ -35,9 +35,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from ..annotations import read_dfew_split, read_rafdb_partition
-from ..decode import IMAGE_EXTENSIONS
-from ..layouts import RAFDB_IMAGES, RAFDB_LABELS, video_layout
+from s2d_lib.data.annotations import read_dfew_split, read_rafdb_partition
+from s2d_lib.data.decode import IMAGE_EXTENSIONS
+from s2d_lib.data.layouts import RAFDB_IMAGES, RAFDB_LABELS, video_layout
 from .nuisances import NUISANCES
 from .writers import LANDMARKS_FILE, NUISANCE_FILE, SYNTHETIC_LABELS
 
@@ -139,6 +139,22 @@ def calibrate_world(root: str | Path, fold: int = 1, side: int = 24) -> dict[str
         return _calibrate_world(root, fold, side)
 
 
+def _calibrate_rafdb(root: Path, side: int) -> dict[str, float]:
+    """The pixel baseline on RAF-DB (train -> test) and its test label noise; {} without RAF-DB."""
+    basic = root / "RAF-DB" / "basic"
+    if not basic.is_dir():
+        return {}
+    data = {}
+    for split in ("train", "test"):
+        samples = read_rafdb_partition(basic / RAFDB_LABELS, split)
+        data[split] = (np.stack([_grey(basic / RAFDB_IMAGES / f"{Path(n).stem}_aligned.jpg", side)
+                                 for n, _ in samples]), np.array([y for _, y in samples]))
+    pred = _classifier().fit(*data["train"]).predict(data["test"][0])
+    out = {f"rafdb_pixel_{k}": v for k, v in _scores(data["test"][1], pred).items()}
+    out["rafdb_test_label_noise"] = _label_noise(root / "RAF-DB", lambda s: s == "test")
+    return out
+
+
 def _calibrate_world(root: str | Path, fold: int, side: int) -> dict[str, float]:
     """Baselines of a suite on RAF-DB (train -> test) and DFEW (fold ``fold``); fractions in
     [0, 1], NaN where a nuisance has no test frame.
@@ -150,17 +166,8 @@ def _calibrate_world(root: str | Path, fold: int, side: int) -> dict[str, float]
     frame of a neutral clip) and ``dfew_frame_{nuisance}_share`` (their fraction with the
     nuisance); ``{rafdb,dfew}_test_label_noise`` (written label is not the true one).
     """
-    root, out = Path(root), {}
-    basic = root / "RAF-DB" / "basic"
-    if basic.is_dir():
-        data = {}
-        for split in ("train", "test"):
-            samples = read_rafdb_partition(basic / RAFDB_LABELS, split)
-            data[split] = (np.stack([_grey(basic / RAFDB_IMAGES / f"{Path(n).stem}_aligned.jpg", side)
-                                     for n, _ in samples]), np.array([y for _, y in samples]))
-        pred = _classifier().fit(*data["train"]).predict(data["test"][0])
-        out.update({f"rafdb_pixel_{k}": v for k, v in _scores(data["test"][1], pred).items()})
-        out["rafdb_test_label_noise"] = _label_noise(root / "RAF-DB", lambda s: s == "test")
+    root = Path(root)
+    out = _calibrate_rafdb(root, side)
     dfew = root / "DFEW"
     if not dfew.is_dir():
         return out

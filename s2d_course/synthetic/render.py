@@ -147,15 +147,26 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
     """Draw the face (and ``hand`` in front of it); returns the RGB image (``size`` x ``size``)
     and its 68 landmarks in pixels."""
     big = size * _SS
-    lm = landmarks(idn, aus, pose, talk)
-    P = to_pixels(lm, big, pose)
-    arc = lambda h, w=1.0: to_pixels(head_arc(idn, pose, h, w), big, pose)  # noqa: E731
+    P = to_pixels(landmarks(idn, aus, pose, talk), big, pose)
     unit = FACE_UNIT * big * pose.scale
     img = scene.background.copy()
     d = ImageDraw.Draw(img)
-    skin, dark_skin = idn.skin, _mix(idn.skin, (40, 20, 10), 0.35)
-    hair = idn.hair
+    line_w = max(1, int(unit * 0.025))
+    _draw_head(d, idn, pose, P, big)
+    _draw_texture(d, idn.skin, aus, P, unit, line_w)
+    _draw_eyes_brows_nose(d, idn, P, unit, line_w)
+    _draw_mouth(d, idn.skin, aus, talk, P, unit, line_w)
+    if scene.occluder is not None:
+        _draw_occluder(d, scene.occluder, idn.skin, P, unit, big, line_w)
+    if hand is not None:
+        _draw_hand(d, hand, P, unit, pose.roll, line_w)
+    return _finish(img.reduce(_SS), scene, size), (P / _SS).astype(np.float32)
 
+
+def _draw_head(d: ImageDraw.ImageDraw, idn: Identity, pose: Pose, P: np.ndarray, big: int) -> None:
+    """Hair behind the head, neck, face and the hair cap."""
+    arc = lambda h, w=1.0: to_pixels(head_arc(idn, pose, h, w), big, pose)  # noqa: E731
+    skin, dark_skin, hair = idn.skin, _mix(idn.skin, (40, 20, 10), 0.35), idn.hair
     if idn.hair_style == 1:  # long hair behind the head
         outer = arc(idn.head_top + 0.25, 1.2)
         low = to_pixels(np.array([[1.25, 1.5], [-1.25, 1.5]]) * pose.scale, big, pose)
@@ -168,8 +179,10 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
         cap = np.vstack([arc(idn.head_top + 0.2, 1.08), arc(idn.head_top * 0.62, 1.0)[::-1]])
         d.polygon(_poly(cap), fill=hair)
 
-    # Secondary texture cues.
-    line_w = max(1, int(unit * 0.025))
+
+def _draw_texture(d: ImageDraw.ImageDraw, skin: tuple, aus: dict[str, float], P: np.ndarray,
+                  unit: float, line_w: int) -> None:
+    """Secondary texture cues: blush (AU6), forehead lines (AU1+2), frown (AU4), nose (AU9)."""
     wrinkle = _mix(skin, (60, 30, 20), 0.45)
     if aus.get("6", 0) > 0.2:
         blush = _mix(skin, (220, 90, 90), 0.35 * aus["6"])
@@ -189,7 +202,11 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
             b = P[28] + [side * unit * 0.07, 0]
             d.line([tuple(b), tuple(b + [side * unit * 0.08, unit * 0.06])], fill=wrinkle, width=line_w)
 
-    # Eyes.
+
+def _draw_eyes_brows_nose(d: ImageDraw.ImageDraw, idn: Identity, P: np.ndarray, unit: float,
+                          line_w: int) -> None:
+    """Open eyes with iris and pupil (a closed eye is its lid line), brows and nose."""
+    dark_skin = _mix(idn.skin, (40, 20, 10), 0.35)
     for sl in (slice(36, 42), slice(42, 48)):
         e = P[sl]
         height = (e[[1, 2]] - e[[5, 4]])[:, 1].__abs__().mean()
@@ -204,14 +221,16 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
             d.line(_poly(e[[3, 4, 5, 0]]), fill=dark_skin, width=line_w)
         else:
             d.line(_poly(e[[0, 1, 2, 3]]), fill=(30, 20, 15), width=line_w * 2, joint="curve")
-    # Brows.
-    brow_colour = _mix(hair, (0, 0, 0), 0.3)
+    brow_colour = _mix(idn.hair, (0, 0, 0), 0.3)
     for sl in (slice(17, 22), slice(22, 27)):
         d.line(_poly(P[sl]), fill=brow_colour, width=max(2, int(unit * 0.08)), joint="curve")
-    # Nose.
     d.line(_poly(P[27:31]), fill=dark_skin, width=line_w)
     d.line(_poly(P[31:36]), fill=dark_skin, width=line_w * 2, joint="curve")
-    # Mouth: lips, then the opening with teeth when lips are apart.
+
+
+def _draw_mouth(d: ImageDraw.ImageDraw, skin: tuple, aus: dict[str, float], talk: float,
+                P: np.ndarray, unit: float, line_w: int) -> None:
+    """Lips, then the opening with teeth when the lips are apart."""
     lip = _mix(skin, (170, 40, 50), 0.5)
     d.polygon(_poly(P[48:60]), fill=lip)
     opening = np.abs(P[66, 1] - P[62, 1])
@@ -223,26 +242,29 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
     else:
         d.line(_poly(P[60:65]), fill=_mix(lip, (0, 0, 0), 0.5), width=line_w, joint="curve")
 
-    if scene.occluder is not None:
-        kind, cx, cy, rx, ry, colour = scene.occluder
-        box = [(cx - rx) * big, (cy - ry) * big, (cx + rx) * big, (cy + ry) * big]
-        if kind == "hand":
-            d.ellipse(box, fill=_mix(skin, (255, 255, 255), 0.1))
-        elif kind == "object":
-            d.rectangle(box, fill=colour)
-        else:
-            for e in (P[36:42], P[42:48]):
-                c, r = e.mean(0), unit * 0.25
-                d.ellipse([c[0] - r, c[1] - r * 0.75, c[0] + r, c[1] + r * 0.75],
-                          outline=colour, width=line_w * 3)
-    if hand is not None:
-        _draw_hand(d, hand, P, unit, pose.roll, line_w)
 
-    img = img.reduce(_SS)
+def _draw_occluder(d: ImageDraw.ImageDraw, occluder: tuple, skin: tuple, P: np.ndarray,
+                   unit: float, big: int, line_w: int) -> None:
+    """A scene's occluder: a hand, an object, or glasses."""
+    kind, cx, cy, rx, ry, colour = occluder
+    box = [(cx - rx) * big, (cy - ry) * big, (cx + rx) * big, (cy + ry) * big]
+    if kind == "hand":
+        d.ellipse(box, fill=_mix(skin, (255, 255, 255), 0.1))
+    elif kind == "object":
+        d.rectangle(box, fill=colour)
+    else:
+        for e in (P[36:42], P[42:48]):
+            c, r = e.mean(0), unit * 0.25
+            d.ellipse([c[0] - r, c[1] - r * 0.75, c[0] + r, c[1] + r * 0.75],
+                      outline=colour, width=line_w * 3)
+
+
+def _finish(img: Image.Image, scene: Scene, size: int) -> Image.Image:
+    """The scene's blur and lighting gradient on the downsampled image."""
     if scene.blur:
         img = img.filter(ImageFilter.GaussianBlur(scene.blur))
     if scene.light_gain:
         yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
         g = 1 + scene.light_gain * 2 * (xx * np.cos(scene.light_dir) + yy * np.sin(scene.light_dir))
         img = Image.fromarray(np.clip(np.asarray(img) * g[..., None], 0, 255).astype(np.uint8))
-    return img, (P / _SS).astype(np.float32)
+    return img

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .frames import save_figure
+from s2d_lib.viz.frames import save_figure
 
 __all__ = ["plot_claims"]
 

@@ -1,4 +1,4 @@
-"""The claims check (``python -m s2d_lib.claims --check``, part of ``make test``): re-train the
+"""The claims check (``python -m s2d_course.claims --check``, part of ``make test``): re-train the
 two reference runs of the claims and ask whether they still train as they did.
 
 A short run's test accuracy is a poor check on another CPU type: the rounding sends it anywhere
@@ -24,15 +24,17 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
-from . import float_path
-from .config import VIDEO_DATASETS, TrainConfig
+from s2d_lib.config import VIDEO_DATASETS, TrainConfig
+
+from . import float_path, paths
+from .claims_setup import CLAIMS, train_run
+from .paths import file_sha256
 from .shipped import band
 
 __all__ = ["CHECKED", "CALIBRATION", "STATISTICS", "run_statistics", "calibrate", "check"]
 
-CALIBRATION = Path(__file__).resolve().parents[1] / "results" / "claims_check.json"
+CALIBRATION = paths.RESULTS / "claims_check.json"
 
 #: The runs the check repeats: the static reference (an arm of the landmark claim, where every
 #: video run starts) and the video reference (an arm of the three video claims).
@@ -44,8 +46,6 @@ REPORTED = ("uar", "war")
 
 
 def _config(setup, kind: str, seed: int) -> TrainConfig:
-    from .claims import CLAIMS
-
     name, arm = CHECKED[kind]
     overrides = CLAIMS[name].arms[arm]
     return (setup.static_config(overrides, 1.0, seed) if kind == "static"
@@ -55,9 +55,9 @@ def _config(setup, kind: str, seed: int) -> TrainConfig:
 def tma_change(cfg: TrainConfig) -> float:
     """‖θ_selected − θ_start‖ / ‖θ_start‖ over every TMA weight of ``cfg``'s finished run; the
     start is rebuilt as the trainer builds it (same seed, same inflation)."""
-    from .build import build_model
-    from .checkpoints import read_state_dict
-    from .seeding import seed_everything
+    from s2d_lib.build import build_model
+    from s2d_lib.checkpoints import read_state_dict
+    from s2d_lib.seeding import seed_everything
 
     seed_everything(cfg.seed)
     start = {k: v for k, v in build_model(cfg).state_dict().items() if ".TMA." in k}
@@ -70,12 +70,10 @@ def tma_change(cfg: TrainConfig) -> float:
 def run_statistics(setup, kind: str, seed: int) -> dict:
     """Train (or read back) the ``kind`` reference run of ``seed``; its checked and reported
     statistics."""
-    from .claims import _train
-
     if kind == "video":
-        _train(setup, _config(setup, "static", seed))
+        train_run(setup, _config(setup, "static", seed))
     cfg = _config(setup, kind, seed)
-    result = _train(setup, cfg)
+    result = train_run(setup, cfg)
     history = json.loads((cfg.run_dir / "metrics.json").read_text())
     select = "val_uar" if cfg.dataset in VIDEO_DATASETS else "val_war"  # as the trainer selects
     best = max(history, key=lambda row: (row[select], -row["epoch"]))
@@ -89,8 +87,6 @@ def run_statistics(setup, kind: str, seed: int) -> dict:
 def calibrate(setup, seeds: int = 5, path: Path = CALIBRATION) -> dict:
     """The reference runs of ``seeds`` seeds (in ``setup.runs``, reused when finished): the
     statistics the check compares with, written to ``path``."""
-    from .artifacts import file_sha256
-
     result = {"machine": float_path.describe(), "landmarks_sha256": file_sha256(setup.landmarks),
               "budget": setup.budget.__dict__,
               "runs": {kind: [run_statistics(setup, kind, s) for s in range(seeds)] for kind in CHECKED}}
@@ -102,8 +98,6 @@ def calibrate(setup, seeds: int = 5, path: Path = CALIBRATION) -> dict:
 def check(calibration: dict, setup, kinds: Sequence[str] = tuple(CHECKED)) -> list[str]:
     """Re-train seed 0 of the ``kinds`` reference runs in ``setup.runs`` and compare with
     ``calibration``; returns the problems (empty: the check passed)."""
-    from .artifacts import file_sha256
-
     exact = (calibration["machine"] == float_path.describe()
              and calibration["landmarks_sha256"] == file_sha256(setup.landmarks))
     print("claims check: " + ("the float path and landmark network that wrote the calibration: "

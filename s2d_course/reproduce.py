@@ -1,6 +1,6 @@
 """Execute notebooks top to bottom in place (``make reproduce``), timing each one.
 
-``python -m s2d_lib.reproduce [NOTEBOOK ...]`` runs the given notebooks (default: every
+``python -m s2d_course.reproduce [NOTEBOOK ...]`` runs the given notebooks (default: every
 ``notebooks/NN_*.ipynb``) with the kernel of the current environment in the ``tiny`` profile
 unless ``S2D_PROFILE`` says otherwise; the notebooks write their figures to ``figures/``.
 """
@@ -12,12 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+from s2d_lib.extras import require
+from s2d_lib.progress import clean_stream_text
 
-from .progress import clean_stream_text
+from .paths import FIGURES, NOTEBOOKS
 
-REPO = Path(__file__).resolve().parents[1]
+nbformat = require("nbformat", "notebooks", "s2d_course.reproduce")
+NotebookClient = require("nbclient", "notebooks", "s2d_course.reproduce").NotebookClient
 
 
 def clean_outputs(nb: nbformat.NotebookNode) -> None:
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    notebooks = args.notebooks or sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     os.environ.setdefault("S2D_PROFILE", "tiny")
     if not notebooks:
         print("no notebooks to run yet")
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = run_notebook(nb)
         total += seconds
         print(f"  {nb.name}: {seconds:.0f} s", flush=True)
-    print(f"all {len(notebooks)} notebooks: {total:.0f} s; figures in {REPO / 'figures'}")
+    print(f"all {len(notebooks)} notebooks: {total:.0f} s; figures in {FIGURES}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """The student edition of the course: every notebook without its reference solutions.
 
-``python -m s2d_lib.student [NOTEBOOK ...] [--out student]`` (``make student``) writes a copy of
+``python -m s2d_course.student [NOTEBOOK ...] [--out student]`` (``make student``) writes a copy of
 each notebook (default: every ``notebooks/NN_*.ipynb``) to ``student/`` with the code cells
 tagged ``solution`` removed together with their outputs; the exercises, their hints and every
 other cell stay as they are. The folder is not committed: it is rebuilt from the notebooks.
@@ -13,12 +13,15 @@ import os
 import sys
 from pathlib import Path
 
-import nbformat
+from s2d_lib.extras import require
+
+from .paths import NOTEBOOKS, REPO
+
+nbformat = require("nbformat", "notebooks", "s2d_course.student")
 
 __all__ = ["SOLUTION_TAG", "student_edition", "write_student_editions"]
 
 SOLUTION_TAG = "solution"
-REPO = Path(__file__).resolve().parents[1]
 
 
 def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=REPO / "student")
     args = parser.parse_args(argv)
-    notebooks = args.notebooks or sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     written = write_student_editions(notebooks, args.out)
     print(f"{len(written)} student notebooks in {os.path.relpath(args.out)}")
     return 0

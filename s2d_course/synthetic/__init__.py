@@ -1,6 +1,6 @@
 """Synthetic expressive faces and clips, written in the real datasets' layouts.
 
-``python -m s2d_lib.data.synthetic --out data/synthetic --preset tiny --seed 0`` builds the
+``python -m s2d_course.synthetic --out data/synthetic --preset tiny --seed 0`` builds the
 suite (see :mod:`.suite` for the layout); :mod:`.face` is the parametric face, :mod:`.render`
 draws it, :mod:`.clips` animates it, :mod:`.writers` writes the files, :mod:`.frequencies`
 holds the real datasets' class frequencies, :mod:`.nuisances` the per-frame nuisances of the

@@ -6,7 +6,7 @@ from the CPU, and each path sums in another order. A few hundred optimiser steps
 rounding into points of test accuracy. Each library lets the path be chosen from the
 environment, so one machine can compute as another would:
 
-``python s2d_lib/float_path.py --env`` prints the settings of *another CPU type* for this
+``python s2d_course/float_path.py --env`` prints the settings of *another CPU type* for this
 machine (one vector width down for PyTorch and oneDNN, MKL's compatible code path), and
 ``S2D_FLOAT=other make test`` runs the whole test suite with them (the Makefile exports them
 before any process starts: the libraries read them once, when they first compute).
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     """``--env``: print ``NAME=value`` pairs of :func:`other_cpu_env` for this machine."""
     args = sys.argv[1:] if argv is None else argv
     if args != ["--env"]:
-        print(__doc__.split("\n\n")[0] + "\nusage: python s2d_lib/float_path.py --env", file=sys.stderr)
+        print(__doc__.split("\n\n")[0] + "\nusage: python s2d_course/float_path.py --env", file=sys.stderr)
         return 2
     print(" ".join(f"{k}={v}" for k, v in other_cpu_env(cpu_flags()).items()))
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..labels import CANONICAL
+from s2d_lib.data.labels import CANONICAL
 from .clips import plan_clip
 from .face import Pose, expression_aus, sample_identity, sample_pose
 from .render import render_face, sample_scene

@@ -15,9 +15,10 @@ import av
 import numpy as np
 from PIL import Image
 
-from ..labels import CLASSES, MAFW_FILE_NAMES, RAFDB_FILE_OFFSET
-from ..annotations import AFFECTNET_COLUMNS
-from ..layouts import DFEW_SPLIT_DIRS, RAFDB_LABELS
+from s2d_lib.data.labels import CLASSES, MAFW_FILE_NAMES, RAFDB_FILE_OFFSET
+from s2d_lib.data.annotations import AFFECTNET_COLUMNS
+from s2d_lib.data.layouts import DFEW_SPLIT_DIRS, FOLDS, RAFDB_LABELS
+from s2d_lib.pretrained import FRAME_RATE
 
 __all__ = ["LANDMARKS_FILE", "NUISANCE_FILE", "SYNTHETIC_LABELS", "FRAME_PATTERN", "write_frames",
            "write_mp4", "write_rafdb_labels", "write_affectnet_csv", "write_dfew_splits",
@@ -45,7 +46,7 @@ def write_frames(folder: Path, frames: Sequence[Image.Image], landmarks: np.ndar
     np.save(folder / LANDMARKS_FILE, landmarks.astype(np.float32))
 
 
-def write_mp4(path: Path, frames: Sequence[Image.Image], fps: int = 25) -> None:
+def write_mp4(path: Path, frames: Sequence[Image.Image], fps: int = int(FRAME_RATE)) -> None:
     """An H.264 mp4 of the frames (PyAV); written to a temporary name and renamed when complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part.mp4")
@@ -94,7 +95,7 @@ def write_affectnet_csv(path: Path, rows: Sequence[dict]) -> None:
 
 
 def write_dfew_splits(root: Path, folds: dict[str, int], labels: dict[str, int],
-                      num_folds: int = 5) -> None:
+                      num_folds: int = FOLDS) -> None:
     """``EmoLabel_DataSplit/{train,test}(single-labeled)/{train,test}_set_K.csv``: ``video_name,label``."""
     for k in range(1, num_folds + 1):
         for split, in_split in (("test", lambda f: f == k), ("train", lambda f: f != k)):
@@ -112,7 +113,7 @@ def write_ferv39k_annotations(root: Path, splits: dict[str, list[tuple[str, int]
 
 
 def write_mafw_annotations(root: Path, folds: dict[str, int], labels: dict[str, int],
-                           num_folds: int = 5) -> None:
+                           num_folds: int = FOLDS) -> None:
     """``anno/single/no_caption/set_K/{train,test}.{csv,txt}`` and ``id_to_calss.txt`` (sic).
 
     As in the release, the csv has header ``video_name,labels`` and the txt lines

@@ -1,7 +1,7 @@
 """The authors' released DFER recipe, field by field, and the README's preset table built from
 the config (one source): every paper value says whether it is the release's or ours, and why.
 
-``python -m s2d_lib.release_recipe`` prints the tables; ``--write README.md`` replaces those
+``python -m s2d_course.release_recipe`` prints the tables; ``--write README.md`` replaces those
 between the README's ``<!-- preset-table PROFILE -->`` markers.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .config import TrainConfig, load_config
+from s2d_lib.config import RELEASED_STATIC, TrainConfig, load_config
 
 __all__ = ["RELEASE", "RELEASE_BY_DATASET", "OURS", "ROWS", "release_values", "differences",
            "preset_table", "write_tables", "main"]
@@ -26,7 +26,7 @@ RELEASE: dict[str, Any] = {
     "mixup": 0.8, "cutmix": 1.0, "smoothing": 0.1, "easdl": False, "easdl_top_k": 2,
     "easdl_queue": 16, "easdl_start_epoch": 20, "easdl_ramp": "30:0.01,50:0.1,60:0.5,80:1.0",
     "test_clips": 2, "test_crops": 2, "test_resize": "square", "fresh_tma": False,
-    "init": "data/weights/pretrain-AffectNet-7.pth", "amp": True, "class_balanced": False,
+    "init": RELEASED_STATIC, "amp": True, "class_balanced": False,
     "landmark_cache": False,
 }
 #: What the release's FERV39k script changes: plain cross-entropy, no head dropout, EASDL.
@@ -151,7 +151,7 @@ def write_tables(readme: str | Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the tables, or write them into a README between their markers."""
-    parser = argparse.ArgumentParser(prog="python -m s2d_lib.release_recipe",
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.release_recipe",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", metavar="README", default=None)
     args = parser.parse_args(argv)

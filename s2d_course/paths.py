@@ -1,0 +1,49 @@
+"""Where the course's files live in the repository: the one home of the checkout root and its
+folders, and the digest that identifies a file. The library (:mod:`s2d_lib`) knows none of
+these; it writes where it is told."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from s2d_lib.config import PRESETS
+
+__all__ = ["REPO", "TRAINED", "RESULTS", "FIGURES", "DATA", "RUNS", "NOTEBOOKS",
+           "TINY_LANDMARKS", "repo_path", "relative", "file_sha256"]
+
+#: The repository checkout this package is installed from (editable install).
+REPO = Path(__file__).resolve().parents[1]
+TRAINED = REPO / "trained"
+RESULTS = REPO / "results"
+FIGURES = REPO / "figures"
+DATA = REPO / "data"
+RUNS = REPO / "runs"
+NOTEBOOKS = REPO / "notebooks"
+#: The tiny landmark network that ships in ``trained/`` (notebook 01 trains it), as the tiny static
+#: preset names it.
+TINY_LANDMARKS = REPO / PRESETS["static_tiny"]["landmark_weights"]
+
+
+def repo_path(path: str | os.PathLike) -> Path:
+    """``path`` if absolute, else under the repository root."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO / path
+
+
+def relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository root when it lies inside it (for printing)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

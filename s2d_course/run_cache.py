@@ -1,0 +1,93 @@
+"""Finished runs reused only when they are what is asked for: the config that made them (less
+where it ran and how it reported) and a digest of the data's annotation files must match.
+
+``reusable(cfg)`` says whether ``cfg.run_dir`` holds a finished run of ``cfg``; ``remember(cfg)``
+records the key after a run. ``matches`` / ``write_key`` do the same for any artifact folder and
+key (the landmark network's). A run folder that holds another config's run is trained afresh
+(never resumed: its state belongs to the other config)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from s2d_lib.config import TrainConfig, load_config
+
+__all__ = ["KEY_FILE", "VOLATILE", "data_digest", "run_key", "reusable", "remember", "matches",
+           "write_key"]
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "cache_key.json"
+#: Config fields that change where or how a run reports, not what it trains.
+VOLATILE = ("progress", "device", "resume", "workers")
+#: Annotation files sit at most this deep under a dataset's root (frame folders lie deeper).
+_ANNOTATION_DEPTH = 3
+
+
+def data_digest(root: str | Path) -> str:
+    """SHA-256 of the dataset's annotation and stamp files (``.csv``, ``.txt``, ``.json``) up to
+    three folders deep: what says which samples, labels and splits there are."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    files = sorted(p for p in root.rglob("*") if p.is_file()
+                   and p.suffix in (".csv", ".txt", ".json")
+                   and len(p.relative_to(root).parts) <= _ANNOTATION_DEPTH)
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _trained(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in VOLATILE}
+
+
+def run_key(cfg: TrainConfig) -> dict:
+    """What a finished run of ``cfg`` is keyed by: its config and its data's digest."""
+    return {"config": _trained(cfg.to_dict()), "data": data_digest(cfg.data_root)}
+
+
+def reusable(cfg: TrainConfig) -> bool:
+    """``cfg.run_dir`` holds a finished run (``results.json``) made by ``cfg`` from the same data.
+    A mismatch is logged with the first differing fields."""
+    run = cfg.run_dir
+    if not (run / "results.json").is_file():
+        return False
+    key_file = run / KEY_FILE
+    if key_file.is_file():
+        saved = json.loads(key_file.read_text())
+    elif (run / "config.yaml").is_file():  # a run finished before keys were recorded
+        saved = {"config": _trained(load_config(run / "config.yaml").to_dict()),
+                 "data": data_digest(cfg.data_root)}
+    else:
+        saved = {}
+    wanted = json.loads(json.dumps(run_key(cfg)))
+    if saved == wanted:
+        return True
+    fields = sorted(k for k in wanted["config"] if saved.get("config", {}).get(k) != wanted["config"][k])
+    log.warning("%s holds a run of another config or data (%s): training it again", run,
+                ", ".join(fields[:5]) or "data")
+    return False
+
+
+def remember(cfg: TrainConfig) -> None:
+    """Record the key of the run ``cfg`` just finished in its folder."""
+    (cfg.run_dir / KEY_FILE).write_text(json.dumps(run_key(cfg), indent=1))
+
+
+def matches(folder: Path, key: dict) -> bool:
+    """``folder`` holds the key ``key`` (as :func:`write_key` wrote it); a mismatch is logged."""
+    path = Path(folder) / KEY_FILE
+    if not path.is_file():
+        return False
+    if json.loads(path.read_text()) == json.loads(json.dumps(key)):
+        return True
+    log.warning("%s was made from another recipe or data: making it again", folder)
+    return False
+
+
+def write_key(folder: Path, key: dict) -> None:
+    """Record what ``folder``'s artifact was made from."""
+    (Path(folder) / KEY_FILE).write_text(json.dumps(key, indent=1))

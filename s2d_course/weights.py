@@ -1,0 +1,118 @@
+"""Make the shipped weights: train the course's runs for several seeds, ship seed 0 in float16
+into ``trained/`` with its manifest (hashes, the seeds' spread): ``python -m s2d_course.weights``
+(``make weights``), after a change to the pipeline. Reading them is :mod:`s2d_course.shipped`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from safetensors.torch import load_file, save_file
+
+from . import artifacts, float_path
+from .shipped import (MANIFEST, METRICS, RUNS, TABLE_MARK, TRAINED, spread, test_metrics,
+                      write_readme_table)
+
+__all__ = ["regenerate", "score_shipped", "main"]
+
+log = logging.getLogger(__name__)
+
+
+def _chain(seed: int, runs: Path) -> dict[str, Path]:
+    """Train the course's four runs for ``seed`` (each reused when already finished)."""
+    out = {"landmarks": artifacts.landmark_weights(runs / RUNS["landmarks"][0], seed=seed, train=True).parent}
+    weights = out["landmarks"] / "mobilefacenet.safetensors"
+    common = [f"seed={seed}", f"landmark_weights={weights}"]
+    out["static"] = artifacts.trained_run("static_tiny", common + [f"out_dir={runs / RUNS['static'][0]}"])
+    for stage in ("temporal", "dfer"):
+        out[stage] = artifacts.trained_run(f"{stage}_tiny", common + [
+            f"init={out['static'] / 'best.safetensors'}", f"out_dir={runs / RUNS[stage][0]}"])
+    return out
+
+
+def score_shipped(stage: str, run: Path) -> dict:
+    """Test metrics of the float16 weights in a shipped folder (what every machine loads)."""
+    from s2d_lib.checkpoints import load_checkpoint
+    from s2d_lib.config import load_config
+    from s2d_lib.evaluate import evaluate
+    from s2d_lib.splits import build_split
+    from s2d_lib.train_landmarks import evaluate_nme, landmark_datasets
+
+    if stage == "landmarks":
+        net = load_checkpoint(run / "mobilefacenet.safetensors").eval()
+        _, test = landmark_datasets(artifacts.repo_path("data/synthetic/AffectNet"), net.input_size)
+        return {"nme": evaluate_nme(net, test)}
+    cfg = load_config(f"{stage}_tiny", [f"data_root={artifacts.repo_path(load_config(f'{stage}_tiny').data_root)}"])
+    model = load_checkpoint(run / "best.safetensors").eval()
+    test = evaluate(model, build_split(cfg, "test"), cfg.classes, cfg.batch_size, "cpu")
+    counts = np.bincount(np.asarray(test["labels"]), minlength=cfg.classes)
+    return {"uar": test["uar"], "war": test["war"], "n": int(counts.sum()),
+            "classes": cfg.classes, "smallest_class": int(counts.min())}
+
+
+def _half(src: Path, dst: Path) -> None:
+    """Copy a safetensors file with its floating tensors in float16 (integer buffers as they are)."""
+    tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(str(src)).items()}
+    save_file(tensors, str(dst))
+
+
+def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED) -> dict:
+    """Train the course's runs for ``seeds`` seeds (in ``runs``, default ``runs/shipped``), ship
+    seed 0 in float16 into ``folder`` and write its manifest."""
+    start = time.perf_counter()
+    runs = runs or artifacts.repo_path("runs/shipped")
+    artifacts.synthetic_data()
+    chains = []
+    for seed in range(seeds):
+        log.info("shipped weights: seed %d of %d", seed + 1, seeds)
+        chains.append(_chain(seed, runs / f"seed{seed}"))
+    shutil.rmtree(folder, ignore_errors=True)
+    entries = {}
+    for stage, (name, files) in RUNS.items():
+        source, target = chains[0][stage], folder / name
+        target.mkdir(parents=True)
+        for file in files:
+            (_half if file.endswith(".safetensors") else shutil.copyfile)(source / file, target / file)
+        entries[stage] = {
+            "folder": name, "files": {f: artifacts.file_sha256(target / f) for f in files},
+            "recipe": json.loads((source / "best.json").read_text()).get("metadata", {})
+            if stage != "landmarks" else {"epochs": 2, "input_size": 64},
+            "shipped": score_shipped(stage, target),
+            "seeds": [{"seed": s, **test_metrics(stage, chain[stage])} for s, chain in enumerate(chains)]}
+    result = {"made_by": f"python -m s2d_course.weights --seeds {seeds}", "machine": float_path.describe(),
+              "seconds": round(time.perf_counter() - start), "runs": entries}
+    (folder / MANIFEST).write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """``python -m s2d_course.weights [--seeds N] [--readme README.md]``."""
+    from s2d_lib.logs import show_logs
+
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.weights", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of the recipe (seed 0 ships)")
+    parser.add_argument("--readme", type=Path, help="write the table of the shipped runs into this "
+                        f"README (between its {TABLE_MARK} marks) and stop")
+    args = parser.parse_args(argv)
+    show_logs(stream=sys.stderr)
+    if args.readme:
+        write_readme_table(args.readme)
+        return {}
+    result = regenerate(args.seeds)
+    for stage in RUNS:
+        for metric in METRICS[stage]:
+            s = spread(stage, metric)
+            print(f"{stage:9s} {metric.upper()}: shipped {100 * result['runs'][stage]['shipped'][metric]:.2f} %"
+                  f" | {s['n']} seeds {100 * s['mean']:.2f} ± {100 * s['std']:.2f} %")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""State dicts: the one reader of checkpoint files, the load report, and the two foreign parts
+S2D loads by name (the released MobileFaceNet, a timm ViT).
+
+* ``read_state_dict(source)`` finds the state dict in a file, a loaded checkpoint or a bare dict;
+  what a load did is a ``LoadReport``, what does not fit a ``CheckpointError``;
+  ``load_exact`` loads a state dict that fits exactly or raises.
+* ``split_landmark_stream`` / ``with_landmark_stream``: the one place of the rule that keeps the
+  frozen landmark network's tensors under ``landmark_stream.`` in our S2D files.
+* ``load_landmark_weights(model_or_net, source)`` loads MobileFaceNet weights (the released file,
+  ours, or the ``landmark_stream.*`` of one of our S2D files); names and shapes must match.
+* ``load_vit_backbone(model, source)`` copies a timm ViT (e.g. MAE weights) into S2D's ViT.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from .landmarks import LandmarkStream, MobileFaceNet
+
+__all__ = ["CheckpointError", "LoadReport", "StateDict", "LANDMARK_PREFIX", "read_state_dict",
+           "compare_keys", "load_exact", "split_landmark_stream", "with_landmark_stream",
+           "load_landmark_weights", "load_landmarks", "load_vit_backbone"]
+
+LANDMARK_PREFIX = "landmark_stream."
+
+StateDict = Mapping[str, torch.Tensor]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint does not fit the model beyond the documented conversions."""
+
+
+@dataclass
+class LoadReport:
+    """What a load did: the conversions applied and the keys that did not fit."""
+
+    source: str
+    loaded: int = 0
+    conversions: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    reinitialised: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def __str__(self) -> str:
+        lines = [f"{self.source}: {self.loaded} tensors loaded"]
+        lines += [f"  conversion: {c}" for c in self.conversions]
+        if self.dropped:
+            lines.append(f"  dropped {len(self.dropped)} keys (e.g. {self.dropped[0]})")
+        lines += [f"  re-initialised: {k}" for k in self.reinitialised]
+        for what in ("missing", "unexpected", "mismatched"):
+            keys = getattr(self, what)
+            if keys:
+                lines.append(f"  {what} ({len(keys)}): {', '.join(keys[:8])}"
+                             + (" ..." if len(keys) > 8 else ""))
+        return "\n".join(lines)
+
+
+def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
+    """The state dict inside ``source`` (a path, a loaded checkpoint dict, or a bare state dict)
+    and a name for messages. Accepts the keys ``model`` / ``model_state_dict`` / ``state_dict``."""
+    name = "<state dict>"
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        name = str(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint file")
+        if path.suffix == ".safetensors":
+            return dict(load_file(str(path))), name
+        try:
+            source = _torch_load(path)
+        except Exception as exc:  # corrupt, truncated, or not a torch file at all
+            raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint ({exc})") from exc
+    if not isinstance(source, Mapping):
+        raise CheckpointError(f"{name}: expected a dict, got {type(source).__name__}")
+    for key in ("model", "model_state_dict", "state_dict"):
+        if key in source and isinstance(source[key], Mapping):
+            source = source[key]
+            break
+    tensors = {k: v for k, v in source.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise CheckpointError(f"{name}: holds no tensors (keys: {list(source)[:5]})")
+    return tensors, name
+
+
+def _torch_load(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" not in str(exc):
+            raise
+    # Released training checkpoints also pickle their argparse options: only do this for files
+    # you trust.
+    warnings.warn(f"{path}: holds pickled Python objects besides tensors; loading it with "
+                  "weights_only=False", stacklevel=3)
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def compare_keys(own: StateDict, state_dict: StateDict, report: LoadReport) -> None:
+    """Fill ``report``'s missing, unexpected and shape-mismatched keys of ``state_dict``."""
+    report.missing = sorted(set(own) - set(state_dict))
+    report.unexpected = sorted(set(state_dict) - set(own))
+    report.mismatched = sorted(f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model "
+                               f"{tuple(own[k].shape)}" for k in set(own) & set(state_dict)
+                               if state_dict[k].shape != own[k].shape)
+
+
+def load_exact(module: nn.Module, state_dict: StateDict, report: LoadReport) -> LoadReport:
+    """Load when names and shapes fit exactly; otherwise raise with the report."""
+    compare_keys(module.state_dict(), state_dict, report)
+    if not report.ok:
+        raise CheckpointError(f"checkpoint does not fit the model:\n{report}")
+    module.load_state_dict(state_dict, strict=True)
+    report.loaded = len(state_dict)
+    for message in report.reinitialised:
+        if message.startswith("head."):
+            warnings.warn(f"{report.source}: classifier re-initialised ({message})", stacklevel=3)
+    return report
+
+
+def split_landmark_stream(state_dict: StateDict) -> tuple[dict[str, torch.Tensor],
+                                                     dict[str, torch.Tensor]]:
+    """``(S2D tensors, landmark network tensors without their prefix)`` of one of our files."""
+    own = {k: v for k, v in state_dict.items() if not k.startswith(LANDMARK_PREFIX)}
+    stream = {k[len(LANDMARK_PREFIX):]: v for k, v in state_dict.items()
+              if k.startswith(LANDMARK_PREFIX)}
+    return own, stream
+
+
+def with_landmark_stream(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s state dict plus its landmark network's under ``landmark_stream.`` (on the CPU),
+    as our S2D files hold them."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    stream = getattr(model, "landmark_stream", None)
+    if stream is not None:
+        tensors.update({f"{LANDMARK_PREFIX}{k}": v.detach().cpu().contiguous()
+                        for k, v in stream.net.state_dict().items()})
+    return tensors
+
+
+def load_landmark_weights(target: nn.Module, source: str | os.PathLike | Mapping[str, Any]
+                          ) -> LoadReport:
+    """Load MobileFaceNet weights into an S2D model's landmark stream, a ``LandmarkStream`` or a
+    ``MobileFaceNet``, from a released file, one of our MobileFaceNet files, or one of our S2D
+    files (its ``landmark_stream.*``). Names and shapes must match exactly."""
+    net = getattr(target, "landmark_stream", target)
+    net = net.net if isinstance(net, LandmarkStream) else net
+    if not isinstance(net, MobileFaceNet):
+        raise TypeError(f"cannot find a MobileFaceNet in {type(target).__name__}")
+    state_dict, name = read_state_dict(source)
+    state_dict = split_landmark_stream(state_dict)[1] or state_dict
+    state_dict = {k[len("module."):] if k.startswith("module.") else k: v
+                  for k, v in state_dict.items()}
+    report = load_exact(net, state_dict, LoadReport(name))
+    net.eval()
+    return report
+
+
+#: The same loader under the name notebooks 02 and 03 use for "the model's landmark network".
+load_landmarks = load_landmark_weights
+
+
+def load_vit_backbone(model: nn.Module, source: str | os.PathLike | Mapping[str, Any] | nn.Module
+                      ) -> LoadReport:
+    """Copy a timm ViT's weights (``patch_embed``, ``cls_token``, ``pos_embed``, ``blocks``,
+    final ``norm``/``fc_norm`` -> ``ln_post``) into S2D; S2D's own parts keep their values.
+
+    ``source`` may be a timm ``VisionTransformer``, its state dict, or a file holding one (such
+    as MAE weights saved locally). Its blocks must have S2D's width and depth."""
+    if isinstance(source, nn.Module):
+        state_dict, name = source.state_dict(), type(source).__name__
+    else:
+        state_dict, name = read_state_dict(source)
+    report = LoadReport(name)
+    own = model.state_dict()
+    picked: dict[str, torch.Tensor] = {}
+    for key, value in state_dict.items():
+        target = key
+        if key.startswith(("norm.", "fc_norm.")):
+            target = "ln_post." + key.split(".", 1)[1]
+        if target.startswith(("patch_embed.", "blocks.", "ln_post.")) or target in ("cls_token",
+                                                                                   "pos_embed"):
+            picked[target] = value
+        else:
+            report.dropped.append(key)
+    expected = {k for k in own if k.startswith(("patch_embed.", "blocks.", "ln_post."))}
+    expected |= {"cls_token", "pos_embed"}
+    report.missing = sorted(expected - set(picked))
+    report.unexpected = sorted(set(picked) - set(own))
+    report.mismatched = sorted(k for k in set(picked) & set(own) if picked[k].shape != own[k].shape)
+    if not report.ok:
+        raise CheckpointError(f"ViT weights do not fit the S2D backbone:\n{report}")
+    model.load_state_dict({**own, **picked}, strict=True)
+    report.loaded = len(picked)
+    return report
