@@ -63,6 +63,31 @@ def _half(src: Path, dst: Path) -> None:
     save_file(tensors, str(dst))
 
 
+def _record(stage: str, source: Path, target: Path) -> None:
+    """Complete the shipped checkpoint's JSON with the record of facts that prediction and
+    evaluation read (:mod:`s2d_lib.pretrained`), when the run predates it: computed from the
+    run's config and training split as the trainer computes it, for the float16 weights."""
+    from s2d_lib.checkpoints import load_checkpoint
+    from s2d_lib.config import load_config
+    from s2d_lib.data.labels import CLASSES
+    from s2d_lib.landmark_cache import landmark_hash
+    from s2d_lib.pretrained import record_of, training_record
+    from s2d_lib.splits import build_split
+
+    info_path = target / "best.json"
+    info = json.loads(info_path.read_text())
+    if stage == "landmarks" or "pretrained_cfg" in info:
+        return
+    cfg = load_config(source / "config.yaml")
+    cfg.data_root = str(artifacts.repo_path(load_config(f"{stage}_tiny").data_root))
+    model = load_checkpoint(target / "best.safetensors")
+    names = list(CLASSES[cfg.dataset])[:cfg.classes]
+    model.pretrained_cfg = training_record(model, cfg.frame_sampling, names, build_split(cfg, "train"),
+                                           landmark_hash(model))
+    info["pretrained_cfg"] = record_of(model)
+    info_path.write_text(json.dumps(info, indent=2))
+
+
 def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED) -> dict:
     """Train the course's runs for ``seeds`` seeds (in ``runs``, default ``runs/shipped``), ship
     seed 0 in float16 into ``folder`` and write its manifest."""
@@ -80,6 +105,7 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED)
         target.mkdir(parents=True)
         for file in files:
             (_half if file.endswith(".safetensors") else shutil.copyfile)(source / file, target / file)
+        _record(stage, source, target)
         entries[stage] = {
             "folder": name, "files": {f: artifacts.file_sha256(target / f) for f in files},
             "recipe": json.loads((source / "best.json").read_text()).get("metadata", {})
