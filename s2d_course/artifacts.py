@@ -97,7 +97,7 @@ def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = Fals
 
 
 #: Config fields that say where things are, not what was trained.
-_PLACES = ("data_root", "init", "landmark_weights", "cache_dir", "out_dir", "progress", "device", "resume")
+_PLACES = run_cache.PLACES + run_cache.VOLATILE
 
 
 def _shipped_or_none(preset: str, overrides: Iterable[str]) -> Path | None:

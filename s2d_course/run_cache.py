@@ -14,7 +14,7 @@ from pathlib import Path
 
 from s2d_lib.config import TrainConfig, load_config
 
-__all__ = ["KEY_FILE", "VOLATILE", "data_digest", "run_key", "reusable", "remember", "matches",
+__all__ = ["KEY_FILE", "VOLATILE", "PLACES", "data_digest", "run_key", "reusable", "remember", "matches",
            "write_key"]
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 KEY_FILE = "cache_key.json"
 #: Config fields that change where or how a run reports, not what it trains.
 VOLATILE = ("progress", "device", "resume", "workers")
+#: Config fields that say where things are: a run is keyed by what they hold (the data's
+#: digest, the starting files' SHA-256), not by their paths, so a moved checkout keeps its runs.
+PLACES = ("data_root", "out_dir", "cache_dir", "init", "landmark_weights")
 #: Annotation files sit at most this deep under a dataset's root (frame folders lie deeper).
 _ANNOTATION_DEPTH = 3
 
@@ -41,12 +44,21 @@ def data_digest(root: str | Path) -> str:
 
 
 def _trained(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in VOLATILE}
+    return {k: v for k, v in config.items() if k not in VOLATILE + PLACES}
 
 
-def run_key(cfg: TrainConfig) -> dict:
-    """What a finished run of ``cfg`` is keyed by: its config and its data's digest."""
-    return {"config": _trained(cfg.to_dict()), "data": data_digest(cfg.data_root)}
+def _file_key(value: str | None) -> str | None:
+    """A starting file by its content (``none``/``scratch`` and missing files by their value)."""
+    from .paths import file_sha256
+
+    return file_sha256(value) if value and Path(value).is_file() else value
+
+
+def run_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
+    """What a finished run of ``cfg`` is keyed by: its config less where things are, its data's
+    digest (of ``data_root``, default ``cfg``'s) and the content of its starting files."""
+    return {"config": _trained(cfg.to_dict()), "data": data_digest(data_root or cfg.data_root),
+            "init": _file_key(cfg.init), "landmark_weights": _file_key(cfg.landmark_weights)}
 
 
 def reusable(cfg: TrainConfig) -> bool:
@@ -59,8 +71,7 @@ def reusable(cfg: TrainConfig) -> bool:
     if key_file.is_file():
         saved = json.loads(key_file.read_text())
     elif (run / "config.yaml").is_file():  # a run finished before keys were recorded
-        saved = {"config": _trained(load_config(run / "config.yaml").to_dict()),
-                 "data": data_digest(cfg.data_root)}
+        saved = run_key(load_config(run / "config.yaml"), cfg.data_root)
     else:
         saved = {}
     wanted = json.loads(json.dumps(run_key(cfg)))

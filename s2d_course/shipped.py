@@ -140,14 +140,11 @@ def report(stage: str, run: str | Path, folder: Path = TRAINED) -> str:
 
 
 def test_metrics(stage: str, run: Path) -> dict:
-    """Test metrics of a run folder's selected weights (as the trainer scores them) and the
-    run's training time in seconds."""
+    """Test metrics of a run folder's selected weights, as the trainer scored them."""
     if stage == "landmarks":
-        report = json.loads((run / "report.json").read_text())
-        return {"nme": report["nme_after"], "seconds": report.get("seconds")}
+        return {"nme": json.loads((run / "report.json").read_text())["nme_after"]}
     test = json.loads((run / "results.json").read_text())["test"]
-    seconds = sum(row["seconds"] for row in json.loads((run / "metrics.json").read_text()))
-    return {"uar": test["uar"], "war": test["war"], "n": int(sum(test["support"])), "seconds": seconds}
+    return {"uar": test["uar"], "war": test["war"], "n": int(sum(test["support"]))}
 
 
 #: What each run is, for the README's table.
@@ -164,15 +161,13 @@ def readme_table(folder: Path = TRAINED) -> str:
     """The README's table of the shipped runs and their seed spread (from the manifest)."""
     info = manifest(folder)
     rows = ["| stage | what trains | measured by | shipped (seed 0, float16) | "
-            f"{len(info['runs']['static']['seeds'])} seeds: mean ± std (range) | training time per seed |",
-            "|---|---|---|---|---|---|"]
+            f"{len(info['runs']['static']['seeds'])} seeds: mean ± std (range) |",
+            "|---|---|---|---|---|"]
     for stage, (name, trains, measure) in DESCRIPTIONS.items():
         metric = METRICS[stage][0]
         s = spread(stage, metric, folder)
-        seconds = [r["seconds"] for r in info["runs"][stage]["seeds"] if r.get("seconds")]
         rows.append(f"| {name} | {trains} | {measure} | {100 * info['runs'][stage]['shipped'][metric]:.1f} % | "
-                    f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f} % ({100 * s['min']:.1f}-{100 * s['max']:.1f}) | "
-                    + (f"{np.mean(seconds):.0f} s |" if seconds else "- |"))
+                    f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f} % ({100 * s['min']:.1f}-{100 * s['max']:.1f}) |")
     machine = info["machine"]
     rows.append(f"\nTrained by `{info['made_by']}` on {machine['cpu']} ({machine['kernels']} kernels, "
                 f"{machine['threads']} threads, torch {machine['torch']}).")

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from safetensors.torch import load_file, save_file
 
-from . import artifacts, float_path
+from . import artifacts, float_path, paths
 from .shipped import (MANIFEST, METRICS, RUNS, TABLE_MARK, TRAINED, spread, test_metrics,
                       write_readme_table)
 
@@ -74,9 +74,11 @@ def _record(stage: str, source: Path, target: Path) -> None:
     from s2d_lib.pretrained import record_of, training_record
     from s2d_lib.splits import build_split
 
+    if stage == "landmarks":
+        return
     info_path = target / "best.json"
     info = json.loads(info_path.read_text())
-    if stage == "landmarks" or "pretrained_cfg" in info:
+    if "pretrained_cfg" in info:
         return
     cfg = load_config(source / "config.yaml")
     cfg.data_root = str(artifacts.repo_path(load_config(f"{stage}_tiny").data_root))
@@ -107,7 +109,7 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED)
             (_half if file.endswith(".safetensors") else shutil.copyfile)(source / file, target / file)
         _record(stage, source, target)
         entries[stage] = {
-            "folder": name, "files": {f: artifacts.file_sha256(target / f) for f in files},
+            "folder": name, "files": {f: paths.file_sha256(target / f) for f in files},
             "recipe": json.loads((source / "best.json").read_text()).get("metadata", {})
             if stage != "landmarks" else {"epochs": 2, "input_size": 64},
             "shipped": score_shipped(stage, target),

@@ -79,3 +79,22 @@ def test_a_run_on_other_data_is_trained_afresh(tmp_path, monkeypatch):
     (data / "labels.csv").write_text("a,1\n")  # the same folder, other labels
     artifacts.trained_run("static_tiny", [f"out_dir={run}", f"data_root={data}"])
     assert len(called) == 2 and called[1].resume is False
+
+
+def test_a_run_is_keyed_by_what_its_starting_files_hold_not_where_they_are(tmp_path, monkeypatch):
+    data, run = tmp_path / "data", tmp_path / "run"
+    data.mkdir()
+    (data / "labels.csv").write_text("a,0\n")
+    first, moved = tmp_path / "first.safetensors", tmp_path / "moved" / "first.safetensors"
+    first.write_bytes(b"static weights")
+    called = []
+    monkeypatch.setattr("s2d_lib.train.train", _finish(called))
+    common = [f"out_dir={run}", f"data_root={data}"]
+    artifacts.trained_run("temporal_tiny", common + [f"init={first}"])
+    moved.parent.mkdir()
+    moved.write_bytes(first.read_bytes())  # the same file in a moved checkout
+    artifacts.trained_run("temporal_tiny", common + [f"init={moved}"])
+    assert len(called) == 1
+    moved.write_bytes(b"other static weights")
+    artifacts.trained_run("temporal_tiny", common + [f"init={moved}"])
+    assert len(called) == 2
