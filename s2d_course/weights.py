@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shutil
 import sys
 import time
@@ -55,6 +56,16 @@ def score_shipped(stage: str, run: Path) -> dict:
     counts = np.bincount(np.asarray(test["labels"]), minlength=cfg.classes)
     return {"uar": test["uar"], "war": test["war"], "n": int(counts.sum()),
             "classes": cfg.classes, "smallest_class": int(counts.min())}
+
+
+#: An absolute path into a checkout's runs/, data/ or trained/ folder, up to that folder.
+_CHECKOUT_PATH = re.compile(r"(?:/[^\s\"':,]+)*?/(runs|data|trained)/")
+
+
+def _copy_relative(src: Path, dst: Path) -> None:
+    """Copy a text file of a run with its paths made relative to the checkout that trained it
+    (``/home/me/s2d/runs/x`` -> ``runs/x``): the shipped folder names no machine's folders."""
+    dst.write_text(_CHECKOUT_PATH.sub(r"\1/", src.read_text()))
 
 
 def _half(src: Path, dst: Path) -> None:
@@ -106,7 +117,7 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED)
         source, target = chains[0][stage], folder / name
         target.mkdir(parents=True)
         for file in files:
-            (_half if file.endswith(".safetensors") else shutil.copyfile)(source / file, target / file)
+            (_half if file.endswith(".safetensors") else _copy_relative)(source / file, target / file)
         _record(stage, source, target)
         entries[stage] = {
             "folder": name, "files": {f: paths.file_sha256(target / f) for f in files},

@@ -4,6 +4,7 @@ tolerance); a run trained here is judged against the seeds' spread."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -33,6 +34,13 @@ def test_shipped_weights_are_float16_and_small():
         assert size < 10 * 2**20, path
         assert {t.dtype for t in load_file(str(path)).values() if t.is_floating_point()} == {torch.float16}
     assert 0 < total < 30 * 2**20
+
+
+def test_shipped_files_name_no_machine_folder():
+    for path in shipped.TRAINED.rglob("*"):
+        if path.suffix in (".json", ".yaml", ".csv"):
+            text = path.read_text()
+            assert not re.search(r"(^|[\s\"'])/(home|root|work|tmp|Users)/", text), path
 
 
 def test_a_changed_file_is_refused_with_its_name(tmp_path):
