@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import CPU_THREADS
 
 from s2d_course import claims, claims_check
 from s2d_lib.checkpoints import save_checkpoint
@@ -60,7 +61,11 @@ def reference(tmp_path_factory):
     calibration = json.loads(claims_check.CALIBRATION.read_text())
     setup = claims.Setup(runs=tmp_path_factory.mktemp("reference_runs"))
     claims.build_world(setup)
-    return setup, calibration, claims_check.check(calibration, setup)
+    torch.set_num_threads(CPU_THREADS)  # as make claims trains (the thread count is in the float path)
+    try:
+        return setup, calibration, claims_check.check(calibration, setup)
+    finally:
+        torch.set_num_threads(1)
 
 
 @pytest.mark.slow
@@ -71,7 +76,7 @@ def test_the_reference_runs_train_as_calibrated(reference):
 
 
 @pytest.mark.slow
-def test_a_broken_landmark_view_fails_the_check(reference, tmp_path):
+def test_a_broken_landmark_view_fails_the_check(reference, tmp_path, all_threads):
     """An untrained landmark network (its view carries no landmarks) leaves the static reference
     run's losses far outside the calibration band."""
     setup, calibration, _ = reference
@@ -83,7 +88,7 @@ def test_a_broken_landmark_view_fails_the_check(reference, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_frozen_tma_fails_the_check(reference, tmp_path, monkeypatch):
+def test_a_frozen_tma_fails_the_check(reference, tmp_path, monkeypatch, all_threads):
     """TMAs that never train (their weights left out of the optimiser) are caught by how far the
     TMA weights moved; the video run starts from the reference static run."""
     import shutil
@@ -106,3 +111,15 @@ def test_a_frozen_tma_fails_the_check(reference, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "build_model", frozen_tma)
     problems = claims_check.check(calibration, replace(setup, runs=tmp_path), kinds=("video",))
     assert any("tma_change" in p for p in problems)
+
+
+def test_the_tma_band_is_taken_on_the_log_scale():
+    """Five seeds of a ratio as spread as the TMA's movement: on the plain scale the band reaches
+    below zero (a frozen TMA would pass), on the log scale it stays above zero."""
+    values = [0.077, 0.052, 0.032, 0.052, 0.075]
+    from s2d_course.shipped import band
+
+    assert band(values)[0] < 0
+    low, high = claims_check._band("tma_change", values)
+    assert 0 < low < min(values) and max(values) < high
+    assert claims_check._band("train_loss", values) == band(values)
