@@ -88,7 +88,7 @@ def _fake_manifest(tmp_path, values):
 def test_a_run_trained_here_is_judged_by_the_seed_spread(tmp_path):
     folder = _fake_manifest(tmp_path, [0.90, 0.92, 0.91, 0.89, 0.93])
     low, high = shipped.band([0.90, 0.92, 0.91, 0.89, 0.93])
-    assert low < 0.89 and high > 0.93 and high - low < 0.15
+    assert low < 0.89 and high > 0.93 and high - low < 0.2  # 5 seeds: t(0.995, 4) = 4.6
     text = shipped.compare("static", {"uar": 0.88, "war": 0.95}, folder)
     assert "your run 88.0 %" in text and "shipped (seed 0) 90.0 %" in text and "5 seeds 91.0" in text
     with pytest.raises(AssertionError, match="uar, war outside"):
