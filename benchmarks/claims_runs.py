@@ -6,7 +6,9 @@ its budget; the world and its landmark cache are built first when missing) three
 - as ``make claims`` runs them: the landmark view cached once per item, items kept in memory;
 - items decoded from disk in every epoch (no :class:`~s2d_lib.data.memory.InMemory`);
 - no landmark cache: the landmark network runs in every step, on the augmented frames (the
-  trainer's recipe without the cache, so the run learns from other inputs: a speed figure only).
+  trainer's recipe without the cache, so the run learns from other inputs: a speed figure only);
+- in float32 (``precision=fp32``): the run as ``make claims`` computed it before bfloat16
+  autocast (on a CPU without native bfloat16 the two ways are the same run).
 
 The section "Claims runs" of ``--out`` is replaced (or appended); the rest of the file is kept.
 """
@@ -28,7 +30,8 @@ from .inference import write_section
 from .machine import describe
 
 SECTION = "## Claims runs"
-WAYS = ("as make claims runs it", "items decoded in every epoch", "no landmark cache")
+WAYS = ("as make claims runs it", "items decoded in every epoch", "no landmark cache",
+        "in float32 (precision=fp32)")
 
 
 def _seconds(cfg, data) -> float:
@@ -57,9 +60,11 @@ def measure(setup: claims.Setup) -> list[tuple[str, str, int, float]]:
                 seconds = _seconds(out, data)
             elif way == WAYS[1]:
                 seconds = _seconds(out, build_data(out))
-            else:
+            elif way == WAYS[2]:
                 out = replace(out, landmark_cache=False)
                 seconds = _seconds(out, build_data(out))
+            else:  # the same run in float32: what make claims computed before precision=auto
+                seconds = _seconds(replace(out, precision="fp32"), setup.data(out))
             rows.append((stage, way, steps, seconds))
     return rows
 

@@ -35,8 +35,9 @@ def _folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def digests() -> dict:
-    """The digests, on one thread (the thread count is part of the float path)."""
+def digests(precision: str = "fp32") -> dict:
+    """The digests, on one thread (the thread count is part of the float path), the runs
+    computing in ``precision`` (``s2d_lib.precision``; float32 by default, as before the setting)."""
     from s2d_course import artifacts
     from s2d_lib.checkpoints import load_checkpoint, read_state_dict
     from s2d_lib.config import load_config
@@ -51,6 +52,8 @@ def digests() -> dict:
         build_suite(suite, "mini", seed=0, workers=1, progress=False)
         out["mini suite files"] = _folder_digest(suite)
         common = ["epochs=2", "steps_per_epoch=3", "progress=false", f"cache_dir={tmp}/cache",
+                  "val_fraction=0.45", "batch_size=8",  # (the mini suite: a validation item per class)
+                  f"precision={precision}",
                   f"landmark_weights={artifacts.landmark_weights()}"]
         static = load_config("static_tiny", common + [f"data_root={suite}/RAF-DB", f"out_dir={tmp}/static"])
         train(static)
@@ -73,8 +76,9 @@ def digests() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="also write the digests to this JSON file")
+    parser.add_argument("--precision", default="fp32", help="precision of the runs (fp32, bf16, auto)")
     args = parser.parse_args(argv)
-    result = digests()
+    result = digests(args.precision)
     for name, value in result.items():
         print(f"{value[:16]}  {name}")
     if args.out:

@@ -91,6 +91,7 @@ def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = Fals
     if retrain or not run_cache.reusable(cfg):
         if retrain or (run / "results.json").is_file():
             cfg.resume = False
+            run_cache.forget(cfg)
         train(cfg)
         run_cache.remember(cfg)
     return run

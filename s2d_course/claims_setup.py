@@ -123,6 +123,7 @@ def train_run(setup: Setup, cfg: TrainConfig) -> dict:
     else:
         if done.is_file():  # another config's run: its saved state must not be resumed
             cfg = replace(cfg, resume=False)
+            run_cache.forget(cfg)
         start = time.perf_counter()
         result = fit(cfg, setup.data(cfg))
         result["seconds"] = time.perf_counter() - start

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from s2d_lib.config import TrainConfig, load_config
 
-__all__ = ["KEY_FILE", "VOLATILE", "PLACES", "data_digest", "run_key", "reusable", "remember", "matches",
+__all__ = ["KEY_FILE", "VOLATILE", "PLACES", "data_digest", "run_key", "reusable", "forget", "remember", "matches",
            "write_key"]
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def reusable(cfg: TrainConfig) -> bool:
     if key_file.is_file():
         saved = json.loads(key_file.read_text())
     elif (run / "config.yaml").is_file():  # a run finished before keys were recorded
-        saved = run_key(load_config(run / "config.yaml"), cfg.data_root)
+        saved = _key_of_config_file(run / "config.yaml", cfg.data_root)
     else:
         saved = {}
     wanted = json.loads(json.dumps(run_key(cfg)))
@@ -81,6 +81,27 @@ def reusable(cfg: TrainConfig) -> bool:
     log.warning("%s holds a run of another config or data (%s): training it again", run,
                 ", ".join(fields[:5]) or "data")
     return False
+
+
+def _key_of_config_file(path: Path, data_root: str | Path) -> dict:
+    """The key of a run from its ``config.yaml`` alone. A field the file lacks (one added to the
+    config after the run) is marked absent rather than given today's default: the run did not
+    train with a value of it, so it cannot match a config that names one."""
+    import yaml
+
+    written = yaml.safe_load(path.read_text()) or {}
+    key = run_key(load_config(path), data_root)
+    for field in key["config"]:
+        if field not in written:
+            key["config"][field] = "<absent from the run's config.yaml>"
+    return key
+
+
+def forget(cfg: TrainConfig) -> None:
+    """Before ``cfg.run_dir`` is trained afresh: drop its old results and key, so that a run
+    interrupted on the way cannot leave the old results beside the new ``config.yaml``."""
+    for name in ("results.json", KEY_FILE):
+        (cfg.run_dir / name).unlink(missing_ok=True)
 
 
 def remember(cfg: TrainConfig) -> None:

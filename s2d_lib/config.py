@@ -21,6 +21,7 @@ from . import model as _model  # noqa: F401  (registers the s2d_* models with ti
 from .data.labels import CLASSES
 from .data.layouts import FOLDS
 from .data.sampling import SAMPLINGS
+from .precision import PRECISIONS
 from .data.transforms import RELEASE_AUTO_AUGMENT
 from .easdl import RELEASE_RAMP
 
@@ -95,6 +96,7 @@ class TrainConfig:
     landmark_cache: bool = False       # precompute the landmark view once per dataset
     cache_dir: str = "data/cache"
     amp: bool = True                   # mixed precision (GPU only)
+    precision: str = "auto"            # CPU: auto (bf16 where native) | fp32 | bf16 (s2d_lib.precision)
     device: str = "auto"
     seed: int = 0
     workers: int = 2
@@ -117,6 +119,8 @@ class TrainConfig:
             raise ValueError(f"stage {self.stage!r} trains on videos, not {self.dataset}")
         if self.frame_sampling not in SAMPLINGS:
             raise ValueError(f"frame_sampling must be one of {SAMPLINGS}, got {self.frame_sampling!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.test_resize not in ("square", "short_side"):
             raise ValueError(f"test_resize must be 'square' or 'short_side', got {self.test_resize!r}")
         if not 0 < self.train_fraction <= 1:

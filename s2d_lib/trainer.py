@@ -41,6 +41,7 @@ from .landmark_cache import WithLandmarks, landmark_cache, landmark_hash
 from .metrics import format_metrics
 from .mixup import ClipMixup
 from .model import S2D
+from .precision import attention_path, autocast_dtype
 from .pretrained import training_record
 from .progress import progress_bar
 from .seeding import rng_state, seed_everything, set_rng_state
@@ -69,8 +70,10 @@ class Trainer:
         _check_cache_compatible(cfg)
         seed_everything(cfg.seed + self.env.rank)
         self.model = (model if model is not None else build_model(cfg)).to(self.device)
-        self.use_amp = cfg.amp and self.device.type == "cuda"
-        self.amp_dtype = torch.float16  # the release's AMP: fp16 autocast with a GradScaler
+        # the release's AMP on a GPU (fp16 autocast with a GradScaler); bf16 autocast on a CPU
+        # that computes it natively (s2d_lib.precision)
+        dtype = autocast_dtype(cfg.precision, self.device, cfg.amp)
+        self.use_amp, self.amp_dtype = dtype is not None, dtype or torch.float32
         self._build_data()
         stream = self.model.landmark_stream
         self.model.pretrained_cfg = training_record(  # the facts prediction reads from the file
@@ -266,12 +269,14 @@ class Trainer:
         ready. Mixup returns a mixed copy, so the anchors are filled from the clean clips."""
         cfg = self.cfg
         inputs, targets = (self.mixup(x, y) if self.mixup is not None else (x, y))
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp), \
+                attention_path(self.amp_dtype if self.use_amp else None, self.device):
             logits, feature = self.net(inputs, lf)
-            loss_ce = self.criterion(logits, targets)
+            # the losses in float32 (CPU bfloat16 autocast would compute them in bfloat16)
+            loss_ce = self.criterion(logits.float(), targets)
             loss_e = torch.zeros((), device=self.device)
             if fill and weight > 0 and self.anchors.ready:
-                loss_e = easdl_loss(logits, self.anchors.soft_labels(feature))
+                loss_e = easdl_loss(logits.float(), self.anchors.soft_labels(feature))
                 totals["easdl_steps"] += 1
             loss = loss_ce + weight * loss_e
         self._check_finite(loss, i)
@@ -309,7 +314,8 @@ class Trainer:
         mixtures, so the anchors come from a separate no-grad pass on the clean clips."""
         if self.mixup is not None:
             self.model.eval()
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp), \
+                    attention_path(self.amp_dtype if self.use_amp else None, self.device):
                 logits, feature = self.model.forward_release(x, lf)
             self.model.train()
         feature, probs = feature.float(), logits.float().softmax(-1)
@@ -357,6 +363,7 @@ class Trainer:
     def finish(self) -> dict:
         cfg = self.cfg
         result = {"run_dir": str(self.dir), "epochs": self.epoch, "history": self.history,
+                  "autocast": str(self.amp_dtype).removeprefix("torch.") if self.use_amp else None,
                   f"best_val_{self.select}": self.best, "chance_uar": 1.0 / cfg.classes}
         if self.test_set is not None:
             best = read_state_dict(self.dir / "best.safetensors")[0]

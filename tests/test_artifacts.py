@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from s2d_course import artifacts, run_cache
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.landmarks import MobileFaceNet
@@ -65,6 +67,43 @@ def test_a_run_of_another_config_is_trained_afresh(tmp_path, monkeypatch, caplog
         artifacts.trained_run("static_tiny", [f"out_dir={run}", "epochs=3"])
     assert len(called) == 2 and called[1].epochs == 3 and called[1].resume is False
     assert "another config" in caplog.text and "epochs" in caplog.text
+
+
+def test_a_run_older_than_a_config_field_is_trained_afresh(tmp_path, monkeypatch, caplog):
+    """A run whose config.yaml predates a field (no key file) did not train with today's default
+    of it: it is not reused for a config that names one."""
+    run = tmp_path / "run"
+    called = []
+    monkeypatch.setattr("s2d_lib.train.train", _finish(called))
+    artifacts.trained_run("static_tiny", [f"out_dir={run}"])
+    (run / run_cache.KEY_FILE).unlink()
+    assert artifacts.trained_run("static_tiny", [f"out_dir={run}"]) and len(called) == 1  # same yaml
+    config = run / "config.yaml"
+    config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
+                              if not line.startswith("precision:")))
+    with caplog.at_level("WARNING", logger="s2d_course.run_cache"):
+        artifacts.trained_run("static_tiny", [f"out_dir={run}"])
+    assert len(called) == 2 and "precision" in caplog.text
+
+
+def test_a_retrain_cut_short_does_not_leave_the_old_results_reusable(tmp_path, monkeypatch):
+    """Retraining writes the new config.yaml first; if it is killed then, the old results.json
+    must not pass for the new run's."""
+    run = tmp_path / "run"
+    called = []
+    monkeypatch.setattr("s2d_lib.train.train", _finish(called))
+    artifacts.trained_run("static_tiny", [f"out_dir={run}"])
+
+    def killed(cfg):
+        cfg.save(cfg.run_dir / "config.yaml")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("s2d_lib.train.train", killed)
+    with pytest.raises(KeyboardInterrupt):
+        artifacts.trained_run("static_tiny", [f"out_dir={run}", "epochs=3"])
+    monkeypatch.setattr("s2d_lib.train.train", _finish(called))
+    artifacts.trained_run("static_tiny", [f"out_dir={run}", "epochs=3"])
+    assert len(called) == 2 and called[1].epochs == 3
 
 
 def test_a_run_on_other_data_is_trained_afresh(tmp_path, monkeypatch):

@@ -136,3 +136,23 @@ def test_claims_runs_section_gives_each_way_against_make_claims_way(tmp_path):
     out.write_text("# x\n\n## Claims runs\n\nold\n")
     write_section(out, section, claims_runs.SECTION)
     assert "old" not in out.read_text() and "1.50× faster" in out.read_text()
+
+
+def test_training_steps_section_gives_speed_ups_and_bit_identity_against_the_reference():
+    from benchmarks import training_steps
+
+    ref = {"s_per_step": 0.2, "first_s": 0.3, "loss": 1.5, "weights": "aaaa",
+           "profile": [("aten::mm", 0.4, 0.08, 89)]}
+    rows = {"reference": ref,
+            "foreach AdamW": {**ref, "s_per_step": 0.19, "profile": []},
+            "bf16 + math attention": {**ref, "s_per_step": 0.1, "loss": 1.49, "weights": "bbbb"},
+            "torch.compile": {"error": "no compiler"}}
+    info = {"CPU": "a CPU", "torch": "torch", "load average at start": "0.1"}
+    section = training_steps.render({"static": rows}, {"static": 20.0}, 200.0, info, 10.0)
+    table = [r for r in _rows(section, "Training steps") if r[0] in rows]
+    assert [r[0] for r in table] == list(rows)
+    assert table[0][4] == "1.00×" and table[2][4] == "2.00×"
+    assert _number(table[2][2]) == pytest.approx(200) and table[2][3] == "100%"
+    assert [r[7] for r in table[:3]] == ["yes", "yes", "no"]
+    assert "failed: no compiler" in table[3][1]
+    assert "| `aten::mm` | 40.0% | 80.0 | 89 |" in section

@@ -40,6 +40,16 @@ def test_executed_top_to_bottom_without_errors(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_clone_shows_what_the_page_shows(path):
+    """No cell reads the reference folder beside the repository (it is not part of a user's
+    clone): what a cell shows comes from the repository or a package."""
+    for c in code_cells(load(path)):
+        source = "".join(c["source"])
+        assert '"shared"' not in source and "../shared" not in source, \
+            f"cell {c['execution_count']} reads ../shared: {source[:120]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_structure(path):
     nb = load(path)
     cells = code_cells(nb)

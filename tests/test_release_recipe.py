@@ -7,6 +7,7 @@ from torch.utils.data import TensorDataset
 
 from s2d_lib.config import load_config
 from s2d_lib.data.transforms import train_transform
+from s2d_lib.precision import autocast_dtype
 from s2d_course.release_recipe import RELEASE, differences, preset_table, release_values
 from s2d_lib.splits import DataSplits
 from s2d_lib.trainer import Trainer
@@ -85,7 +86,9 @@ def test_release_schedule_warms_up_from_zero_for_two_epochs_then_cosine_to_the_f
                                                   if p.requires_grad} <= no_decay
     assert all(n.endswith("bias") or model.get_parameter(n).ndim <= 1 or n in
                ("temporal_embedding", "cls_token") for n in no_decay)
-    assert RELEASE["amp"] and run.amp_dtype == torch.float16
+    # the release's AMP is float16 autocast on a GPU; on a CPU precision=auto decides
+    assert RELEASE["amp"] and autocast_dtype(cfg.precision, torch.device("cuda"), cfg.amp) == torch.float16
+    assert run.use_amp == (autocast_dtype(cfg.precision, torch.device("cpu"), cfg.amp) is not None)
 
 
 def test_anchors_come_from_the_clean_clips_when_mixup_mixes(tmp_path):
