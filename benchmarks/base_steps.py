@@ -20,7 +20,7 @@ import torch
 from s2d_course.paths import REPO
 
 from .inference import write_section
-from .machine import describe, matmul_limit, time_fn, use_all_cores
+from .machine import describe, matmul_limit, time_fn, top_ops, use_all_cores
 from .steps import Case, _build, _inputs, _step_fn, count_gflops
 
 SECTION = "## Base model steps"
@@ -37,10 +37,9 @@ def measure(case: Case) -> dict:
     timing = time_fn(step, repeats=2, warmup=1)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step()
-    events = sorted(((e.key, e.self_cpu_time_total) for e in prof.key_averages()), key=lambda e: -e[1])
-    total = sum(t for _, t in events)
-    return {"s": timing.median, "top": [(k, t / total) for k, t in events[:6]],
-            "matmul_share": sum(t for k, t in events if k in MATMUL_OPS) / total}
+    ops = top_ops(prof)
+    return {"s": timing.median, "top": [(key, share) for key, share, _, _ in ops[:6]],
+            "matmul_share": sum(share for key, share, _, _ in ops if key in MATMUL_OPS)}
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 
-def _tensors_digest(tensors: dict) -> str:
+def tensors_digest(tensors: dict) -> str:
+    """SHA-256 over the named tensors' values (as float32), in name order."""
     digest = hashlib.sha256()
     for key in sorted(tensors):
         digest.update(key.encode())
@@ -57,19 +58,19 @@ def digests(precision: str = "fp32") -> dict:
                   f"landmark_weights={artifacts.landmark_weights()}"]
         static = load_config("static_tiny", common + [f"data_root={suite}/RAF-DB", f"out_dir={tmp}/static"])
         train(static)
-        out["static run (2 x 3 steps)"] = _tensors_digest(read_state_dict(static.run_dir / "best.safetensors")[0])
+        out["static run (2 x 3 steps)"] = tensors_digest(read_state_dict(static.run_dir / "best.safetensors")[0])
         dfer = load_config("dfer_tiny", common + [f"data_root={suite}/DFEW", f"out_dir={tmp}/dfer",
                                                   f"init={static.run_dir / 'best.safetensors'}",
                                                   "easdl_queue=2", "easdl_start_epoch=0", "batch_size=8"])
         train(dfer)
-        out["DFER run with EASDL (2 x 3 steps)"] = _tensors_digest(
+        out["DFER run with EASDL (2 x 3 steps)"] = tensors_digest(
             read_state_dict(dfer.run_dir / "last.safetensors")[0])
         model = load_checkpoint(artifacts.video_run() / "best.safetensors").eval()
         test = build_split(load_config("dfer_tiny", [f"data_root={suite}/DFEW"]), "test")
         clips = torch.stack([test[i][0][0] for i in range(4)])
         with torch.no_grad():
             logits = model(clips)
-        out["shipped DFER logits, 4 clips"] = _tensors_digest({"logits": logits})
+        out["shipped DFER logits, 4 clips"] = tensors_digest({"logits": logits})
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 __all__ = ["Timing", "time_fn", "use_all_cores", "describe", "matmul_limit", "reset_peak_rss",
-           "rss_mib", "peak_rss_mib"]
+           "rss_mib", "peak_rss_mib", "top_ops"]
 
 
 @dataclass
@@ -131,3 +131,12 @@ def peak_rss_mib() -> float:
     # No /proc: ru_maxrss is the whole life of the process (KiB on Linux, bytes on macOS).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2 ** 20 if sys.platform == "darwin" else peak / 1024
+
+
+def top_ops(prof) -> list[tuple[str, float, float, int]]:
+    """``(op, share of the self CPU time, self seconds, calls)`` of a ``torch.profiler`` run,
+    the largest first."""
+    events = sorted(((e.key, e.self_cpu_time_total, e.count) for e in prof.key_averages()),
+                    key=lambda e: -e[1])
+    total = sum(t for _, t, _ in events) or 1.0
+    return [(key, t / total, t / 1e6, calls) for key, t, calls in events]

@@ -16,7 +16,6 @@ The section "Training steps" of ``--out`` is replaced (or appended); the rest of
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -31,7 +30,8 @@ import torch
 from s2d_course.paths import REPO
 
 from .inference import write_section
-from .machine import describe, matmul_limit
+from .digests import tensors_digest
+from .machine import describe, matmul_limit, top_ops
 
 SECTION = "## Training steps"
 #: option -> what it changes (the reference is the trainer as it runs today)
@@ -96,7 +96,6 @@ def run_option(stage: str, option: str, out: Path, profile: bool) -> dict:
 
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    torch.set_num_threads(torch.get_num_threads())
     attention = sdpa_kernel([SDPBackend.MATH]) if option == "math attention" else nullcontext()
     totals = {"loss": 0.0, "ce": 0.0, "easdl": 0.0, "easdl_steps": 0}
     result: dict = {}
@@ -110,7 +109,7 @@ def run_option(stage: str, option: str, out: Path, profile: bool) -> dict:
             losses.append(trainer._step(i, *batch, 0.0, False, totals))
             times.append(time.perf_counter() - start)
         result.update(first_s=times[0], s_per_step=statistics.median(times[WARMUP:]),
-                      loss=losses[-1], weights=_digest(trainer.model))
+                      loss=losses[-1], weights=tensors_digest(trainer.model.state_dict())[:16])
         if "compile" in option:  # a second model of the same shapes: the compiled code is reused
             second = _trainer(stage, option, 1, out)
             start = time.perf_counter()
@@ -123,20 +122,9 @@ def run_option(stage: str, option: str, out: Path, profile: bool) -> dict:
             with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
                 for i, batch in enumerate(batches[:PROFILED]):
                     trainer._step(STEPS + i, *batch, 0.0, False, totals)
-            events = [(e.key, e.self_cpu_time_total, e.count) for e in prof.key_averages()]
-            total = sum(t for _, t, _ in events)
-            events.sort(key=lambda e: -e[1])
-            result["profile"] = [(k, t / total, t / 1e6 / PROFILED, n // PROFILED)
-                                 for k, t, n in events[:12]]
+            result["profile"] = [(key, share, seconds / PROFILED, calls // PROFILED)
+                                 for key, share, seconds, calls in top_ops(prof)[:12]]
     return result
-
-
-def _digest(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for name, p in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(p.detach().contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def gflops(stage: str, out: Path) -> float:

@@ -90,8 +90,7 @@ def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = Fals
     run = Path(cfg.out_dir)
     if retrain or not run_cache.reusable(cfg):
         if retrain or (run / "results.json").is_file():
-            cfg.resume = False
-            run_cache.forget(cfg)
+            cfg = run_cache.afresh(cfg)
         train(cfg)
         run_cache.remember(cfg)
     return run

@@ -122,8 +122,7 @@ def train_run(setup: Setup, cfg: TrainConfig) -> dict:
         result = json.loads(done.read_text())
     else:
         if done.is_file():  # another config's run: its saved state must not be resumed
-            cfg = replace(cfg, resume=False)
-            run_cache.forget(cfg)
+            cfg = run_cache.afresh(cfg)
         start = time.perf_counter()
         result = fit(cfg, setup.data(cfg))
         result["seconds"] = time.perf_counter() - start

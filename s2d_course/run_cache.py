@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from s2d_lib.config import TrainConfig, load_config
 
-__all__ = ["KEY_FILE", "VOLATILE", "PLACES", "data_digest", "run_key", "reusable", "forget", "remember", "matches",
+__all__ = ["KEY_FILE", "VOLATILE", "PLACES", "data_digest", "run_key", "reusable", "afresh", "remember", "matches",
            "write_key"]
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,13 @@ def _key_of_config_file(path: Path, data_root: str | Path) -> dict:
     return key
 
 
-def forget(cfg: TrainConfig) -> None:
-    """Before ``cfg.run_dir`` is trained afresh: drop its old results and key, so that a run
-    interrupted on the way cannot leave the old results beside the new ``config.yaml``."""
+def afresh(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` to train ``cfg.run_dir`` afresh: its saved state is not resumed, and its old results
+    and key are dropped first, so that a run interrupted on the way cannot leave the old results
+    beside the new ``config.yaml``."""
     for name in ("results.json", KEY_FILE):
         (cfg.run_dir / name).unlink(missing_ok=True)
+    return replace(cfg, resume=False)
 
 
 def remember(cfg: TrainConfig) -> None:

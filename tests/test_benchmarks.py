@@ -156,3 +156,20 @@ def test_training_steps_section_gives_speed_ups_and_bit_identity_against_the_ref
     assert [r[7] for r in table[:3]] == ["yes", "yes", "no"]
     assert "failed: no compiler" in table[3][1]
     assert "| `aten::mm` | 40.0% | 80.0 | 89 |" in section
+
+
+def test_top_ops_gives_shares_of_the_self_time_largest_first():
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from benchmarks.machine import top_ops
+
+    a = torch.randn(256, 256)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            (a @ a).relu_()
+    ops = top_ops(prof)
+    shares = [share for _, share, _, _ in ops]
+    assert shares == sorted(shares, reverse=True) and sum(shares) == pytest.approx(1.0)
+    assert {"aten::mm", "aten::relu_"} <= {key for key, *_ in ops}
+    assert dict((k, n) for k, _, _, n in ops)["aten::mm"] == 3
