@@ -4,8 +4,8 @@
 * ``bf16``: bfloat16 autocast of the forward pass on the CPU; the weights, the optimiser and
   the loss stay float32. Attention then takes SDPA's math path: the fused flash kernel's
   bfloat16 backward is slower on the CPU than its float32 one, and the math path is where
-  bfloat16 pays (``benchmarks/RESULTS.md``, "Training steps": 1.4x on the tiny static step,
-  1.9x on the video step, on a CPU with AMX).
+  bfloat16 pays (``benchmarks/RESULTS.md``, "Training steps", measures both on the tiny
+  static and video steps).
 * ``auto`` (default): ``bf16`` on a CPU that computes bfloat16 natively (AMX or AVX-512 BF16,
   and oneDNN allowed to use it), ``fp32`` elsewhere. Emulated bfloat16 is slower than float32,
   so machines without it keep float32.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -30,7 +31,9 @@ PRECISIONS = ("auto", "fp32", "bf16")
 _NO_BF16_ISA = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
 
 
+@cache
 def _cpu_flags() -> set[str]:
+    """The CPU's feature flags, read once (empty where /proc/cpuinfo is not readable)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
