@@ -24,7 +24,7 @@ help:
 	@echo "make test       unit tests, the notebooks under nbval, the claims check, the browser tests (what CI runs)"
 	@echo "make test-fast  the unit tests under 10 s each (about a minute)"
 	@echo "make book       the course as a static HTML book -> $(BOOK_OUT)/index.html"
-	@echo "make student    the notebooks without their reference solutions -> student/"
+	@echo "make student    the notebooks with answer cells for their solutions -> student/"
 	@echo "make lab        open JupyterLab"
 	@echo "make bench      speed / memory / FLOPs table -> benchmarks/RESULTS.md"
 	@echo "make claims     the paper's ablations in miniature -> results/claims.json, figures/claims.png"

@@ -26,6 +26,9 @@ VOLATILE = ("progress", "device", "resume", "workers")
 #: Config fields that say where things are: a run is keyed by what they hold (the data's
 #: digest, the starting files' SHA-256), not by their paths, so a moved checkout keeps its runs.
 PLACES = ("data_root", "out_dir", "cache_dir", "init", "landmark_weights")
+#: Config fields added after runs were first keyed, left out of the key at their defaults so
+#: that those runs are still recognised.
+LATER_FIELDS = {"layer_decay": None, "tma_qk_std": None}
 #: Annotation files sit at most this deep under a dataset's root (frame folders lie deeper).
 _ANNOTATION_DEPTH = 3
 
@@ -45,7 +48,8 @@ def data_digest(root: str | Path) -> str:
 
 
 def _trained(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in VOLATILE + PLACES}
+    return {k: v for k, v in config.items() if k not in VOLATILE + PLACES
+            and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
 
 
 def _file_key(value: str | None) -> str | None:
@@ -58,8 +62,11 @@ def _file_key(value: str | None) -> str | None:
 def run_key(cfg: TrainConfig, data_root: str | Path | None = None) -> dict:
     """What a finished run of ``cfg`` is keyed by: its config less where things are, its data's
     digest (of ``data_root``, default ``cfg``'s) and the content of its starting files."""
-    return {"config": _trained(cfg.to_dict()), "data": data_digest(data_root or cfg.data_root),
-            "init": _file_key(cfg.init), "landmark_weights": _file_key(cfg.landmark_weights)}
+    key = {"config": _trained(cfg.to_dict()), "data": data_digest(data_root or cfg.data_root),
+           "init": _file_key(cfg.init), "landmark_weights": _file_key(cfg.landmark_weights)}
+    if cfg.vit_weights is not None:  # a starting file too: keyed by its content as well
+        key["vit_weights"] = _file_key(cfg.vit_weights)
+    return key
 
 
 def reusable(cfg: TrainConfig) -> bool:

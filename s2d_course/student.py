@@ -1,15 +1,27 @@
-"""The student edition of the course: every notebook without its reference solutions.
+"""The student edition of the course: every notebook with room for answers instead of its
+reference solutions.
 
 ``python -m s2d_course.student [NOTEBOOK ...] [--out student]`` (``make student``) writes a copy of
-each notebook (default: every ``notebooks/NN_*.ipynb``) to ``student/`` with the code cells
-tagged ``solution`` removed together with their outputs; the exercises, their hints and every
-other cell stay as they are. The folder is not committed: it is rebuilt from the notebooks.
+each notebook (default: every ``notebooks/NN_*.ipynb``) to ``student/``. Each cell tagged
+``solution`` gives way, together with its outputs, to an answer cell tagged ``answer``: an empty
+code cell that holds one comment (``# Your answer to exercise 2``) for a code solution, a
+markdown cell "*Your answer:*" for a written one. An exercise that asks for words also gets a
+markdown answer cell right after its last code answer; it asks for words when
+
+- a question in its text (heading and hint aside) contains *why* or *what does*, or
+- its reference solution states its finding in a sentence: a printed line of at least ten words
+  that ends with a full stop (read from the solution's stored outputs).
+
+An exercise is a markdown cell with a heading that starts with "Exercise" and the cells up to
+the next such heading. The exercises, their hints and every other cell stay as they are. The
+folder is not committed: it is rebuilt from the notebooks.
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,16 +31,92 @@ from .paths import NOTEBOOKS, REPO
 
 nbformat = require("nbformat", "notebooks", "s2d_course.student")
 
-__all__ = ["SOLUTION_TAG", "student_edition", "write_student_editions"]
+__all__ = ["SOLUTION_TAG", "ANSWER_TAG", "WRITTEN_ANSWER", "is_solution", "exercises",
+           "asks_for_words", "student_edition", "write_student_editions"]
 
 SOLUTION_TAG = "solution"
+ANSWER_TAG = "answer"
+#: The source of a markdown answer cell.
+WRITTEN_ANSWER = "*Your answer:*"
+
+HEADING = re.compile(r"^#+\s*Exercise\b(?P<title>.*)$", re.MULTILINE | re.IGNORECASE)
+NUMBER = re.compile(r"^\s*(\d+)")
+# a question that wants an explanation, not a value the code prints
+QUESTION = re.compile(r"[^.?!]*\?")
+EXPLAIN = re.compile(r"\b(why|what does)\b", re.IGNORECASE)
+SENTENCE_WORDS = 10
+
+
+def _tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def is_solution(cell: dict) -> bool:
+    """Whether ``cell`` holds a reference solution."""
+    return SOLUTION_TAG in _tags(cell)
+
+
+def exercises(nb: dict) -> list[list[dict]]:
+    """The cells of each exercise: from its heading up to the next exercise heading or the end."""
+    found: list[list[dict]] = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown" and HEADING.search(cell["source"]):
+            found.append([cell])
+        elif found:
+            found[-1].append(cell)
+    return found
+
+
+def _printed(cell: dict) -> str:
+    return "".join(out.get("text", "") for out in cell.get("outputs", [])
+                   if out.get("output_type") == "stream")
+
+
+def asks_for_words(cells: list[dict]) -> bool:
+    """Whether the exercise made of ``cells`` wants an answer in words (the rule of the module's
+    docstring: a *why* / *what does* question, or a solution that prints a sentence)."""
+    task = "\n".join(HEADING.sub("", c["source"]).split("**Hint")[0]
+                     for c in cells if c["cell_type"] == "markdown" and not is_solution(c))
+    if any(EXPLAIN.search(q) for q in QUESTION.findall(task)):
+        return True
+    lines = (line.strip() for c in cells if is_solution(c) for line in _printed(c).splitlines())
+    return any(len(line.split()) >= SENTENCE_WORDS and line.endswith(".") for line in lines)
+
+
+def _answer(kind: str, number: str | None) -> nbformat.NotebookNode:
+    """An empty answer cell of ``kind`` ("code" or "markdown") for exercise ``number``."""
+    meta = {"tags": [ANSWER_TAG]}
+    if kind == "markdown":
+        return nbformat.v4.new_markdown_cell(WRITTEN_ANSWER, metadata=meta)
+    return nbformat.v4.new_code_cell(f"# Your answer to exercise {number}" if number else "# Your answer",
+                                     metadata=meta)
 
 
 def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` without the cells tagged :data:`SOLUTION_TAG` (and their outputs)."""
+    """A copy of ``nb`` in which every solution cell gives way to an answer cell of its kind
+    and each exercise that asks for words gets a markdown answer cell after its last code one."""
     edition = copy.deepcopy(nb)
-    edition.cells = [cell for cell in edition.cells
-                     if SOLUTION_TAG not in cell.get("metadata", {}).get("tags", [])]
+    words_after: dict[int, str | None] = {}  # id of the last solution cell -> exercise number
+    number_of: dict[int, str | None] = {}
+    for cells in exercises(edition):
+        number = NUMBER.match(HEADING.search(cells[0]["source"]).group("title").lstrip(" ·"))
+        number = number.group(1) if number else None
+        solutions = [c for c in cells if is_solution(c)]
+        number_of.update({id(c): number for c in solutions})
+        code = [c for c in solutions if c["cell_type"] == "code"]
+        written = any(c["cell_type"] == "markdown" for c in solutions)
+        if code and not written and asks_for_words(cells):
+            words_after[id(code[-1])] = number
+    new_cells = []
+    for cell in edition.cells:
+        if not is_solution(cell):
+            new_cells.append(cell)
+            continue
+        kind = "code" if cell["cell_type"] == "code" else "markdown"
+        new_cells.append(_answer(kind, number_of.get(id(cell))))
+        if id(cell) in words_after:
+            new_cells.append(_answer("markdown", words_after[id(cell)]))
+    edition.cells = new_cells
     return edition
 
 

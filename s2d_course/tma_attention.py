@@ -7,6 +7,8 @@ Two entropies, because they answer different questions: ``row`` is the mean entr
 the map averaged over positions and heads, which is what a single frame x frame figure shows
 and which is near uniform whenever different positions look at different frames. ``logit_std``
 is the spread of ``q k^T / sqrt(d)``: attention cannot move far from uniform while it is small.
+``output_ratio`` is ``||A|| / ||u||``, the size of what the TMA adds to the tokens relative to
+what it reads.
 """
 from __future__ import annotations
 
@@ -25,10 +27,10 @@ __all__ = ["attention_stats", "tma_attention_stats"]
 @torch.no_grad()
 def attention_stats(model: torch.nn.Module, dataset: Dataset, clips: int = 32,
                     batch_size: int = 8) -> list[dict]:
-    """Per TMA layer: ``row`` and ``mean_map`` entropies over ``log T`` and ``logit_std``, on the
-    first ``clips`` items of ``dataset`` (first test view of each)."""
+    """Per TMA layer: ``row`` and ``mean_map`` entropies over ``log T``, ``logit_std`` and
+    ``output_ratio``, on the first ``clips`` items of ``dataset`` (first test view of each)."""
     blocks = [p.TMA.T_Adapter for p in model.prompt_blocks]
-    sums = [dict(row=0.0, mean_map=0.0, logit_sq=0.0, n=0) for _ in blocks]
+    sums = [dict(row=0.0, mean_map=0.0, logit_sq=0.0, out_sq=0.0, in_sq=0.0, n=0) for _ in blocks]
     inputs: list = [None] * len(blocks)
 
     def keep(i):
@@ -36,8 +38,15 @@ def attention_stats(model: torch.nn.Module, dataset: Dataset, clips: int = 32,
             inputs[i] = args[0].detach()
         return hook
 
+    def norms(i):  # the TMA's output A against its input u, summed over the batch
+        def hook(module, args, output):
+            sums[i]["out_sq"] += float(output.float().pow(2).sum())
+            sums[i]["in_sq"] += float(args[0].float().pow(2).sum())
+        return hook
+
     seen = 0
     handles = [b.attn.register_forward_hook(keep(i)) for i, b in enumerate(blocks)]
+    handles += [p.TMA.register_forward_hook(norms(i)) for i, p in enumerate(model.prompt_blocks)]
     try:
         with evaluating(model), AttentionRecorder([b.attn for b in blocks]) as rec:
             for batch in in_order(dataset, batch_size):
@@ -61,7 +70,8 @@ def attention_stats(model: torch.nn.Module, dataset: Dataset, clips: int = 32,
         for h in handles:
             h.remove()
     return [{"row": s["row"] / s["n"], "mean_map": s["mean_map"] / s["n"],
-             "logit_std": float(np.sqrt(s["logit_sq"] / s["n"]))} for s in sums]
+             "logit_std": float(np.sqrt(s["logit_sq"] / s["n"])),
+             "output_ratio": float(np.sqrt(s["out_sq"] / s["in_sq"]))} for s in sums]
 
 
 def _qk(attn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from timm.layers import Attention
 from torch import nn
 
-__all__ = ["SAdapter", "TAdapter", "TMA"]
+__all__ = ["SAdapter", "TAdapter", "TMA", "widen_attention"]
 
 
 class SAdapter(nn.Module):
@@ -87,3 +87,19 @@ class TMA(nn.Module):
 
     def forward(self, u: torch.Tensor, num_frames: int) -> torch.Tensor:
         return self.S_Adapter(self.norm(self.T_Adapter(u, num_frames)))
+
+
+def widen_attention(model: nn.Module, std: float) -> int:
+    """Beyond the paper: re-draw the query and key weights of every T-Adapter in ``model`` from a
+    normal of ``std`` (truncated at two ``std``; the release draws 0.02). A fresh TMA's attention
+    logits then spread from the first step instead of starting near 0, where the softmax over
+    frames is uniform. Returns the number of T-Adapters changed."""
+    changed = 0
+    for module in model.modules():
+        if isinstance(module, TAdapter):
+            weight = module.attn.qkv.weight
+            with torch.no_grad():
+                nn.init.trunc_normal_(weight[:2 * module.attn.attn_dim], std=std, a=-2 * std,
+                                      b=2 * std)
+            changed += 1
+    return changed

@@ -4,7 +4,8 @@
   scratch (tiny).
 * **temporal** / **dfer**: a static checkpoint is inflated to T frames (temporal embedding
   repeated, TMAs fresh or kept) and only the dynamic groups train
-  (``set_trainable(model, "dynamic")``).
+  (``set_trainable(model, "dynamic")``). With ``init=scratch`` (no static pretraining) the
+  frozen ViT keeps its random initialisation, or starts from ``vit_weights`` when given.
 
 The landmark network comes from ``landmark_weights`` (or the static checkpoint of ours that
 carries one).
@@ -18,6 +19,7 @@ import timm
 from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
 from .checkpoints import (inflate, load_landmark_weights, load_vit_backbone, read_state_dict,
                           split_landmark_stream)
+from .adapters import widen_attention
 from .config import TrainConfig
 from .model import S2D, set_trainable
 
@@ -44,6 +46,10 @@ def build_model(cfg: TrainConfig) -> S2D:
             inflate(model, cfg.init, cfg.fresh_tma, target_dataset=cfg.dataset)
             if _has_landmark_stream(cfg.init):
                 load_landmark_weights(model, cfg.init)
+        elif cfg.vit_weights:  # no static pretraining: the frozen ViT as MAE left it
+            load_vit_backbone(model, _vit_source(cfg.vit_weights))
+        if cfg.tma_qk_std is not None and (cfg.fresh_tma or cfg.init == SCRATCH):
+            widen_attention(model, cfg.tma_qk_std)
         set_trainable(model, "dynamic")
     if cfg.landmark_weights:
         if not Path(cfg.landmark_weights).is_file():

@@ -57,6 +57,8 @@ class TrainConfig:
     # Ablations (the claims the course measures); the paper's model has both on
     landmark_view: bool = True         # False: the landmark branch removed (not zeroed)
     temporal_attention: bool = True    # False: each frame attends to itself alone in the TMAs
+    tma_qk_std: float | None = None    # beyond the paper: fresh TMAs' query / key weights drawn
+                                       # with this std (adapters.widen_attention); None: the release's
     # Optimisation (AdamW, warm-up + cosine per step)
     epochs: int = 10
     steps_per_epoch: int | None = None  # cap on optimiser steps per epoch (smoke runs); None: all
@@ -67,6 +69,8 @@ class TrainConfig:
     min_lr: float | None = None        # absolute cosine floor; overrides the base_min_lr rule
     warmup_epochs: float = 2.0         # linear warm-up from 0, per step
     weight_decay: float = 0.05
+    layer_decay: float | None = None   # layer-wise lr decay (MAE fine-tuning): a layer's lr is scaled
+                                       # by layer_decay ** (layers above it); None: one lr (release)
     betas: tuple[float, float] = (0.9, 0.999)
     clip_grad: float | None = None
     drop_rate: float = 0.5             # head dropout
@@ -123,6 +127,10 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.test_resize not in ("square", "short_side"):
             raise ValueError(f"test_resize must be 'square' or 'short_side', got {self.test_resize!r}")
+        if self.tma_qk_std is not None and not self.tma_qk_std > 0:
+            raise ValueError(f"tma_qk_std must be positive (or None), got {self.tma_qk_std}")
+        if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
+            raise ValueError(f"layer_decay must be None or in (0, 1], got {self.layer_decay}")
         if not 0 < self.train_fraction <= 1:
             raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
         if self.fold not in range(FOLDS + 1):

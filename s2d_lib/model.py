@@ -252,10 +252,10 @@ class S2D(nn.Module):
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
-        """Parameter groups by depth, as timm's ViT defines them (layer decay, freezing)."""
-        return dict(stem=r"^cls_token|^pos_embed|^patch_embed|^temporal_embedding",
-                    blocks=[(r"^blocks\.(\d+)", None), (r"^prompt_blocks\.(\d+)", None),
-                            (r"^prompt_norms\.(\d+)", None), (r"^ln_post", (99999,))])
+        """Parameter groups by depth as timm's ViT's; a prompter and its inputs join its block."""
+        return dict(stem=r"^cls_token|^pos_embed|^patch_embed\.|^temporal_embedding",
+                    blocks=[(r"^(?:prompt_)?blocks\.(\d+)", None), (r"^prompt_norms\.(\d+)", None),
+                            (r"^patch_embed_prompt\.", (0,)), (r"^ln_post", (99999,))])
 
     @torch.jit.ignore
     def get_classifier(self) -> nn.Module:

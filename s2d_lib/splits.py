@@ -16,7 +16,7 @@ from .data.labels import CLASSES
 from .data.layouts import video_layout
 from .data.transforms import train_transform
 
-__all__ = ["DataSplits", "build_split", "build_data"]
+__all__ = ["DataSplits", "build_split", "build_data", "train_val_indices", "labelled_share"]
 
 
 @dataclass
@@ -78,6 +78,20 @@ def build_data(cfg: TrainConfig) -> DataSplits:
         class_names=list(CLASSES[cfg.dataset])[:cfg.classes],
         name=f"{cfg.dataset}-{root}-fold{cfg.fold}-{cfg.image_size}px-views{cfg.test_clips}x"
              f"{cfg.test_crops}" + ("" if cfg.num_frames == 1 else f"-{cfg.frame_sampling}"))
+
+
+def train_val_indices(labels: Sequence[int], val_fraction: float, train_fraction: float,
+                      seed: int) -> tuple[list[int], list[int]]:
+    """The training items and the validation items a run of ``seed`` carves from a training split
+    with ``labels``: a stratified ``val_fraction`` for validation (none at 0), then the
+    :func:`labelled_share` of the rest (repeated to its length)."""
+    train_idx, val_idx = list(range(len(labels))), []
+    if val_fraction > 0:
+        train_idx, val_idx = train_test_split(train_idx, test_size=val_fraction, stratify=labels,
+                                              random_state=seed)
+    if train_fraction < 1:
+        train_idx = labelled_share(train_idx, labels, train_fraction, seed)
+    return train_idx, val_idx
 
 
 def labelled_share(train_idx: list[int], labels: Sequence[int], fraction: float,

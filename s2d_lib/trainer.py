@@ -23,7 +23,6 @@ import torch
 import torch.distributed as dist
 from sklearn.model_selection import train_test_split
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
-from timm.optim import param_groups_weight_decay
 from timm.scheduler import CosineLRScheduler
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -41,6 +40,7 @@ from .landmark_cache import WithLandmarks, landmark_cache, landmark_hash
 from .metrics import format_metrics
 from .mixup import ClipMixup
 from .model import S2D
+from .optim import param_groups
 from .precision import attention_path, autocast_dtype
 from .pretrained import training_record
 from .progress import progress_bar
@@ -150,10 +150,8 @@ class Trainer:
         total_batch = cfg.batch_size * self.env.world
         self.lr = cfg.lr if cfg.lr is not None else cfg.base_lr * total_batch / 8
         min_lr = cfg.min_lr if cfg.min_lr is not None else cfg.base_min_lr * total_batch / 256
-        groups = param_groups_weight_decay(
-            self.model, cfg.weight_decay,
-            no_weight_decay_list=self.model.no_weight_decay())
-        self.optimizer = torch.optim.AdamW(groups, lr=self.lr, betas=tuple(cfg.betas))
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg), lr=self.lr,
+                                           betas=tuple(cfg.betas))
         steps = self.steps = min(len(self.loader), cfg.steps_per_epoch or len(self.loader))
         # The release's per-step schedule: linear warm-up from 0, then a cosine over the steps
         # that remain, ending at min_lr.
@@ -261,7 +259,7 @@ class Trainer:
         return {"train_loss": totals["loss"] / n, "train_ce": totals["ce"] / n,
                 "train_easdl": totals["easdl"] / max(totals["easdl_steps"], 1),
                 "easdl_weight": weight if totals["easdl_steps"] else 0.0,
-                "lr": self.optimizer.param_groups[0]["lr"]}
+                "lr": max(g["lr"] for g in self.optimizer.param_groups)}  # the top layer's
 
     def _step(self, i: int, x: torch.Tensor, y: torch.Tensor, lf: torch.Tensor | None,
               weight: float, fill: bool, totals: dict) -> float:

@@ -230,3 +230,86 @@ def test_calibrate_world_numbers_in_range(world: Path):
     for key, value in numbers.items():
         assert math.isnan(value) or 0 <= value <= 1, key
     assert abs(numbers["rafdb_test_label_noise"] - round(0.1 * 14) / 14) < 1e-9
+
+
+# ---------------------------------------------------------------- the claims2 worlds
+
+def _first_clip(preset: SuitePreset, label: str):
+    return next(it for it in _plan("DFEW", preset, 0) if it.label == label)
+
+
+def test_claims2_variants_change_only_their_dose_clip_for_clip():
+    base, apex = PRESETS["claims2"], PRESETS["claims2_apex25"]
+    ambiguous = PRESETS["claims2_ambiguity50"]
+    small = {k: replace(p, dfew=30, frames=(10, 14)) for k, p in
+             (("base", base), ("apex", apex), ("ambiguous", ambiguous))}
+    plans = {k: _plan("DFEW", p, 0) for k, p in small.items()}
+    for a, b in zip(plans["base"], plans["apex"]):
+        assert (a.label, a.files) == (b.label, b.files)
+        _, lm_a, flags_a, _ = _clip_frames(a, render=True)
+        _, lm_b, flags_b, _ = _clip_frames(b, render=True)
+        assert len(lm_a) == len(lm_b)  # the same clip length
+        shown = np.array(flags_b["intensity"]) > 0
+        if a.label != "neutral":  # the apex over every frame vs a quarter of them
+            assert (np.array(flags_a["intensity"]) > 0).all()
+            assert shown.sum() == max(1, round(0.25 * len(shown)))
+            assert len(set(np.array(flags_b["intensity"])[shown])) == 1  # a plateau
+        break
+    noisy = [it for it in plans["ambiguous"] if it.written is not None]
+    assert len(noisy) == math.floor(0.1 * 30 + 0.5)
+    same = blended = 0
+    for a, b in zip(plans["base"], plans["ambiguous"]):
+        meta = _clip_frames(b, render=False)[3]
+        blended += meta["second"] is not None
+        if meta["second"] is None and b.written is None and not same:
+            _, lm_a, _, _ = _clip_frames(a)
+            _, lm_b, _, _ = _clip_frames(b)
+            np.testing.assert_array_equal(lm_a, lm_b)  # neither blended nor noisy: the same clip
+            same += 1
+    assert same == 1 and 5 <= blended <= 22  # about half of the 30 clips blend
+
+
+def test_claims2_appearance_cues_show_in_pixels_not_in_landmarks():
+    """The same face with and without the appearance cues: the same landmarks, other pixels, and
+    only where an expression's AUs are on (a neutral face is unchanged)."""
+    from s2d_course.synthetic.face import expression_aus, sample_identity, sample_pose
+    from s2d_course.synthetic.render import render_face, sample_scene
+
+    for label, changes in (("sadness", True), ("happiness", True), ("anger", True),
+                           ("neutral", False)):
+        rng = np.random.default_rng(3)
+        idn, pose, scene = sample_identity(rng), sample_pose(rng, 0.3), sample_scene(rng, 112)
+        aus = expression_aus({label: 1.0}) if label != "neutral" else {}
+        plain, lm_plain = render_face(idn, aus, pose, scene, 112, gain=1.0)
+        cued, lm_cued = render_face(idn, aus, pose, scene, 112, gain=1.0, appearance=1.0)
+        np.testing.assert_array_equal(lm_plain, lm_cued)
+        changed = (np.abs(np.asarray(plain, float) - np.asarray(cued, float)).max(-1) > 20).mean()
+        assert (changed > 0.005) == changes, (label, changed)
+
+
+def test_expression_gain_scales_the_geometry_only():
+    from s2d_course.synthetic.face import expression_aus, landmarks, sample_identity, Pose
+
+    idn = sample_identity(np.random.default_rng(0))
+    aus = expression_aus({"surprise": 1.0})
+    rest = landmarks(idn, {}, Pose())
+    for gain in (1.0, 2.5):
+        np.testing.assert_array_equal(landmarks(idn, {}, Pose(), gain=gain), rest)
+    small = np.abs(landmarks(idn, aus, Pose(), gain=1.0) - rest).max()
+    large = np.abs(landmarks(idn, aus, Pose(), gain=2.5) - rest).max()
+    assert 2 < large / small < 3
+
+
+def test_rafdb_landmarks_are_the_rendered_ones(tmp_path: Path):
+    """The static landmark baseline's landmarks, planned again, are the rendered faces'."""
+    from s2d_course.synthetic.calibration import align, rafdb_landmarks
+    from s2d_course.synthetic.items import _render_static
+
+    p = replace(PRESETS["claims2"], name="claims2_small", rafdb=(14, 7))
+    build_suite(tmp_path, p, seed=0, datasets=("RAF-DB",), workers=1, progress=False)
+    marks = rafdb_landmarks(tmp_path / "RAF-DB")
+    assert len(marks) == 21
+    item = _plan("RAF-DB", p, 0)[3]
+    rendered = _render_static(item, tmp_path)["landmarks"]
+    name = Path(item.files[0]).name.replace("_aligned", "")
+    np.testing.assert_allclose(align(marks[name]), align(rendered), atol=1e-5)

@@ -27,13 +27,21 @@ def test_every_shipped_file_is_the_one_the_manifest_records():
 
 
 def test_shipped_weights_are_float16_and_small():
+    """The course's shipped runs in float16; the claims' MAE backbone (the exact start of every
+    claims run, so not rounded) in float32, its encoder alone (the decoder is not committed)."""
     total = 0
+    claims_mae = shipped.TRAINED / "mae_claims2"
     for path in shipped.TRAINED.rglob("*.safetensors"):
+        if path.parent == claims_mae:
+            continue
         size = path.stat().st_size
         total += size
         assert size < 10 * 2**20, path
         assert {t.dtype for t in load_file(str(path)).values() if t.is_floating_point()} == {torch.float16}
     assert 0 < total < 30 * 2**20
+    encoder = claims_mae / "mae.safetensors"
+    assert encoder.stat().st_size < 8 * 2**20
+    assert {t.dtype for t in load_file(str(encoder)).values()} == {torch.float32}
 
 
 def test_shipped_files_name_no_machine_folder():

@@ -1,6 +1,7 @@
 """The student edition (``make student``) and the exercises it is made for: every notebook ends
 with 3-5 exercises, each with a difficulty from ★ to ★★★, a hint and a reference solution in a
-code cell tagged ``solution``; the student edition holds no solution and everything else.
+code cell tagged ``solution``; the student edition holds no solution, an empty answer cell in the
+place of each, a markdown answer cell where the exercise asks for words, and everything else.
 
 An exercise is a markdown cell with a heading that starts with "Exercise"; it runs up to the next
 such heading. Its difficulty is the run of ★ in the heading, its hint a markdown cell of the
@@ -8,33 +9,29 @@ exercise that says "Hint". The solution cells themselves run in CI with the rest
 (nbval)."""
 from __future__ import annotations
 
+import json
 import re
 
 import nbformat
 import pytest
 from conftest import REPO
 
-from s2d_course.student import SOLUTION_TAG, student_edition, write_student_editions
+from s2d_course.student import (ANSWER_TAG, HEADING, SOLUTION_TAG, WRITTEN_ANSWER, asks_for_words,
+                                exercises, is_solution, student_edition, write_student_editions)
 from s2d_course.student import main as student_main
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-HEADING = re.compile(r"^#+\s*Exercise\b(?P<title>.*)$", re.MULTILINE | re.IGNORECASE)
 STARS = re.compile(r"(?<!★)★{1,3}(?!★)")
+md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
 
 
-def is_solution(cell: dict) -> bool:
-    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+def is_answer(cell: dict) -> bool:
+    return ANSWER_TAG in cell.get("metadata", {}).get("tags", [])
 
 
-def exercises(nb: dict) -> list[list[dict]]:
-    """The cells of each exercise: from its heading up to the next exercise heading or the end."""
-    found: list[list[dict]] = []
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "markdown" and HEADING.search(cell["source"]):
-            found.append([cell])
-        elif found:
-            found[-1].append(cell)
-    return found
+def kinds(cells: list[dict]) -> list[str]:
+    """Each cell as ``code``, ``markdown``, ``code answer`` or ``markdown answer``."""
+    return [c["cell_type"] + (" answer" if is_answer(c) else "") for c in cells]
 
 
 def exercise_problems(nb: dict) -> list[str]:
@@ -55,55 +52,126 @@ def exercise_problems(nb: dict) -> list[str]:
     return problems
 
 
+def solution(source: str, printed: str) -> nbformat.NotebookNode:
+    return code(source, metadata={"tags": [SOLUTION_TAG]},
+                outputs=[nbformat.v4.new_output("stream", name="stdout", text=printed)])
+
+
 def fixture_notebook() -> nbformat.NotebookNode:
-    """Two exercises around ordinary cells; the solutions have outputs."""
-    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-    solution = {"metadata": {"tags": [SOLUTION_TAG]},
-                "outputs": [nbformat.v4.new_output("stream", name="stdout", text="42\n")]}
+    """Three exercises around ordinary cells: one that wants a value, one that asks why, one
+    whose solution states its finding in a sentence."""
     return nbformat.v4.new_notebook(cells=[
         md("# Lesson"), code("x = 41", metadata={"tags": ["parameters"]}),
-        md("### Exercise 1 · Add one ★\n\n**Hint.** `+ 1`."), code("print(x + 1)", **solution),
-        md("### Exercise 2 · Twice ★★★\n\n**Hint.** Use a loop."), code("# your answer"),
-        code("for _ in range(2):\n    print(x + 1)", **solution),
+        md("### Exercise 1 · Add one ★\n\nWhat is $x + 1$?\n\n**Hint.** `+ 1`. Why not ask the "
+           "hint? (a question in the hint is not the exercise's)"),
+        solution("print(x + 1)", "42\n"),
+        md("### Exercise 2 · Twice ★★★\n\nPrint it twice. Why does the loop run twice?\n\n**Hint.** Use a loop."),
+        code("# a scratch cell of the teacher's copy"),
+        solution("for _ in range(2):\n    print(x + 1)", "42\n42\n"),
+        md("### Exercise 3 · What does the sign do? ★★\n\nCompute $-x$."),
+        solution("print(-x)\nprint('The sign flips the value and keeps its size, as it always does.')",
+                 "-41\nThe sign flips the value and keeps its size, as it always does.\n"),
         md("## The end")])
 
 
-def test_student_edition_of_a_fixture_drops_exactly_the_solutions():
+def test_asking_for_words_follows_the_stated_rule():
+    first, second, third = exercises(fixture_notebook())
+    assert not asks_for_words(first)   # a value; the heading and the hint ask nothing of the student
+    assert asks_for_words(second)      # "Why ...?" in the exercise's text
+    assert asks_for_words(third)       # the solution prints a sentence (its heading's question aside)
+    short = [md("### Exercise · Short ★\n\nHow many?"), solution("print('42 of them.')", "42 of them.\n")]
+    assert not asks_for_words(short)   # a printed value with a full stop is not a sentence
+    what = [md("### Exercise · Shapes ★\n\nWhich output comes out, and what does\nthe head do to it?"),
+            solution("print(1)", "1\n")]
+    assert asks_for_words(what)        # "what does", across a line break
+
+
+def test_student_edition_of_a_fixture_puts_answer_cells_where_the_solutions_were():
     nb = fixture_notebook()
     edition = student_edition(nb)
+    assert kinds(edition.cells) == ["markdown", "code", "markdown", "code answer",
+                                    "markdown", "code", "code answer", "markdown answer",
+                                    "markdown", "code answer", "markdown answer", "markdown"]
+    answers = [c for c in edition.cells if is_answer(c)]
+    assert [c.source for c in answers] == ["# Your answer to exercise 1", "# Your answer to exercise 2",
+                                           WRITTEN_ANSWER, "# Your answer to exercise 3", WRITTEN_ANSWER]
+    assert all(c.outputs == [] and c.execution_count is None for c in answers if c.cell_type == "code")
     assert not any(is_solution(c) for c in edition.cells)
-    # the solutions' outputs went with them (cell ids are random, so only outputs are searched)
-    assert not any("42" in nbformat.writes(nbformat.v4.new_notebook(cells=[c])).split('"outputs"', 1)[1]
-                   for c in edition.cells if c.cell_type == "code")
-    assert edition.cells == [c for c in nb.cells if not is_solution(c)]
-    assert len(nb.cells) == 8 and len(edition.cells) == 6  # the teacher's copy is untouched
-    assert [len(e) for e in exercises(nb)] == [2, 4] and exercise_problems(nb) == ["2 exercises (want 3-5)"]
+    shown = "".join(c.source + json.dumps(c.get("outputs", [])) for c in edition.cells)  # ids aside
+    assert "42" not in shown and "sign flips" not in shown and "print" not in shown
+    assert [c for c in edition.cells if not is_answer(c)] == [c for c in nb.cells if not is_solution(c)]
+    assert len(nb.cells) == 10 and sum(map(is_solution, nb.cells)) == 3  # the teacher's copy is untouched
+    assert [len(e) for e in exercises(nb)] == [2, 3, 3] and exercise_problems(nb) == [
+        "'### Exercise 3 · What does the sign do? ★★': no hint"]
+
+
+def test_a_written_solution_gives_way_to_a_written_answer():
+    nb = nbformat.v4.new_notebook(cells=[
+        md("### Exercise 1 · Explain ★\n\nWhy?"), solution("print(1)", "1\n"),
+        md("Because.", metadata={"tags": [SOLUTION_TAG]})])
+    edition = student_edition(nb)
+    assert kinds(edition.cells) == ["markdown", "code answer", "markdown answer"]
+    assert edition.cells[2].source == WRITTEN_ANSWER
 
 
 def test_exercise_checks_find_what_is_missing():
     nb = fixture_notebook()
-    md = nbformat.v4.new_markdown_cell
-    nb.cells += [md("### Exercise 3 · No stars\n\nJust try."), md("### Exercise 4 · ★★★★ too hard")]
+    nb.cells += [md("### Exercise 4 · No stars\n\nJust try."), md("### Exercise 5 · ★★★★ too hard")]
     assert exercise_problems(nb) == [
-        "'### Exercise 3 · No stars': no difficulty (★, ★★ or ★★★) in the heading",
-        "'### Exercise 3 · No stars': no hint",
-        "'### Exercise 3 · No stars': no code cell tagged 'solution'",
-        "'### Exercise 4 · ★★★★ too hard': no difficulty (★, ★★ or ★★★) in the heading",
-        "'### Exercise 4 · ★★★★ too hard': no hint",
-        "'### Exercise 4 · ★★★★ too hard': no code cell tagged 'solution'",
+        "'### Exercise 3 · What does the sign do? ★★': no hint",
+        "'### Exercise 4 · No stars': no difficulty (★, ★★ or ★★★) in the heading",
+        "'### Exercise 4 · No stars': no hint",
+        "'### Exercise 4 · No stars': no code cell tagged 'solution'",
+        "'### Exercise 5 · ★★★★ too hard': no difficulty (★, ★★ or ★★★) in the heading",
+        "'### Exercise 5 · ★★★★ too hard': no hint",
+        "'### Exercise 5 · ★★★★ too hard': no code cell tagged 'solution'",
     ]
 
 
-def test_make_student_writes_every_notebook_without_solutions(tmp_path, capsys):
-    # the command `make student` runs, on the real notebooks (its entry point, in this process:
-    # a fresh interpreter would spend most of the test importing torch)
-    assert student_main([*map(str, NOTEBOOKS), "--out", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.startswith(f"{len(NOTEBOOKS)} student notebooks in ")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in NOTEBOOKS]
-    for path in NOTEBOOKS:
-        nb, edition = nbformat.read(path, 4), nbformat.read(tmp_path / path.name, 4)
-        assert not any(is_solution(c) for c in edition.cells), path.name
-        assert edition.cells == [c for c in nb.cells if not is_solution(c)], path.name
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory) -> dict[str, tuple[nbformat.NotebookNode, nbformat.NotebookNode]]:
+    """``make student``'s entry point on the real notebooks (in this process: a fresh interpreter
+    would spend most of the test importing torch), each edition read back beside its notebook."""
+    out = tmp_path_factory.mktemp("student")
+    assert student_main([*map(str, NOTEBOOKS), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [p.name for p in NOTEBOOKS]
+    return {p.name: (nbformat.read(p, 4), nbformat.read(out / p.name, 4)) for p in NOTEBOOKS}
+
+
+def test_make_student_says_where_it_wrote(tmp_path, capsys):
+    assert student_main([str(NOTEBOOKS[0]), "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("1 student notebooks in ")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_student_edition_of_every_notebook(editions, path):
+    nb, edition = editions[path.name]
+    nbformat.validate(edition)
+    solutions = [c for c in nb.cells if is_solution(c)]
+    answers = [c for c in edition.cells if is_answer(c)]
+    # no solution left: no tag, no cell of the solutions, no piece of their code, no output
+    assert not any(is_solution(c) for c in edition.cells)
+    assert not {c.id for c in solutions} & {c.id for c in edition.cells}
+    assert not [s for s in solutions for c in edition.cells if s.source in c.source]
+    assert not any(line.startswith("# Solution") for c in edition.cells for line in c.source.splitlines())
+    assert not any(c.get("outputs") for c in answers)
+    # one empty code cell, a comment only, in the place of each solution; every other cell stays
+    code_answers = [c for c in answers if c.cell_type == "code"]
+    assert len(code_answers) == len(solutions)
+    assert all(c.source.startswith("# Your answer") and "\n" not in c.source for c in code_answers)
+    assert [c for c in edition.cells if not is_answer(c)] == [c for c in nb.cells if not is_solution(c)]
+    # a markdown answer right after the code answer of each exercise that asks for words, and nowhere else
+    wants_words = [asks_for_words(cells) for cells in exercises(nb)]
+    got_words = [kinds(cells).count("markdown answer") for cells in exercises(edition)]
+    assert got_words == [int(w) for w in wants_words]
+    for i, cell in enumerate(edition.cells):
+        if is_answer(cell) and cell.cell_type == "markdown":
+            assert cell.source == WRITTEN_ANSWER and kinds([edition.cells[i - 1]]) == ["code answer"]
+
+
+def test_the_course_asks_for_values_and_for_words(editions):
+    wants = [asks_for_words(cells) for nb, _ in editions.values() for cells in exercises(nb)]
+    assert any(wants) and not all(wants)
 
 
 def test_unreadable_notebook_is_named(tmp_path):

@@ -12,8 +12,9 @@
 questions on one DFEW fold and RAF-DB, scored as WAR (accuracy) and UAR (mean recall), which
 differ once the class frequencies are the real ones. A pixel baseline (logistic regression on
 downsampled grey pixels: the image; for clips the middle frame or the mean over frames), a
-landmark baseline for clips (aligned ``landmarks.npy``: the middle frame or the mean over
-frames; RAF-DB images have no landmark file), and both middle-frame classifiers scored on every
+landmark baseline (aligned exact landmarks: ``landmarks.npy`` of clips, the middle frame or the
+mean over frames; RAF-DB images, which store none, planned again), both views concatenated, and
+the pixel and landmark middle-frame classifiers scored on every
 test frame that shows the expression, with and without each nuisance of ``nuisance.json``.
 
 ``python -m s2d_course.synthetic.calibration --root data/synthetic [--world]`` prints the
@@ -41,7 +42,8 @@ from s2d_lib.data.layouts import RAFDB_IMAGES, RAFDB_LABELS, video_layout
 from .nuisances import NUISANCES
 from .writers import LANDMARKS_FILE, NUISANCE_FILE, SYNTHETIC_LABELS
 
-__all__ = ["calibrate", "calibrate_world", "pixel_baseline", "landmark_baselines", "align"]
+__all__ = ["calibrate", "calibrate_world", "pixel_baseline", "landmark_baselines", "align",
+           "rafdb_landmarks", "detected", "landmark_error", "DETECTOR_NME"]
 
 
 def _classifier():
@@ -125,11 +127,20 @@ def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 
 def _clip(folder: Path, side: int) -> dict:
-    """Grey pixels (T, side**2), aligned landmarks (T, 136) and flags of one clip folder."""
+    """Grey pixels (T, side**2), aligned exact and detected landmarks (T, 136) and flags of one
+    clip folder."""
     frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     flags = folder / NUISANCE_FILE
+    exact = np.load(folder / LANDMARKS_FILE)
+    # a detector's error follows the face, not the frame: one draw per clip, scaled per frame
+    rng = np.random.default_rng(int(folder.name) if folder.name.isdigit() else 0)
+    ocular = np.linalg.norm(exact[:, 36] - exact[:, 45], axis=-1)[:, None, None]
+    draw = rng.normal(size=(68, 2))
+    noisy = exact + draw * DETECTOR_NME * ocular / np.sqrt(np.pi / 2)
     return {"pixels": np.stack([_grey(p, side) for p in frames]),
-            "landmarks": align(np.load(folder / LANDMARKS_FILE)).reshape(len(frames), -1),
+            "colour": np.stack([_colour(p, side) for p in frames]),
+            "landmarks": align(exact).reshape(len(frames), -1),
+            "detected": align(noisy).reshape(len(frames), -1),
             "flags": json.loads(flags.read_text()) if flags.is_file() else None}
 
 
@@ -139,18 +150,69 @@ def calibrate_world(root: str | Path, fold: int = 1, side: int = 24) -> dict[str
         return _calibrate_world(root, fold, side)
 
 
+def rafdb_landmarks(rafdb: str | Path) -> dict[str, np.ndarray]:
+    """The exact landmarks (68 x 2, face units) of every image of a synthetic RAF-DB, keyed by
+    its name in the annotation file (``train_00001.jpg``). The images store none: each image's
+    face is planned again from its preset and seed (nothing is drawn)."""
+    from .face import landmarks
+    from .items import _static_face, item_rng
+    from .suite import PRESETS, SuitePreset, _plan
+
+    stamp = json.loads((Path(rafdb) / ".synthetic.json").read_text())
+    preset = dict(stamp["preset"])
+    preset = PRESETS[preset["name"]] if preset["name"] in PRESETS else SuitePreset(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in preset.items()})
+    out = {}
+    for item in _plan("RAF-DB", preset, stamp["seed"]):
+        idn, aus, pose, talk, _ = _static_face(item, item_rng(item.seed, item.dataset, item.index))
+        name = Path(item.files[0]).name.replace("_aligned", "")
+        out[name] = landmarks(idn, aus, pose, talk, item.gain)
+    return out
+
+
+#: The shipped tiny landmark network's NME on the tiny suite's test faces (notebook 01): the error
+#: of the "detected" landmarks of the baselines (:func:`detected`).
+DETECTOR_NME = 0.044
+
+
+def detected(points: np.ndarray, rng: np.random.Generator, nme: float = DETECTOR_NME) -> np.ndarray:
+    """Exact landmarks ``(..., 68, 2)`` as a detector of mean error ``nme`` (over the outer eye
+    corners' distance) would give them: independent Gaussian noise on every point, whose mean
+    norm is ``nme`` times that distance."""
+    ocular = np.linalg.norm(points[..., 36, :] - points[..., 45, :], axis=-1)[..., None, None]
+    return points + rng.normal(size=points.shape) * nme * ocular / np.sqrt(np.pi / 2)
+
+
+def _colour(path: Path, side: int) -> np.ndarray:
+    with Image.open(path) as im:
+        im.draft("RGB", (side, side))
+        return np.asarray(im.convert("RGB").resize((side, side), Image.BILINEAR), np.float32).ravel() / 255
+
+
 def _calibrate_rafdb(root: Path, side: int) -> dict[str, float]:
-    """The pixel baseline on RAF-DB (train -> test) and its test label noise; {} without RAF-DB."""
+    """Baselines on RAF-DB (train -> test): grey and colour pixels, exact and detected landmarks
+    (:func:`detected`), grey pixels with detected landmarks (concatenated), and its test label
+    noise; {} without RAF-DB."""
     basic = root / "RAF-DB" / "basic"
     if not basic.is_dir():
         return {}
+    marks = rafdb_landmarks(root / "RAF-DB")
+    rng = np.random.default_rng(0)
     data = {}
     for split in ("train", "test"):
         samples = read_rafdb_partition(basic / RAFDB_LABELS, split)
-        data[split] = (np.stack([_grey(basic / RAFDB_IMAGES / f"{Path(n).stem}_aligned.jpg", side)
-                                 for n, _ in samples]), np.array([y for _, y in samples]))
-    pred = _classifier().fit(*data["train"]).predict(data["test"][0])
-    out = {f"rafdb_pixel_{k}": v for k, v in _scores(data["test"][1], pred).items()}
+        files = [basic / RAFDB_IMAGES / f"{Path(n).stem}_aligned.jpg" for n, _ in samples]
+        pixels = np.stack([_grey(f, side) for f in files])
+        exact = np.stack([marks[n] for n, _ in samples])
+        noisy = align(detected(exact, rng)).reshape(len(files), -1)
+        data[split] = ({"pixel": pixels, "pixel_colour": np.stack([_colour(f, side) for f in files]),
+                        "landmark": align(exact).reshape(len(files), -1), "landmark_detected": noisy,
+                        "both": None}, np.array([y for _, y in samples]))
+        data[split][0]["both"] = np.hstack([data[split][0]["pixel_colour"], noisy])
+    out = {}
+    for kind in data["train"][0]:
+        pred = _classifier().fit(data["train"][0][kind], data["train"][1]).predict(data["test"][0][kind])
+        out.update({f"rafdb_{kind}_{k}": v for k, v in _scores(data["test"][1], pred).items()})
     out["rafdb_test_label_noise"] = _label_noise(root / "RAF-DB", lambda s: s == "test")
     return out
 
@@ -159,7 +221,9 @@ def _calibrate_world(root: str | Path, fold: int, side: int) -> dict[str, float]
     """Baselines of a suite on RAF-DB (train -> test) and DFEW (fold ``fold``); fractions in
     [0, 1], NaN where a nuisance has no test frame.
 
-    Keys: ``rafdb_pixel_{war,uar}``; ``dfew_{pixel,landmark}_{middle,mean}_{war,uar}``;
+    Keys: ``rafdb_{pixel,pixel_colour,landmark,landmark_detected,both}_{war,uar}``;
+    ``dfew_{pixel,landmark,landmark_detected,both}_{middle,mean}_{war,uar}`` (``both``: grey
+    pixels with detected landmarks);
     ``dfew_frame_{pixel,landmark}_all`` (the middle-frame classifier's accuracy over every test
     frame); for each nuisance ``dfew_frame_{pixel,landmark}_{nuisance}_{with,without}`` over
     the test frames that show the expression (intensity at least half the clip's peak, every
@@ -176,9 +240,12 @@ def _calibrate_world(root: str | Path, fold: int, side: int) -> dict[str, float]
               for s in ("train", "test")}
     clips = {n: _clip(folder / n, side) for s in splits.values() for n, _ in s}
     y = {s: np.array([label for _, label in v]) for s, v in splits.items()}
+    for c in clips.values():
+        c["both"] = np.hstack([c["colour"], c["detected"]])
     middle = {}
-    for kind in ("pixel", "landmark"):
-        key = "pixels" if kind == "pixel" else "landmarks"
+    for kind in ("pixel", "pixel_colour", "landmark", "landmark_detected", "both"):
+        key = {"pixel": "pixels", "pixel_colour": "colour", "landmark": "landmarks",
+               "landmark_detected": "detected", "both": "both"}[kind]
         for view in ("middle", "mean"):
             x = {s: np.stack([clips[n][key][len(clips[n][key]) // 2] if view == "middle"
                               else clips[n][key].mean(0) for n, _ in v]) for s, v in splits.items()}
@@ -208,6 +275,46 @@ def _calibrate_world(root: str | Path, fold: int, side: int) -> dict[str, float]
                     if without.any() else float("nan")
     names = {n for n, _ in test}
     out["dfew_test_label_noise"] = _label_noise(dfew, lambda s: s == str(fold), names)
+    return out
+
+
+def landmark_error(dfew: str | Path, weights: str | Path, fold: int = 1, input_size: int = 64,
+                   max_clips: int = 200) -> dict[str, float]:
+    """The NME of a landmark network (``weights``) on the test frames of DFEW fold ``fold``
+    (the first ``max_clips`` clips): over all frames, and over the frames with and without each
+    nuisance of ``nuisance.json`` (``{nuisance}_with`` / ``{nuisance}_without``): how a detector's
+    error grows with head turns and occluders."""
+    import torch
+    from torchvision.transforms import v2
+
+    from s2d_lib.data.transforms import normalize
+    from s2d_lib.landmarks import MobileFaceNet
+    from s2d_lib.state_dicts import load_landmark_weights
+    from s2d_lib.train_landmarks import _predict, nme
+
+    net = MobileFaceNet(input_size=input_size)
+    load_landmark_weights(net, weights)
+    prepare = v2.Compose([v2.Resize((input_size, input_size), antialias=True), normalize()])
+    folder, split = video_layout("DFEW", dfew, "test", fold, "frames")
+    errors, flags = [], {k: [] for k in NUISANCES}
+    for name, _ in read_dfew_split(split)[:max_clips]:
+        clip = folder / name
+        frames = sorted(p for p in clip.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        images = torch.stack([prepare(torch.from_numpy(np.array(Image.open(p).convert("RGB")))
+                                      .permute(2, 0, 1)) for p in frames])
+        size = Image.open(frames[0]).size[0]
+        target = torch.from_numpy(np.load(clip / LANDMARKS_FILE)).float() / size
+        with torch.no_grad():
+            errors.append(nme(_predict(net.eval(), images), target).numpy())
+        marks = json.loads((clip / NUISANCE_FILE).read_text())
+        for k in NUISANCES:
+            flags[k].append(np.asarray(marks[k], bool))
+    error = np.concatenate(errors)
+    out = {"all": float(error.mean()), "frames": int(len(error))}
+    for k, v in flags.items():
+        on = np.concatenate(v)
+        out[f"{k}_with"] = float(error[on].mean()) if on.any() else float("nan")
+        out[f"{k}_without"] = float(error[~on].mean()) if (~on).any() else float("nan")
     return out
 
 

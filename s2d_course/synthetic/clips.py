@@ -14,7 +14,7 @@ import numpy as np
 
 from .face import Pose, expression_aus
 
-__all__ = ["ClipPlan", "plan_clip", "envelope"]
+__all__ = ["ClipPlan", "plan_clip", "envelope", "brief_envelope"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,18 @@ def envelope(rng: np.random.Generator, T: int, off_centre: bool) -> np.ndarray:
     return apex * env
 
 
+def brief_envelope(rng: np.random.Generator, T: int, share: float) -> np.ndarray:
+    """The apex held over ``share`` of the ``T`` frames (at least one), at a random place; the
+    other frames neutral. Draws the same random numbers for every ``share``, so clips of worlds
+    that differ only in ``share`` differ only in their timing."""
+    apex, where = rng.uniform(0.65, 1.0), rng.random()
+    length = max(1, int(round(share * T)))
+    start = int(round(where * (T - length)))
+    env = np.zeros(T)
+    env[start:start + length] = apex
+    return env
+
+
 def _smooth_noise(rng: np.random.Generator, T: int, amplitude: float) -> np.ndarray:
     t = np.arange(T)
     waves = [rng.uniform(0.5, 1) * np.sin(2 * np.pi * t / rng.uniform(12, 40) + rng.uniform(0, 6.3))
@@ -76,10 +88,16 @@ def _smooth_noise(rng: np.random.Generator, T: int, amplitude: float) -> np.ndar
 
 def plan_clip(rng: np.random.Generator, label: str, num_frames: int, base_pose: Pose,
               second: str | None = None, off_centre_prob: float = 0.4,
-              talk_prob: float = 0.35, motion: float = 1.0) -> ClipPlan:
-    """Plan one clip of ``label``; ``second`` makes it an ambiguous blend (dominant weight 0.6-0.7)."""
+              talk_prob: float = 0.35, motion: float = 1.0,
+              apex_share: float | None = None) -> ClipPlan:
+    """Plan one clip of ``label``; ``second`` makes it an ambiguous blend (dominant weight 0.6-0.7);
+    ``apex_share`` replaces the onset / apex / offset timeline by :func:`brief_envelope`."""
     T = num_frames
-    if label == "neutral":
+    if apex_share is not None:
+        intensity = brief_envelope(rng, T, apex_share)
+        if label == "neutral":
+            intensity = np.zeros(T)
+    elif label == "neutral":
         intensity = np.zeros(T)
     else:
         intensity = envelope(rng, T, rng.random() < off_centre_prob)

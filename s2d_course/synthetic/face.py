@@ -237,15 +237,16 @@ def _apply_pose(pts: np.ndarray, z: np.ndarray, pose: Pose) -> np.ndarray:
     return np.stack([x * cr - y * sr, x * sr + y * cr], 1) * pose.scale
 
 
-def landmarks(idn: Identity, aus: dict[str, float], pose: Pose, talk: float = 0.0) -> np.ndarray:
+def landmarks(idn: Identity, aus: dict[str, float], pose: Pose, talk: float = 0.0,
+              gain: float = EXPRESSION_GAIN) -> np.ndarray:
     """The 68 iBUG landmarks (face units, after pose) for an identity, AU intensities and pose.
 
     ``talk`` in [0, 1] opens the mouth like speech, a distractor independent of the expression.
-    The expression is drawn as a caricature: each landmark moves ``EXPRESSION_GAIN`` times as far
-    from its rest position as the AUs alone would move it.
+    The expression is drawn as a caricature: each landmark moves ``gain`` (default
+    :data:`EXPRESSION_GAIN`) times as far from its rest position as the AUs alone would move it.
     """
     rest = _neutral_free(idn, {}, talk)
-    pts = rest + EXPRESSION_GAIN * (_neutral_free(idn, aus, talk) - rest)
+    pts = rest + gain * (_neutral_free(idn, aus, talk) - rest)
     for eye in (slice(36, 42), slice(42, 48)):  # a lid moved past the corners' line just closes
         corner_y = pts[eye][0, 1]
         pts[eye.start + 1:eye.start + 3, 1] = np.minimum(pts[eye.start + 1:eye.start + 3, 1], corner_y)

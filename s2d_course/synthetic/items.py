@@ -10,7 +10,7 @@ import numpy as np
 
 from s2d_lib.data.labels import BASIC7, CANONICAL
 from .clips import plan_clip
-from .face import AUS, expression_aus, sample_identity, sample_pose
+from .face import AUS, EXPRESSION_GAIN, expression_aus, sample_identity, sample_pose
 from .nuisances import NuisanceRates, blur_vectors, nuisance_flags, plan_nuisances
 from .render import motion_blur, render_face, sample_scene
 from .writers import write_frames, write_mp4
@@ -42,6 +42,9 @@ class Item:
     written: str | None = None  # the label of the annotation files when it is not ``label``
     talk: float = 0.35         # probability of speech-like mouth motion (clips)
     nuisances: NuisanceRates | None = None  # clips: draw nuisances and record their flags
+    gain: float = EXPRESSION_GAIN  # how far the expression moves the landmarks (.face.landmarks)
+    appearance: float = 0.0    # strength of the appearance cues (.render._draw_appearance)
+    apex_share: float | None = None  # clips: the apex held over this share of frames, else neutral
 
     @property
     def annotated(self) -> str:
@@ -75,7 +78,8 @@ def _render_static(item: Item, root: Path) -> dict:
     rng = item_rng(item.seed, item.dataset, item.index)
     idn, aus, pose, talk, second = _static_face(item, rng)
     scene = sample_scene(rng, item.size)
-    img, lm = render_face(idn, aus, pose, scene, item.size, talk)
+    img, lm = render_face(idn, aus, pose, scene, item.size, talk, gain=item.gain,
+                          appearance=item.appearance)
     if item.label == "nonface":  # AffectNet code 10: the background alone
         img, lm = scene.background.reduce(2), None
     path = root / item.files[0]
@@ -102,9 +106,14 @@ def clip_frames(item: Item, render: bool = True) -> tuple[list, np.ndarray | Non
     base = sample_pose(rng, 0.6)
     scene = sample_scene(rng, item.size)
     T = int(rng.integers(item.frames[0], item.frames[1] + 1))
-    second = str(rng.choice(CANONICAL if item.dataset == "MAFW" else BASIC7)) \
-        if rng.random() < item.blend else None
-    plan = plan_clip(rng, item.label, T, base, second, talk_prob=item.talk)
+    options = CANONICAL if item.dataset == "MAFW" else BASIC7
+    if item.apex_share is None:  # the older worlds' order of draws
+        second = str(rng.choice(options)) if rng.random() < item.blend else None
+    else:  # both draws always: worlds that differ only in their blend share keep every other draw
+        u, pick = rng.random(), str(rng.choice(options))
+        second = pick if u < item.blend else None
+    plan = plan_clip(rng, item.label, T, base, second, talk_prob=item.talk,
+                     apex_share=item.apex_share)
     meta = {"second": second if second != item.label else None, "quality": scene.jpeg_quality}
     if not render:
         return [], None, None, meta
@@ -117,7 +126,7 @@ def clip_frames(item: Item, render: bool = True) -> tuple[list, np.ndarray | Non
     frames, lms = [], []
     for t in range(T):
         img, lm = render_face(idn, plan.aus(t), poses[t], scene, item.size, float(plan.talk[t]),
-                              hands[t])
+                              hands[t], gain=item.gain, appearance=item.appearance)
         frames.append(img)
         lms.append(lm)
     lms = np.stack(lms)

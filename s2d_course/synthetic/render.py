@@ -2,19 +2,21 @@
 
 The face is drawn with PIL at twice the output size and reduced, so edges are smooth. The
 returned landmarks are the exact 68 iBUG points in output pixel coordinates. Texture cues
-(teeth, wrinkles, cheek colour) follow the AUs but stay secondary to the geometry. A
+(teeth, wrinkles, cheek colour) follow the AUs but stay secondary to the geometry; with
+``appearance`` > 0 (the ``claims2`` worlds) :func:`_draw_appearance` adds cues that the landmark
+geometry does not carry (skin colour, tears, crow's feet, teeth, the white of widened eyes). A
 :class:`Hand` in front of the face and :func:`motion_blur` are the per-frame nuisances of
 :mod:`.nuisances`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
-from .face import Identity, Pose, head_arc, landmarks
+from .face import EXPRESSION_GAIN, Identity, Pose, head_arc, landmarks
 
 __all__ = ["Scene", "Hand", "sample_scene", "render_face", "motion_blur", "to_pixels", "FACE_UNIT"]
 
@@ -143,11 +145,15 @@ def motion_blur(img: Image.Image, vector: tuple[float, float]) -> Image.Image:
 
 
 def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, size: int,
-                talk: float = 0.0, hand: Hand | None = None) -> tuple[Image.Image, np.ndarray]:
+                talk: float = 0.0, hand: Hand | None = None, gain: float = EXPRESSION_GAIN,
+                appearance: float = 0.0) -> tuple[Image.Image, np.ndarray]:
     """Draw the face (and ``hand`` in front of it); returns the RGB image (``size`` x ``size``)
-    and its 68 landmarks in pixels."""
+    and its 68 landmarks in pixels. ``gain`` scales the expression's geometry
+    (:func:`.face.landmarks`), ``appearance`` the cues of :func:`_draw_appearance` (0: none)."""
     big = size * _SS
-    P = to_pixels(landmarks(idn, aus, pose, talk), big, pose)
+    P = to_pixels(landmarks(idn, aus, pose, talk, gain), big, pose)
+    if appearance > 0:
+        idn = replace(idn, skin=_skin_tone(idn.skin, aus, appearance))
     unit = FACE_UNIT * big * pose.scale
     img = scene.background.copy()
     d = ImageDraw.Draw(img)
@@ -156,6 +162,8 @@ def render_face(idn: Identity, aus: dict[str, float], pose: Pose, scene: Scene, 
     _draw_texture(d, idn.skin, aus, P, unit, line_w)
     _draw_eyes_brows_nose(d, idn, P, unit, line_w)
     _draw_mouth(d, idn.skin, aus, talk, P, unit, line_w)
+    if appearance > 0:
+        _draw_appearance(d, idn.skin, aus, P, unit, line_w, appearance)
     if scene.occluder is not None:
         _draw_occluder(d, scene.occluder, idn.skin, P, unit, big, line_w)
     if hand is not None:
@@ -201,6 +209,48 @@ def _draw_texture(d: ImageDraw.ImageDraw, skin: tuple, aus: dict[str, float], P:
         for side in (-1, 1):
             b = P[28] + [side * unit * 0.07, 0]
             d.line([tuple(b), tuple(b + [side * unit * 0.08, unit * 0.06])], fill=wrinkle, width=line_w)
+
+
+#: Skin colour changes (colour, AU, weight): anger flushes (AU24 lip press with AU4), fear pales
+#: (AU20 lip stretch), disgust turns sallow (AU9 nose wrinkle).
+_SKIN_CUES = (((205, 60, 55), ("24", "4"), 0.55), ((236, 236, 232), ("20",), 0.6),
+              ((150, 165, 90), ("9",), 0.45))
+
+
+def _skin_tone(skin: tuple, aus: dict[str, float], strength: float) -> tuple[int, int, int]:
+    """The skin colour under the expression's colour cues (:data:`_SKIN_CUES`)."""
+    for colour, units, weight in _SKIN_CUES:
+        level = min(aus.get(u, 0.0) for u in units)
+        if level > 0:
+            skin = _mix(skin, colour, min(1.0, strength * weight * level))
+    return skin
+
+
+def _draw_appearance(d: ImageDraw.ImageDraw, skin: tuple, aus: dict[str, float], P: np.ndarray,
+                     unit: float, line_w: int, strength: float) -> None:
+    """Appearance cues the landmarks do not carry, each as strong as its AU times ``strength``:
+    tears (AU15, sadness), crow's feet at the outer eye corners (AU6, happiness), the white of
+    the eye around the iris (AU5, surprise and fear), teeth between parted lips (AU25)."""
+    line = max(1, int(line_w * (1 + strength)))
+    if aus.get("15", 0) > 0.3:  # a tear track from each lower lid
+        tear = _mix(skin, (150, 200, 255), min(1.0, strength * aus["15"]))
+        for lid in (P[41], P[46]):
+            d.line([tuple(lid), tuple(lid + [0, unit * 0.45 * aus["15"]])], fill=tear, width=line * 2)
+    if aus.get("6", 0) > 0.3:  # crow's feet: three lines fanning out from each outer corner
+        crease = _mix(skin, (70, 35, 25), min(1.0, 0.7 * strength * aus["6"]))
+        for corner, side in ((P[36], -1), (P[45], 1)):
+            for dy in (-0.08, 0.0, 0.08):
+                d.line([tuple(corner + [side * unit * 0.05, 0]),
+                        tuple(corner + [side * unit * 0.22, unit * dy])], fill=crease, width=line)
+    if aus.get("5", 0) > 0.3:  # widened eyes: a white ring around each eye
+        white = _mix(skin, (250, 250, 250), min(1.0, strength * aus["5"]))
+        for eye in (P[36:42], P[42:48]):
+            c, r = eye.mean(0), unit * 0.2
+            d.ellipse([c[0] - r, c[1] - r * 0.8, c[0] + r, c[1] + r * 0.8], outline=white,
+                      width=line * 2)
+    if aus.get("25", 0) > 0.3:  # teeth: a bright band along the upper lip
+        teeth = _mix(skin, (250, 250, 245), min(1.0, strength * aus["25"]))
+        d.line(_poly(P[[49, 50, 51, 52, 53]] + [0, unit * 0.03]), fill=teeth, width=line * 2)
 
 
 def _draw_eyes_brows_nose(d: ImageDraw.ImageDraw, idn: Identity, P: np.ndarray, unit: float,

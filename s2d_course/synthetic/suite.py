@@ -43,7 +43,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +56,7 @@ from s2d_lib.data.layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES
                                   RAFDB_IMAGES)
 from .frequencies import confuse, split_counts
 from .items import SUITE_DATASETS, Item, render_item
-from .nuisances import NuisanceRates
+from .presets import _LATER_FIELDS, PRESETS, SuitePreset, _records
 from .writers import (LANDMARKS_FILE, SYNTHETIC_LABELS, write_affectnet_csv, write_dfew_splits,
                       write_ferv39k_annotations, write_mafw_annotations, write_rafdb_labels,
                       write_synthetic_labels)
@@ -74,41 +74,6 @@ _VERSION = 2
 _AFFECTNET_EXTRA = ("none", "uncertain", "nonface")
 
 
-@dataclass(frozen=True)
-class SuitePreset:
-    """Sizes of the synthetic suite (number of images / clips per split)."""
-
-    name: str
-    rafdb: tuple[int, int]          # train, test images
-    affectnet: tuple[int, int]      # training, validation images
-    dfew: int                       # clips, split into 5 folds
-    ferv39k: tuple[int, int]        # train, test clips
-    mafw: int                       # clips, split into 5 folds
-    frames: tuple[int, int] = (16, 40)   # min, max clip length
-    frame_size: int = 112
-    rafdb_size: int = 100
-    affectnet_size: int = 128
-    layout: str = "synthetic"       # clip folders: "synthetic" or the releases' ("release")
-    stratified: bool = False        # labels balanced within each split, not over the whole set
-    frequencies: str = "balanced"   # class counts: "balanced" or "real" (frequencies.REAL_COUNTS)
-    blend: tuple[float, float] = (0.10, 0.15)  # fraction of two-expression blends: images, clips
-    label_noise: float = 0.0        # fraction of each split showing a class confused with its label
-    talk: float = 0.35              # fraction of clips with speech-like mouth motion
-    hand: float = 0.0               # fractions of clips with each nuisance (see .nuisances)
-    motion_blur: float = 0.0
-    out_of_view: float = 0.0
-    turn: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.frequencies not in ("balanced", "real"):
-            raise ValueError(f"frequencies must be 'balanced' or 'real', not {self.frequencies!r}")
-
-    @property
-    def nuisances(self) -> NuisanceRates:
-        """The rates of the frame-level nuisances."""
-        return NuisanceRates(self.hand, self.motion_blur, self.out_of_view, self.turn)
-
-
 #: Clip folders of each layout (relative to the dataset folder; "" is the folder itself), whether
 #: DFEW also gets its mp4 files, and a fixed DFEW clip length (its 16-frame folders).
 _CLIP_FOLDERS = {
@@ -117,43 +82,6 @@ _CLIP_FOLDERS = {
     "release": dict(DFEW=DFEW_FRAMES_16F, FERV39k=FERV39K_FRAMES, MAFW=MAFW_FRAMES_224,
                     videos=False, dfew_frames=16),
 }
-#: Fields added to SuitePreset after suites were first stamped, left out of the stamp at their
-#: defaults so that those suites are still recognised.
-_LATER_FIELDS = {"layout": "synthetic", "stratified": False}
-#: Fields of the harder worlds; a preset that sets any of them also records what it drew
-#: (``nuisance.json``, ``synthetic_labels.csv``).
-_WORLD_FIELDS = {"frequencies": "balanced", "blend": (0.10, 0.15), "label_noise": 0.0, "talk": 0.35,
-                 "hand": 0.0, "motion_blur": 0.0, "out_of_view": 0.0, "turn": 0.0}
-_LATER_FIELDS.update(_WORLD_FIELDS)
-
-
-def _records(p: SuitePreset) -> bool:
-    return any(getattr(p, key) != default for key, default in _WORLD_FIELDS.items())
-
-
-PRESETS = {
-    "tiny": SuitePreset("tiny", rafdb=(2800, 350), affectnet=(6000, 240), dfew=350,
-                        ferv39k=(112, 42), mafw=165),
-    "small": SuitePreset("small", rafdb=(5000, 1250), affectnet=(2000, 500), dfew=1400,
-                         ferv39k=(700, 210), mafw=880, frames=(16, 48)),
-    "mini": SuitePreset("mini", rafdb=(35, 14), affectnet=(24, 8), dfew=20, ferv39k=(14, 7),
-                        mafw=22, frames=(10, 20)),
-    # A handful per split: the base model scores every test clip in 2 x 2 views on a CPU, so
-    # each video test split holds one clip (five DFEW / MAFW clips: one per fold), and the
-    # training splits four (the smoke run uses no validation split).
-    "paper_smoke": SuitePreset("paper_smoke", rafdb=(14, 7), affectnet=(16, 8), dfew=5,
-                               ferv39k=(4, 1), mafw=5, frames=(16, 24), frame_size=224,
-                               affectnet_size=224, layout="release", stratified=True),
-    # The ablation world: real class frequencies, label noise, blends and every nuisance. Built
-    # for RAF-DB (static pretraining) and DFEW (fold 1 tests about 200 clips); the other three
-    # are small and only keep the suite complete.
-    "claims": SuitePreset("claims", rafdb=(1500, 400), affectnet=(60, 20), dfew=1000,
-                          ferv39k=(300, 200), mafw=250, frames=(16, 32), frequencies="real",
-                          blend=(0.25, 0.25), label_noise=0.06, talk=0.5, hand=0.3,
-                          motion_blur=0.25, out_of_view=0.2, turn=0.2),
-}
-
-
 def dataset_paths(out: str | Path, preset: str | SuitePreset = "tiny") -> dict[str, dict[str, Path]]:
     """Where each synthetic dataset's loader arguments point (data root, annotation folder)."""
     out = Path(out)
@@ -246,7 +174,8 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[Item]:
         for i, y in enumerate(labels):
             name = f"train_{i + 1:05d}" if i < n_train else f"test_{i - n_train + 1:04d}"
             items.append(Item(dataset, i, y, (f"RAF-DB/basic/{RAFDB_IMAGES}/{name}_aligned.jpg",),
-                               p.rafdb_size, seed, blend=image_blend, written=written[i]))
+                               p.rafdb_size, seed, blend=image_blend, written=written[i],
+                               gain=p.gain, appearance=p.appearance))
     elif dataset == "AffectNet":
         n = sum(p.affectnet)
         labels = _labels(dataset, p, p.affectnet, rng)
@@ -281,7 +210,8 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[Item]:
             else:
                 files = (f"MAFW/{folders['MAFW']}/{i + 1:05d}/{LANDMARKS_FILE}",)
             items.append(Item(dataset, i, y, files, p.frame_size, seed, frames, blend=clip_blend,
-                               written=written[i], talk=p.talk, nuisances=nuisances))
+                               written=written[i], talk=p.talk, nuisances=nuisances,
+                               gain=p.gain, appearance=p.appearance, apex_share=p.apex_share))
     return items
 
 

@@ -22,6 +22,8 @@ Plots and the figures of the paper they correspond to:
 * The Temporal-Modeling Adapter: :func:`plot_temporal_attention` (each layer's frame x frame
   attention as its deviation from uniform, with :func:`attention_entropy` in the titles, from
   :func:`prompt_views`).
+* The MAE stage: :func:`plot_mae` (masked inputs, reconstructions and the loss curve of
+  :mod:`s2d_lib.mae`), :func:`reconstruction_error`.
 * The 68-point landmark scheme: :func:`plot_landmarks_68` (every point numbered, none overlapping;
   the nose base and lips enlarged).
 * Comparisons: :func:`plot_comparison` (bars with error bars and the test size ``n``;
@@ -51,11 +53,13 @@ from .clip import (ClipOutputs, clip_features, frame_logits, load_metrics, plot_
 from .frames import frame_images, plot_frame_maps, save_figure
 from .comparison import plot_comparison, proportion_interval
 from .face_landmarks import IBUG_GROUPS, plot_landmarks_68
+from .mae import plot_mae, reconstruction_error
 from .landmark_views import (PromptViews, attention_entropy, feature_pca_rgb, landmark_feature_maps,
                              plot_feature_channels, plot_feature_pca, plot_landmarks, plot_prompts,
                              plot_temporal_attention, predict_landmarks, prompt_views)
 
 __all__ = [
+    "plot_mae", "reconstruction_error",
     "STAGE_COLOURS", "plot_architecture",
     "AttentionRecorder", "attention_maps", "attention_rollout", "cls_attention", "plot_attention",
     "plot_attention_heads", "plot_rollout",
