@@ -132,11 +132,8 @@ def _clip(folder: Path, side: int) -> dict:
     frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     flags = folder / NUISANCE_FILE
     exact = np.load(folder / LANDMARKS_FILE)
-    # a detector's error follows the face, not the frame: one draw per clip, scaled per frame
     rng = np.random.default_rng(int(folder.name) if folder.name.isdigit() else 0)
-    ocular = np.linalg.norm(exact[:, 36] - exact[:, 45], axis=-1)[:, None, None]
-    draw = rng.normal(size=(68, 2))
-    noisy = exact + draw * DETECTOR_NME * ocular / np.sqrt(np.pi / 2)
+    noisy = detected(exact, rng, per_face=True)
     return {"pixels": np.stack([_grey(p, side) for p in frames]),
             "colour": np.stack([_colour(p, side) for p in frames]),
             "landmarks": align(exact).reshape(len(frames), -1),
@@ -175,12 +172,16 @@ def rafdb_landmarks(rafdb: str | Path) -> dict[str, np.ndarray]:
 DETECTOR_NME = 0.044
 
 
-def detected(points: np.ndarray, rng: np.random.Generator, nme: float = DETECTOR_NME) -> np.ndarray:
+def detected(points: np.ndarray, rng: np.random.Generator, nme: float = DETECTOR_NME,
+             per_face: bool = False) -> np.ndarray:
     """Exact landmarks ``(..., 68, 2)`` as a detector of mean error ``nme`` (over the outer eye
-    corners' distance) would give them: independent Gaussian noise on every point, whose mean
-    norm is ``nme`` times that distance."""
+    corners' distance) would give them: Gaussian noise on every point, whose mean norm is ``nme``
+    times that distance; drawn for every point of every face, or with ``per_face`` once for the
+    68 points and shared by all the faces (the frames of a clip: a detector's error follows the
+    face, not the frame), scaled by each face's own distance."""
     ocular = np.linalg.norm(points[..., 36, :] - points[..., 45, :], axis=-1)[..., None, None]
-    return points + rng.normal(size=points.shape) * nme * ocular / np.sqrt(np.pi / 2)
+    draw = rng.normal(size=points.shape[-2:] if per_face else points.shape)
+    return points + draw * nme * ocular / np.sqrt(np.pi / 2)
 
 
 def _colour(path: Path, side: int) -> np.ndarray:
