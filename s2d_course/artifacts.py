@@ -26,7 +26,7 @@ from .paths import REPO, relative, repo_path
 from .shipped import shipped_run
 
 __all__ = ["REPO", "train_switch", "repo_path", "relative", "synthetic_data", "landmark_weights",
-           "landmark_net", "trained_run", "static_run", "video_run", "load_best"]
+           "mae_weights", "landmark_net", "trained_run", "static_run", "video_run", "load_best"]
 
 def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "tiny",
                    seed: int = 0) -> Path:
@@ -68,6 +68,13 @@ def landmark_weights(run_dir: str | os.PathLike = "runs/landmarks_tiny",
     return path
 
 
+def mae_weights() -> Path:
+    """The tiny ViT's shipped MAE encoder (``trained/mae_tiny``, checked against the manifest):
+    the start of every tiny static run, as the paper's ViT starts from MAE weights. It is not
+    re-trained with ``train`` (like the paper's public MAE weights); ``make weights`` makes it."""
+    return shipped_run("mae") / "mae.safetensors"
+
+
 def landmark_net(**kwargs) -> MobileFaceNet:
     """The trained MobileFaceNet of :func:`landmark_weights` (eval mode)."""
     return load_checkpoint(landmark_weights(**kwargs)).eval()
@@ -81,10 +88,10 @@ def trained_run(preset: str, overrides: Iterable[str] = (), retrain: bool = Fals
     from s2d_lib.train import train
 
     cfg = load_config(preset, list(overrides))
-    for key in ("data_root", "init", "landmark_weights", "cache_dir", "out_dir"):
+    for key in ("data_root", "init", "landmark_weights", "vit_weights", "cache_dir", "out_dir"):
         value = getattr(cfg, key)
-        if value is not None:
-            setattr(cfg, key, str(repo_path(value)))
+        if value is not None and (key != "vit_weights" or value.endswith(".safetensors")):
+            setattr(cfg, key, str(repo_path(value)))  # (a vit_weights without it is a timm name)
     if cfg.out_dir is None:
         cfg.out_dir = str(repo_path(cfg.run_dir))
     run = Path(cfg.out_dir)
@@ -115,11 +122,13 @@ def _shipped_or_none(preset: str, overrides: Iterable[str]) -> Path | None:
 
 def static_run(profile: str = "tiny", overrides: Iterable[str] = (), train: bool = False) -> Path:
     """The static (image) S2D run: in the tiny profile the shipped one (``trained/``) unless
-    ``train`` or ``overrides`` change the recipe; a run trained here starts from the landmark
-    network trained here (``train``) or the shipped one."""
+    ``train`` or ``overrides`` change the recipe; a run trained here starts from the shipped MAE
+    encoder (:func:`mae_weights`) and the landmark network trained here (``train``) or the
+    shipped one."""
     if not train and (run := _shipped_or_none(f"static_{profile}", overrides)) is not None:
         return run
-    extra = [f"landmark_weights={landmark_weights(train=train)}"] if profile == "tiny" else []
+    extra = ([f"landmark_weights={landmark_weights(train=train)}", f"vit_weights={mae_weights()}"]
+             if profile == "tiny" else [])
     return trained_run(f"static_{profile}", extra + list(overrides))
 
 

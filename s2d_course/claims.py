@@ -1,22 +1,28 @@
-"""The paper's ablation claims, measured in miniature: ``python -m s2d_course.claims`` (``make claims``).
+"""The paper's ablation claims, measured in miniature as dose-response curves:
+``python -m s2d_course.claims`` (``make claims``); the plan is ``results/claims_plan.md``.
 
-A claim compares arms that differ in exactly one thing (same data, epochs, recipe and budget),
-trained for several seeds per arm, paired by seed, each selected on its validation split and
-tested once:
+A claim compares an S2D arm with a control that differs in exactly one thing (same data,
+epochs, recipe and budget), at each level of a dose where the paper's mechanism predicts the
+part helps more (:data:`~s2d_course.claims_setup.CLAIMS`):
 
-* ``landmark_view``: MCP with the landmark view vs the same model with the landmark branch
-  removed, static stage, at several shares of the labelled training set (a learning curve);
-* ``temporal_attention``: DFER fine-tuning with the TMAs' attention over frames vs the same TMAs
-  with each frame attending to itself alone; the static model's frame average is a reference;
-* ``easdl``: cross-entropy with vs without the EASDL soft-label term;
-* ``static_pretraining``: the video stage started from the static checkpoint vs from the
-  model's own initialisation.
+* ``landmark_view``: MCP with the landmark view vs the same MAE-initialised model without the
+  landmark branch, static stage, across the labelled share of RAF-DB (10 / 30 / 100 %);
+* ``temporal_attention``: the TMAs' attention over frames vs each frame attending to itself
+  alone, and vs the static model's frame average, across the share of frames that show the
+  expression (100 / 50 / 25 %); an arm beyond the paper starts the attention wider;
+* ``easdl``: cross-entropy with vs without the EASDL term, across label ambiguity (0 / 25 / 50 %
+  blended clips, a fifth of that share mislabelled);
+* ``static_pretraining``: the video stage from the static checkpoint vs from the MAE backbone,
+  across the share of labelled clips (25 / 50 / 100 %).
 
-Video seed ``s`` starts from the static checkpoint of seed ``s`` (landmark view, all labels).
-Results go to ``results/claims.json`` (per seed: UAR, WAR, test size; per arm: mean ± std; per
-claim: the paired difference with a 95 % t-interval) and ``figures/claims.png``.
-``--check`` re-trains the two reference runs and compares how they train with the calibration
-seeds (:mod:`s2d_course.claims_check`); ``--calibrate`` writes those.
+Every arm trains for the same seeds, paired by seed, each run selected on its validation split
+and tested once. Per level: the mean paired difference, its 95 % t-interval and the minimum
+detectable difference at 80 % power (:func:`paired_difference`); per comparison the slope
+across the levels (:func:`slope`). A control counts only if it trains: above the class prior
+(chance UAR), and the no-landmark control above a pixel logistic regression trained on the same
+labelled images (:func:`pixel_baselines`). Results go to ``results/claims.json`` and
+``figures/claims.png``. ``--check`` re-trains the two reference runs and compares how they
+train with the calibration seeds (:mod:`s2d_course.claims_check`); ``--calibrate`` writes those.
 """
 from __future__ import annotations
 
@@ -31,7 +37,6 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from s2d_lib.config import TrainConfig
 from s2d_lib.data.labels import label_map
 from s2d_lib.evaluate import frame_average_baseline
 from s2d_lib.logs import show_logs
@@ -39,21 +44,27 @@ from s2d_lib.logs import show_logs
 from . import claims_check, float_path, paths
 from .claims_report import (claims_table, describe_attention, describe_claim,  # noqa: F401
                             write_readme_table)
-from .claims_setup import (CLAIMS, LANDMARKS, RUNS, WORLD, Budget, Claim, Setup,  # noqa: F401
-                           build_world, train_run)
+from .claims_setup import (CLAIMS, FRAME_AVERAGE, LANDMARKS, RUNS, WORLD, WORLDS,  # noqa: F401
+                           Budget, Claim, Setup, build_world, train_run)
 
 __all__ = ["CLAIMS", "Budget", "Claim", "Setup", "run_claims", "summarise", "paired_difference",
-           "claims_table", "describe_claim", "describe_attention", "load_claims", "main"]
+           "slope", "pixel_baselines", "claims_table", "describe_claim", "describe_attention",
+           "load_claims", "main"]
 
 log = logging.getLogger(__name__)
 
 RESULTS = paths.RESULTS / "claims.json"
 FIGURE = paths.FIGURES / "claims.png"
-def _frame_average(setup: Setup, seed: int) -> dict:
-    """The static model of ``seed`` scoring each frame alone, softmax averaged over the clip."""
+#: Power of the minimum detectable difference (two-sided test at 5 %).
+POWER = 0.8
+
+
+def _frame_average(setup: Setup, seed: int, level: float) -> dict:
+    """The static model of ``seed`` scoring each frame alone, softmax averaged over the clip, on
+    the test clips of the apex ``level``'s world."""
     from s2d_lib.checkpoints import load_any_checkpoint
 
-    cfg = setup.video_config({}, seed)
+    cfg = setup.config(CLAIMS["temporal_attention"], "TMA attention over frames", level, seed)
     data = setup.data(cfg)
     static = load_any_checkpoint(setup.static_checkpoint(seed))
     result = frame_average_baseline(static, data.test, cfg.classes,
@@ -61,52 +72,104 @@ def _frame_average(setup: Setup, seed: int) -> dict:
     return {"uar": result["uar"], "war": result["war"], "n": int(sum(result["support"]))}
 
 
-def _runs_of(claim: Claim, setup: Setup, seed: int) -> list[tuple[str, float, TrainConfig]]:
-    """``(arm, fraction, config)`` of every run of ``claim`` for ``seed``."""
-    out = []
-    for arm, overrides in claim.arms.items():
-        for fraction in claim.fractions:
-            cfg = (setup.static_config(overrides, fraction, seed) if claim.stage == "static"
-                   else setup.video_config(overrides, seed))
-            out.append((arm, fraction, cfg))
-    return out
+def describe_world(setup: Setup) -> dict:
+    """The world's calibration (baselines without any S2D part, :func:`calibrate_world`) and the
+    landmark network's error on its test clips with and without each nuisance."""
+    from .synthetic.calibration import calibrate_world, landmark_error
+
+    base = setup.world / "base"
+    return {"calibration": calibrate_world(base, side=32),
+            "landmark_error": landmark_error(base / "DFEW", setup.landmarks)}
 
 
 def run_claims(setup: Setup, claims: Sequence[str] = tuple(CLAIMS)) -> dict:
-    """Train every arm of ``claims`` for every seed (finished runs are read back) and return the
-    raw per-seed results ``{claim: {arm: {fraction: [per seed]}}}``."""
-    from .tma_attention import tma_attention_stats
-
+    """Train every arm of ``claims`` at each of its levels for every seed (finished runs are read
+    back) and return the raw per-seed results ``{claim: {arm: {level: [per seed]}}}`` with the
+    pixel baselines of the landmark claim."""
     raw: dict = {}
     seeds = range(setup.budget.seeds)
     for seed in seeds:  # the static checkpoints first: every video run of the seed starts there
-        train_run(setup, setup.static_config({}, 1.0, seed))
+        train_run(setup, setup.static_config({}, seed))
     for name in claims:
         claim = CLAIMS[name]
         raw[name] = {}
         for seed in seeds:
-            for arm, fraction, cfg in _runs_of(claim, setup, seed):
-                log.info("claim %s, arm %r, share %g, seed %d", name, arm, fraction, seed)
-                raw[name].setdefault(arm, {}).setdefault(f"{fraction:g}", []).append(
-                    {"seed": seed, **train_run(setup, cfg)})
-        if name == "temporal_attention":
-            raw[name]["frame average of the static model"] = {
-                "1": [{"seed": s, **_frame_average(setup, s)} for s in seeds]}
-    attention = {}
-    for seed in seeds:
-        cfg = setup.video_config({}, seed)
-        attention[seed] = tma_attention_stats(cfg, setup.data(cfg).test)
-    return {"raw": raw, "tma_attention": attention}
+            for arm in claim.arms:
+                for level in claim.levels_of(arm):
+                    log.info("claim %s, arm %r, %s %g, seed %d", name, arm, claim.dose, level, seed)
+                    run = (_frame_average(setup, seed, level) if arm == FRAME_AVERAGE
+                           else train_run(setup, setup.config(claim, arm, level, seed)))
+                    raw[name].setdefault(arm, {}).setdefault(f"{level:g}", []).append(
+                        {"seed": seed, **run})
+    out = {"raw": raw}
+    if "landmark_view" in claims:
+        out["pixel_baselines"] = pixel_baselines(setup, CLAIMS["landmark_view"].levels, seeds)
+    return out
+
+
+def pixel_baselines(setup: Setup, levels: Sequence[float], seeds: Sequence[int],
+                    side: int = 32) -> dict:
+    """Logistic regression on grey ``side`` x ``side`` pixels, trained on exactly the labelled
+    RAF-DB images of each static run (level, seed) and scored on the test split:
+    ``{level: [{"seed", "uar", "war"}]}``. The bar a no-landmark control must clear."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    from s2d_lib.data.static import RAFDB
+    from s2d_lib.splits import train_val_indices
+
+    from .synthetic.calibration import _grey, _scores
+
+    root = setup.dataset("RAF-DB")
+    train, test = RAFDB(root, "train", image_size=64), RAFDB(root, "test", image_size=64)
+    x = {s: np.stack([_grey(d.image_path(n), side) for n, _ in d.samples]) for s, d in
+         (("train", train), ("test", test))}
+    y = {"train": np.array(train.labels), "test": np.array(test.labels)}
+    out = {}
+    with threadpool_limits(1):
+        for level in levels:
+            rows = []
+            for seed in seeds:
+                cfg = setup.static_config(setup.dose("labels", level), seed)
+                idx, _ = train_val_indices(y["train"].tolist(), cfg.val_fraction,
+                                           cfg.train_fraction, seed)
+                idx = sorted(set(idx))
+                model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
+                pred = model.fit(x["train"][idx], y["train"][idx]).predict(x["test"])
+                rows.append({"seed": seed, **_scores(y["test"], pred)})
+            out[f"{level:g}"] = rows
+    return out
 
 
 def paired_difference(reference: Sequence[float], other: Sequence[float]) -> dict:
-    """``other - reference`` paired by seed: mean, std and the 95 % t-interval of the mean."""
+    """``other - reference`` paired by seed: mean, std, the 95 % t-interval of the mean and the
+    minimum detectable difference (two-sided 5 % test, :data:`POWER`) at this many seeds and
+    this spread: ``(t_0.975 + t_power) * std / sqrt(n)``."""
     d = np.asarray(other, float) - np.asarray(reference, float)
     n = len(d)
     std = float(d.std(ddof=1)) if n > 1 else float("nan")
     half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else float("nan")
+    mde = float((stats.t.ppf(0.975, n - 1) + stats.t.ppf(POWER, n - 1)) * std / np.sqrt(n)) \
+        if n > 1 else float("nan")
     mean = float(d.mean())
-    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "mde": mde, "n": n}
+
+
+def slope(gaps: dict[str, dict[int, float]]) -> dict:
+    """The slope of a gap across the dose levels, in the order given (points per level step):
+    each seed's least-squares slope over the level index, their mean and 95 % t-interval."""
+    levels = list(gaps)
+    seeds = sorted(set.intersection(*(set(g) for g in gaps.values())))
+    index = np.arange(len(levels), dtype=float)
+    per_seed = [float(np.polyfit(index, [gaps[lv][s] for lv in levels], 1)[0]) for s in seeds]
+    n = len(per_seed)
+    mean = float(np.mean(per_seed))
+    half = float(stats.t.ppf(0.975, n - 1) * np.std(per_seed, ddof=1) / np.sqrt(n)) if n > 1 \
+        else float("nan")
+    return {"levels": levels, "mean": mean, "ci95": [mean - half, mean + half], "n": n,
+            "per_seed": per_seed}
 
 
 def _arm_summary(runs: list[dict]) -> dict:
@@ -115,31 +178,73 @@ def _arm_summary(runs: list[dict]) -> dict:
         values = np.array([r[metric] for r in runs])
         out[metric] = {"mean": float(values.mean()), "std": float(values.std(ddof=1))
                        if len(values) > 1 else 0.0, "per_seed": values.tolist()}
+    moved = [r.get("moved") for r in runs if r.get("moved")]
+    if moved:
+        validation = [m["validation"] for m in moved]
+        out["best_is_last"] = sum(bool(v["best_is_last"]) for v in validation)
+        out["best_epoch"] = [v["best_epoch"] for v in validation]
+        out["fovea_sharpness"] = float(np.mean([m["fovea_sharpness"][1] for m in moved]))
+        if "tma_change" in moved[0]:
+            out["tma_change"] = float(np.mean([m["tma_change"] for m in moved]))
+        if "tma_attention" in moved[0]:
+            for key in ("row", "logit_std", "output_ratio"):
+                out[f"tma_{key}"] = [float(np.mean([m["tma_attention"][when][layer][key]
+                                                    for m in moved for layer in
+                                                    range(len(m["tma_attention"][when]))]))
+                                     for when in ("before", "after")]
+    return out
+
+
+def _trains(arm: dict, chance: float, bar: float | None = None) -> dict:
+    """Whether an arm trained: its mean UAR above the class prior's (``chance``) by more than
+    its 95 % interval, and above ``bar`` (the pixel baseline's mean UAR) when given."""
+    u = arm["uar"]
+    n = len(u["per_seed"])
+    half = float(stats.t.ppf(0.975, n - 1) * u["std"] / np.sqrt(n)) if n > 1 else 0.0
+    out = {"above_prior": u["mean"] - half > chance, "prior_uar": chance}
+    if bar is not None:
+        out.update(above_pixel_baseline=u["mean"] > bar, pixel_baseline_uar=bar)
+    out["valid"] = out["above_prior"] and out.get("above_pixel_baseline", True)
     return out
 
 
 def summarise(raw: dict, budget: Budget, world: dict) -> dict:
-    """Per arm (and label share) mean ± std; per claim the paired difference of each other arm
-    from the first, by UAR and WAR."""
+    """Per arm and level: mean ± std and what moved; whether each control trained; per
+    comparison and level the paired difference (UAR and WAR), and its slope across levels."""
     claims = {}
+    pixels = {level: float(np.mean([r["uar"] for r in rows]))
+              for level, rows in raw.get("pixel_baselines", {}).items()}
     for name, arms in raw["raw"].items():
         claim = CLAIMS[name]
-        reference = next(iter(claim.arms))
-        entry = {"question": claim.question, "stage": claim.stage, "reference": reference,
-                 "arms": {}, "differences": {}}
-        for arm, shares in arms.items():
-            entry["arms"][arm] = {share: _arm_summary(runs) for share, runs in shares.items()}
-            if arm == reference:
-                continue
-            for share, runs in shares.items():
-                ref = {r["seed"]: r for r in arms[reference][share]}
-                pairs = [(ref[r["seed"]], r) for r in runs if r["seed"] in ref]
-                entry["differences"][f"{arm} @ {share}"] = {
+        chance = 1 / 7  # UAR of any constant prediction over the seven basic classes
+        entry = {"question": claim.question, "stage": claim.stage, "dose": claim.dose,
+                 "levels": [f"{lv:g}" for lv in claim.levels], "prediction": claim.prediction,
+                 "slope_sign": claim.slope_sign,
+                 "labels": claim.labels, "arms": {}, "comparisons": {}}
+        for arm, levels in arms.items():
+            entry["arms"][arm] = {lv: _arm_summary(runs) for lv, runs in levels.items()}
+        for arm_a, control in claim.comparisons:
+            for lv, summary in entry["arms"][control].items():
+                bar = pixels.get(lv) if name == "landmark_view" else None
+                summary["trains"] = _trains(summary, chance, bar)
+            levels = [lv for lv in entry["levels"] if lv in arms[arm_a] and lv in arms[control]]
+            comparison = {"levels": {}, "gaps": {}}
+            for lv in levels:
+                ref = {r["seed"]: r for r in arms[control][lv]}
+                pairs = [(ref[r["seed"]], r) for r in arms[arm_a][lv] if r["seed"] in ref]
+                comparison["levels"][lv] = {
                     metric: paired_difference([a[metric] for a, _ in pairs],
                                               [b[metric] for _, b in pairs])
                     for metric in ("uar", "war")}
+                comparison["levels"][lv]["control_trains"] = entry["arms"][control][lv]["trains"]["valid"]
+                comparison["gaps"][lv] = {b["seed"]: b["uar"] - a["uar"] for a, b in pairs}
+            if len(levels) > 1:
+                comparison["slope"] = slope(comparison.pop("gaps"))
+            else:
+                comparison.pop("gaps")
+            entry["comparisons"][f"{arm_a} - {control}"] = comparison
         claims[name] = entry
-    return {"claims": claims, "tma_attention": raw["tma_attention"], "raw": raw["raw"],
+    return {"claims": claims, "pixel_baselines": raw.get("pixel_baselines"), "raw": raw["raw"],
             "budget": budget.__dict__, "world": world, "machine": float_path.describe()}
 
 
@@ -176,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
         return {}
     setup = Setup(world=args.world, runs=args.runs, budget=Budget(seeds=args.seeds))
     start = time.perf_counter()
-    world = build_world(setup)
+    world = build_world(setup, folders=("base",) if args.check else tuple(WORLDS))
     if args.calibrate:
         return claims_check.calibrate(setup, args.seeds)
     if args.check:
@@ -188,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
         if problems:
             sys.exit(1)
         return problems
+    world.update(describe_world(setup))
     raw = run_claims(setup, args.only)
     result = summarise(raw, setup.budget, world)
     result["seconds"] = time.perf_counter() - start

@@ -15,8 +15,9 @@ part moves far:
   below zero and let a frozen TMA pass).
 
 Each must fall within the 99 % prediction interval of the same quantity over the calibration
-seeds (``results/claims_check.json``, made by ``--calibrate``). On the float path and landmark
-network that wrote that file, runs repeat exactly, so seed 0 must also equal it to the bit.
+seeds (``results/claims_check.json``, made by ``--calibrate``). On the float path, landmark
+network and MAE backbone that wrote that file, runs repeat exactly, so seed 0 must also equal it
+to the bit.
 """
 from __future__ import annotations
 
@@ -49,31 +50,16 @@ REPORTED = ("uar", "war")
 
 def _config(setup, kind: str, seed: int) -> TrainConfig:
     name, arm = CHECKED[kind]
-    overrides = CLAIMS[name].arms[arm]
-    return (setup.static_config(overrides, 1.0, seed) if kind == "static"
-            else setup.video_config(overrides, seed))
-
-
-def tma_change(cfg: TrainConfig) -> float:
-    """‖θ_selected − θ_start‖ / ‖θ_start‖ over every TMA weight of ``cfg``'s finished run; the
-    start is rebuilt as the trainer builds it (same seed, same inflation)."""
-    from s2d_lib.build import build_model
-    from s2d_lib.checkpoints import read_state_dict
-    from s2d_lib.seeding import seed_everything
-
-    seed_everything(cfg.seed)
-    start = {k: v for k, v in build_model(cfg).state_dict().items() if ".TMA." in k}
-    end = read_state_dict(cfg.run_dir / "best.safetensors")[0]
-    moved = sum(float((end[k].float() - v).pow(2).sum()) for k, v in start.items())
-    size = sum(float(v.pow(2).sum()) for v in start.values())
-    return float(np.sqrt(moved / size))
+    claim = CLAIMS[name]
+    reference = 1.0 if claim.dose in ("labels", "apex") else 0.0  # the level the claims share
+    return setup.config(claim, arm, reference, seed)
 
 
 def run_statistics(setup, kind: str, seed: int) -> dict:
     """Train (or read back) the ``kind`` reference run of ``seed``; its checked and reported
     statistics."""
     if kind == "video":
-        train_run(setup, _config(setup, "static", seed))
+        train_run(setup, _config(setup, "static", seed))  # where the video run starts
     cfg = _config(setup, kind, seed)
     result = train_run(setup, cfg)
     history = json.loads((cfg.run_dir / "metrics.json").read_text())
@@ -82,7 +68,7 @@ def run_statistics(setup, kind: str, seed: int) -> dict:
     out = {"seed": seed, "train_loss": history[-1]["train_loss"], "val_loss": best["val_loss"],
            "uar": result["uar"], "war": result["war"], "n": result["n"]}
     if kind == "video":
-        out["tma_change"] = tma_change(cfg)
+        out["tma_change"] = result["moved"]["tma_change"]
     return out
 
 
@@ -90,6 +76,7 @@ def calibrate(setup, seeds: int = 5, path: Path = CALIBRATION) -> dict:
     """The reference runs of ``seeds`` seeds (in ``setup.runs``, reused when finished): the
     statistics the check compares with, written to ``path``."""
     result = {"machine": float_path.describe(), "landmarks_sha256": file_sha256(setup.landmarks),
+              "mae_sha256": file_sha256(setup.mae),
               "budget": setup.budget.__dict__,
               "runs": {kind: [run_statistics(setup, kind, s) for s in range(seeds)] for kind in CHECKED}}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +101,8 @@ def check(calibration: dict, setup, kinds: Sequence[str] = tuple(CHECKED)) -> li
     """Re-train seed 0 of the ``kinds`` reference runs in ``setup.runs`` and compare with
     ``calibration``; returns the problems (empty: the check passed)."""
     exact = (calibration["machine"] == float_path.describe()
-             and calibration["landmarks_sha256"] == file_sha256(setup.landmarks))
+             and calibration["landmarks_sha256"] == file_sha256(setup.landmarks)
+             and calibration.get("mae_sha256") == file_sha256(setup.mae))
     print("claims check: " + ("the float path and landmark network that wrote the calibration: "
                               "seed 0 must repeat exactly" if exact else
                               f"another float path or landmark network than the calibration's "

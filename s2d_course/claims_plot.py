@@ -1,9 +1,12 @@
-"""The claims figure: one panel per claim, every seed as a point, the arm's mean as a bar with
-its standard deviation, and the paired difference from the reference arm with its 95 % interval
-written under each arm (UAR, the metric the runs are selected by).
+"""The claims figure: each claim as a dose-response curve (``results/claims.json``).
 
-``plot_claims(json.load(open("results/claims.json")), save="figures/claims.png")``; the landmark
-claim is drawn as a learning curve over the share of labelled training images.
+Top row, per claim: each arm's test UAR at each dose level (every seed a dot, the mean ± std a
+line), with the class prior (chance UAR) and, for the landmark claim, the pixel logistic
+regression a control must beat. Bottom row: the paired gap of each comparison (S2D arm minus
+control) with its 95 % interval, and the minimum detectable difference as a band around 0: a
+gap inside the band is not detectable at this power.
+
+``plot_claims(json.load(open("results/claims.json")), save="figures/claims.png")``.
 """
 from __future__ import annotations
 
@@ -16,65 +19,84 @@ from matplotlib.figure import Figure
 
 from s2d_lib.viz.frames import save_figure
 
-__all__ = ["plot_claims"]
+__all__ = ["plot_claims", "DOSE_AXES"]
 
-_COLOURS = ("#4c72b0", "#dd8452", "#8c8c8c")
+_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#8c8c8c")
+#: The x axis of each dose: its label and how a level reads.
+DOSE_AXES = {"labels": ("labelled training share", lambda v: f"{100 * v:g} %"),
+             "apex": ("frames showing the expression", lambda v: f"{100 * v:g} %"),
+             "ambiguity": ("blended clips (1/5 of them mislabelled)", lambda v: f"{100 * v:g} %")}
 
 
-def _learning_curve(ax, entry: dict) -> None:
-    for colour, (arm, shares) in zip(_COLOURS, entry["arms"].items()):
-        x = np.array([float(s) for s in shares]) * 100
-        mean = np.array([100 * a["uar"]["mean"] for a in shares.values()])
-        std = np.array([100 * a["uar"]["std"] for a in shares.values()])
-        for xi, a in zip(x, shares.values()):
+def _x(entry: dict) -> dict[str, int]:
+    return {lv: i for i, lv in enumerate(entry["levels"])}
+
+
+def _arms_panel(ax, entry: dict, pixels: dict | None) -> None:
+    x = _x(entry)
+    for k, (colour, (arm, levels)) in enumerate(zip(_COLOURS, entry["arms"].items())):
+        xs = np.array([x[lv] for lv in levels]) + (k - 1.5) * 0.06
+        mean = [100 * a["uar"]["mean"] for a in levels.values()]
+        std = [100 * a["uar"]["std"] for a in levels.values()]
+        for xi, a in zip(xs, levels.values()):
             ax.scatter([xi] * len(a["uar"]["per_seed"]), 100 * np.array(a["uar"]["per_seed"]),
-                       s=10, color=colour, alpha=0.5)
-        ax.errorbar(x, mean, yerr=std, color=colour, marker="o", capsize=3, label=arm)
-    ax.set_xscale("log")
-    ax.set_xticks(x, [f"{v:g} %" for v in x])
-    ax.set_xlabel("labelled training images used")
-    ax.legend(fontsize=7, loc="lower right")
-    for share in entry["arms"][entry["reference"]]:
-        d = next((v["uar"] for k, v in entry["differences"].items()
-                  if k.endswith(f"@ {share}")), None)
-        if d:
-            ax.annotate(f"Δ {100 * d['mean']:+.1f}\n[{100 * d['ci95'][0]:+.1f}, "
-                        f"{100 * d['ci95'][1]:+.1f}]", (float(share) * 100, 0.02),
-                        xycoords=("data", "axes fraction"), ha="center", fontsize=6.5)
+                       s=8, color=colour, alpha=0.45, linewidths=0)
+        tag = entry["labels"].get(arm)
+        ax.errorbar(xs, mean, yerr=std, color=colour, marker="o", ms=4, capsize=3, lw=1.2,
+                    label=f"{arm} ({tag})" if tag else arm)
+    ax.axhline(100 / 7, color="k", lw=0.8, ls=":", label="class prior (chance UAR)")
+    if pixels:
+        levels = [lv for lv in entry["levels"] if lv in pixels]
+        ax.plot([x[lv] for lv in levels], [100 * np.mean([r["uar"] for r in pixels[lv]])
+                                           for lv in levels],
+                color="k", lw=1, ls="--", label="pixel logistic regression")
+    ax.set_ylabel("test UAR (%)")
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(0, -0.16), frameon=False)
 
 
-def _arms(ax, entry: dict) -> None:
-    arms = list(entry["arms"])
-    for i, (colour, arm) in enumerate(zip(_COLOURS * 2, arms)):
-        a = next(iter(entry["arms"][arm].values()))
-        values = 100 * np.array(a["uar"]["per_seed"])
-        ax.bar(i, values.mean(), yerr=values.std(ddof=1) if len(values) > 1 else 0,
-               color=colour, alpha=0.35, capsize=4)
-        ax.scatter(np.full(len(values), i) + np.linspace(-0.15, 0.15, len(values)), values,
-                   s=12, color=colour, zorder=3)
-        d = next((v["uar"] for k, v in entry["differences"].items() if k.startswith(f"{arm} @")),
-                 None)
-        note = ("reference" if arm == entry["reference"] else
-                f"Δ {100 * d['mean']:+.1f} [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]"
-                if d else "reference (no training)")
-        ax.annotate(note, (i, 0.02), xycoords=("data", "axes fraction"), ha="center",
-                    fontsize=6.5)
-    ax.set_xticks(range(len(arms)), [a.replace(" ", "\n", 2) for a in arms], fontsize=7)
+def _gaps_panel(ax, entry: dict) -> None:
+    x = _x(entry)
+    for k, (colour, (name, comp)) in enumerate(zip(_COLOURS, entry["comparisons"].items())):
+        levels = list(comp["levels"])
+        xs = np.array([x[lv] for lv in levels]) + (k - 1) * 0.08
+        d = [comp["levels"][lv]["uar"] for lv in levels]
+        mean = np.array([100 * v["mean"] for v in d])
+        low = mean - [100 * v["ci95"][0] for v in d]
+        high = [100 * v["ci95"][1] for v in d] - mean
+        valid = [comp["levels"][lv]["control_trains"] for lv in levels]
+        ax.errorbar(xs, mean, yerr=[low, high], color=colour, marker="o", ms=4, capsize=3,
+                    lw=1.2, label=name)
+        for xi, m, ok in zip(xs, mean, valid):
+            if not ok:  # a control that did not train: the gap is not a comparison
+                ax.scatter([xi], [m], s=80, facecolors="none", edgecolors="red", lw=1.2)
+        mde = np.array([100 * v["mde"] for v in d])
+        ax.fill_between(xs, -mde, mde, color=colour, alpha=0.08, lw=0)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel("paired gap in UAR (points)")
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(0, -0.16), frameon=False)
 
 
 def plot_claims(result: dict, only: Sequence[str] | None = None,
                 save: str | Path | None = None) -> Figure:
-    """One panel per claim of ``result`` (``results/claims.json``; ``only`` these), UAR in percent."""
+    """The dose-response figure of ``result`` (``results/claims.json``; ``only`` these claims)."""
     claims = {k: v for k, v in result["claims"].items() if only is None or k in only}
-    fig, axes = plt.subplots(1, len(claims), figsize=(4.2 * len(claims), 3.8), squeeze=False)
-    for ax, (name, entry) in zip(axes[0], claims.items()):
-        (_learning_curve if len(entry["arms"][entry["reference"]]) > 1 else _arms)(ax, entry)
-        n = next(iter(next(iter(entry["arms"].values())).values()))["test_size"]
-        seeds = len(next(iter(next(iter(entry["arms"].values())).values()))["seeds"])
-        ax.set_title(f"{name.replace('_', ' ')}\n{seeds} seeds, n = {n} test items", fontsize=9)
-        ax.set_ylabel("test UAR (%)")
-        ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("Claims in miniature: points = seeds, bars = mean ± std; "
-                 "Δ = paired difference from the reference arm [95 % CI]", fontsize=9)
+    fig, axes = plt.subplots(2, len(claims), figsize=(3.6 * len(claims), 8.2), squeeze=False)
+    for col, (name, entry) in enumerate(claims.items()):
+        top, bottom = axes[0, col], axes[1, col]
+        pixels = result.get("pixel_baselines") if name == "landmark_view" else None
+        _arms_panel(top, entry, pixels)
+        _gaps_panel(bottom, entry)
+        label, fmt = DOSE_AXES[entry["dose"]]
+        for ax in (top, bottom):
+            ax.set_xticks(range(len(entry["levels"])), [fmt(float(v)) for v in entry["levels"]])
+            ax.set_xlabel(label, fontsize=8)
+            ax.grid(axis="y", alpha=0.3)
+            ax.tick_params(labelsize=7)
+        first = next(iter(next(iter(entry["arms"].values())).values()))
+        top.set_title(f"{name.replace('_', ' ')}\n{len(first['seeds'])} seeds, "
+                      f"{first['test_size']} test items", fontsize=9)
+    fig.suptitle("Claims as dose-response curves. Top: test UAR per arm (dots = seeds, "
+                 "bars = std). Bottom: paired gap [95 % CI]; shaded = minimum detectable "
+                 "difference; red ring = the control did not train", fontsize=8.5)
     fig.tight_layout()
     return save_figure(fig, save)

@@ -1,83 +1,249 @@
 """The claims as people read them: a Markdown table for the README, a claim and the TMA
-attention in words and numbers (notebooks 02-04), from ``results/claims.json``."""
+attention in words and numbers (notebooks 02-04), from ``results/claims.json``.
+
+A gap whose 95 % interval holds 0 is reported as "not detectable at this power" with its
+minimum detectable difference, never as "does not reproduce"; a gap over a control that did not
+train is not reported as a comparison at all."""
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["claims_table", "write_readme_table", "describe_claim", "describe_attention"]
+__all__ = ["claims_table", "write_readme_table", "describe_claim", "describe_attention",
+           "verdict", "slope_verdict", "predictions_table", "claim_reading", "world_table",
+           "readme_is_current", "PAPER_EFFECTS"]
 
-_README_BLOCK = re.compile(r"(<!-- claims-table -->\n).*?(<!-- /claims-table -->)", re.DOTALL)
+
+#: What the paper reports for each claim's part (full-size model, real datasets), in words: our
+#: miniature measures the direction and its dependence on the dose, not the paper's size.
+PAPER_EFFECTS = {
+    "landmark_view": "a gain from the landmark view in its static ablation",
+    "temporal_attention": "a gain from the TMAs in its DFER ablation",
+    "easdl": "a gain of about one point from EASDL",
+    "static_pretraining": "a gain from static FER pretraining in its DFER ablation",
+}
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:+.1f}"
+
+
+def verdict(d: dict, control_trains: bool = True) -> str:
+    """A paired difference in words: better / worse, or not detectable at this power."""
+    if not control_trains:
+        return "no comparison: the control did not train"
+    low, high = d["ci95"]
+    if low > 0:
+        return "better"
+    if high < 0:
+        return "worse"
+    return f"not detectable at this power (MDE {100 * d['mde']:.1f} points)"
+
+
+def _fmt_level(entry: dict, level: str) -> str:
+    return f"{100 * float(level):g} %"
 
 
 def claims_table(result: dict) -> str:
-    """The claims as a Markdown table: each arm's UAR / WAR (mean ± std over seeds, percent)
-    and each difference from the claim's reference arm with its 95 % interval (UAR)."""
-    lines = ["| claim | arm | label share | UAR % | WAR % | Δ UAR vs reference [95 % CI] | "
-             "seeds | test clips/images |", "|---|---|---|---|---|---|---|---|"]
+    """The claims as a Markdown table: per comparison and dose level, both arms' UAR (mean ± std
+    over seeds, percent), the paired gap with its 95 % interval and MDE, whether the control
+    trained, and the slope of the gap across the levels."""
+    lines = ["| claim | dose | S2D arm − control | level | S2D arm UAR % | control UAR % | "
+             "gap [95 % CI] | MDE | control trains | slope per level [95 % CI] |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, entry in result["claims"].items():
-        for arm, shares in entry["arms"].items():
-            for share, a in shares.items():
-                diff = entry["differences"].get(f"{arm} @ {share}", {}).get("uar")
-                delta = (f"{100 * diff['mean']:+.1f} [{100 * diff['ci95'][0]:+.1f}, "
-                         f"{100 * diff['ci95'][1]:+.1f}]" if diff else
-                         "reference" if arm == entry["reference"] else "—")
+        for comp_name, comp in entry["comparisons"].items():
+            arm, control = comp_name.split(" - ", 1)
+            s = comp.get("slope")
+            slope = (f"{_pct(s['mean'])} [{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}]"
+                     if s else "—")
+            for k, (level, d) in enumerate(comp["levels"].items()):
+                a, c = entry["arms"][arm][level], entry["arms"][control][level]
+                u = d["uar"]
                 lines.append(
-                    f"| {name} | {arm} | {float(share):.0%} | {100 * a['uar']['mean']:.1f} ± "
-                    f"{100 * a['uar']['std']:.1f} | {100 * a['war']['mean']:.1f} ± "
-                    f"{100 * a['war']['std']:.1f} | {delta} | {len(a['seeds'])} | {a['test_size']} |")
+                    f"| {name} | {entry['dose']} | {comp_name} | {_fmt_level(entry, level)} | "
+                    f"{100 * a['uar']['mean']:.1f} ± {100 * a['uar']['std']:.1f} | "
+                    f"{100 * c['uar']['mean']:.1f} ± {100 * c['uar']['std']:.1f} | "
+                    f"{_pct(u['mean'])} [{_pct(u['ci95'][0])}, {_pct(u['ci95'][1])}] | "
+                    f"{100 * u['mde']:.1f} | {'yes' if d['control_trains'] else 'no'} | "
+                    f"{slope if k == 0 else ''} |")
     return "\n".join(lines) + "\n"
 
 
+def world_table(result: dict) -> str:
+    """The world's calibration as Markdown: baselines without any S2D part (logistic regression on
+    pixels, exact or detected landmarks, both) on RAF-DB test and DFEW fold 1 (mean over frames),
+    and the landmark network's NME with and without each nuisance."""
+    cal = result["world"]["calibration"]
+    rows = [("pixels, grey 32 x 32", "pixel"), ("pixels, colour 32 x 32", "pixel_colour"),
+            ("exact landmarks", "landmark"), ("detected landmarks (NME 4.4 %)", "landmark_detected"),
+            ("colour pixels + detected landmarks", "both")]
+    lines = ["| baseline (logistic regression) | RAF-DB UAR % | RAF-DB WAR % | DFEW UAR % | DFEW WAR % |",
+             "|---|---|---|---|---|"]
+    for label, key in rows:
+        cells = [cal.get(f"rafdb_{key}_{m}") for m in ("uar", "war")] + \
+                [cal.get(f"dfew_{key}_mean_{m}") for m in ("uar", "war")]
+        lines.append(f"| {label} | " + " | ".join("—" if v is None else f"{100 * v:.1f}" for v in cells) + " |")
+    err = result["world"]["landmark_error"]
+    lines += ["", "| landmark network NME % on DFEW test frames | with | without |", "|---|---|---|"]
+    for k in ("turn", "hand", "out_of_view", "motion_blur"):
+        lines.append(f"| {k.replace('_', ' ')} | {100 * err[k + '_with']:.1f} | {100 * err[k + '_without']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _readme_blocks(result: dict) -> dict[str, str]:
+    from .claims_setup import CLAIMS
+
+    readings = "\n\n".join(f"**{name.replace('_', ' ').capitalize()}.** {CLAIMS[name].question}\n\n"
+                             + claim_reading(result, name)
+                             for name in result["claims"] if name in CLAIMS)
+    return {"claims-table": claims_table(result), "claims-predictions": predictions_table(result),
+            "claims-world": world_table(result), "claims-readings": readings + "\n"}
+
+
+def _block(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- {name} -->\n).*?(<!-- /{name} -->)", re.DOTALL)
+
+
 def write_readme_table(result: dict, readme: str | Path) -> None:
-    """Put :func:`claims_table` between the README's ``<!-- claims-table -->`` markers."""
+    """Write the claims' generated blocks into the README, each between its markers
+    (``<!-- claims-table -->`` ... ``<!-- /claims-table -->``; also ``claims-predictions``,
+    ``claims-world`` and ``claims-readings``)."""
     path = Path(readme)
     text = path.read_text()
-    if not _README_BLOCK.search(text):
-        raise ValueError(f"{path}: no <!-- claims-table --> ... <!-- /claims-table --> markers")
-    table = claims_table(result)
-    path.write_text(_README_BLOCK.sub(lambda m: m.group(1) + table + m.group(2), text))
+    for name, block in _readme_blocks(result).items():
+        if not _block(name).search(text):
+            raise ValueError(f"{path}: no <!-- {name} --> ... <!-- /{name} --> markers")
+        text = _block(name).sub(lambda m: m.group(1) + block + m.group(2), text)
+    path.write_text(text)
+
+
+def readme_is_current(result: dict, readme: str | Path) -> list[str]:
+    """The generated blocks that differ from what ``result`` writes (empty: the README is current)."""
+    text = Path(readme).read_text()
+    return [name for name, block in _readme_blocks(result).items() if block not in text]
 
 
 def describe_claim(result: dict, name: str) -> str:
-    """One claim of ``result`` in words and numbers: each arm's UAR and WAR (mean ± std over the
-    seeds, test size) and each paired difference from the reference arm with its 95 % interval."""
+    """One claim of ``result`` in words and numbers: each arm's UAR per dose level (mean ± std
+    over the seeds), whether each control trained, each gap with its 95 % interval and verdict,
+    the slope across levels against the plan's prediction, and what the paper reports."""
     entry = result["claims"][name]
-    lines = [f"{name}: {entry['question']}"]
-    for arm, shares in entry["arms"].items():
-        for share, a in shares.items():
-            where = f" with {float(share):.0%} of the labels" if len(shares) > 1 else ""
-            lines.append(f"  {arm}{where}: UAR {100 * a['uar']['mean']:.1f} ± "
-                         f"{100 * a['uar']['std']:.1f} %, WAR {100 * a['war']['mean']:.1f} ± "
-                         f"{100 * a['war']['std']:.1f} % ({len(a['seeds'])} seeds, "
-                         f"{a['test_size']} test items)")
-    for key, d in entry["differences"].items():
-        arm, share = key.rsplit(" @ ", 1)
-        where = f" with {float(share):.0%} of the labels" if len(entry["arms"][arm]) > 1 else ""
-        u = d["uar"]
-        verdict = ("no difference shown" if u["ci95"][0] <= 0 <= u["ci95"][1] else
-                   "better" if u["ci95"][0] > 0 else "worse")
-        lines.append(f"  {arm} - {entry['reference']}{where}: UAR {100 * u['mean']:+.1f} points, "
-                     f"95 % CI [{100 * u['ci95'][0]:+.1f}, {100 * u['ci95'][1]:+.1f}] over "
-                     f"{u['n']} paired seeds: {verdict}")
+    lines = [f"{name}: {entry['question']}",
+             f"  dose: {entry['dose']}, levels {', '.join(_fmt_level(entry, lv) for lv in entry['levels'])}"]
+    for arm, levels in entry["arms"].items():
+        tag = entry["labels"].get(arm)
+        parts = []
+        for level, a in levels.items():
+            moved = f", best epoch last in {a['best_is_last']}/{len(a['seeds'])}" \
+                if "best_is_last" in a else ""
+            parts.append(f"{_fmt_level(entry, level)}: {100 * a['uar']['mean']:.1f} ± "
+                         f"{100 * a['uar']['std']:.1f}{moved}")
+        lines.append(f"  {arm}{f' ({tag})' if tag else ''}: UAR % " + "; ".join(parts))
+    for comp_name, comp in entry["comparisons"].items():
+        lines.append(f"  {comp_name}:")
+        for level, d in comp["levels"].items():
+            u = d["uar"]
+            lines.append(f"    at {_fmt_level(entry, level)}: {_pct(u['mean'])} points, 95 % CI "
+                         f"[{_pct(u['ci95'][0])}, {_pct(u['ci95'][1])}] over {u['n']} paired "
+                         f"seeds: {verdict(u, d['control_trains'])}")
+        if "slope" in comp:
+            s = comp["slope"]
+            lines.append(f"    slope over the levels in this order: {_pct(s['mean'])} points per "
+                         f"level, 95 % CI [{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}]: the "
+                         f"predicted direction {slope_verdict(s, entry['slope_sign'])}")
+    lines.append(f"  predicted: {entry['prediction']}; the paper reports "
+                 f"{PAPER_EFFECTS.get(name, 'no number')}")
     return "\n".join(lines)
 
 
-def describe_attention(result: dict) -> str:
-    """The TMA attention of the reference video arm, per layer, mean over seeds: entropy over
-    ``log T`` of single rows and of the position-averaged map (1 = uniform), and the spread of
-    the attention logits, before and after training."""
-    runs = list(result["tma_attention"].values())
-    lines = [f"TMA attention over {runs[0]['frames']} frames, {runs[0]['clips']} test clips, "
-             f"mean of {len(runs)} seeds (1.000 = uniform):",
-             "  layer | row entropy before -> after | averaged-map entropy before -> after | "
-             "logit std before -> after"]
-    for layer in range(len(runs[0]["before"])):
-        mean = {(when, key): float(np.mean([r[when][layer][key] for r in runs]))
-                for when in ("before", "after") for key in ("row", "mean_map", "logit_std")}
-        lines.append(f"  {layer:5d} | {mean['before', 'row']:.4f} -> {mean['after', 'row']:.4f} | "
-                     f"{mean['before', 'mean_map']:.4f} -> {mean['after', 'mean_map']:.4f} | "
-                     f"{mean['before', 'logit_std']:.2g} -> {mean['after', 'logit_std']:.2g}")
+def describe_attention(result: dict, claim: str = "temporal_attention") -> str:
+    """The TMA attention of each video arm of ``claim`` at each level, mean over seeds and
+    layers: the row entropy over ``log T`` (1 = uniform), the logit spread and the TMA output
+    relative to its input, before -> after training; and how far the TMA weights moved."""
+    entry = result["claims"][claim]
+    lines = [f"TMA attention in the {claim.replace('_', ' ')} runs (mean over seeds and layers; "
+             "entropy 1.000 = uniform over frames):"]
+    for arm, levels in entry["arms"].items():
+        for level, a in levels.items():
+            if "tma_row" not in a:
+                continue
+            lines.append(
+                f"  {arm} at {_fmt_level(entry, level)}: entropy {a['tma_row'][0]:.3f} -> "
+                f"{a['tma_row'][1]:.3f}, logit std {a['tma_logit_std'][0]:.2g} -> "
+                f"{a['tma_logit_std'][1]:.2g}, |A|/|u| {a['tma_output_ratio'][0]:.2g} -> "
+                f"{a['tma_output_ratio'][1]:.2g}, weights moved {100 * a['tma_change']:.0f} %")
     return "\n".join(lines)
+
+
+def slope_verdict(slope: dict, sign: int) -> str:
+    """Whether a gap's slope over the dose levels went the predicted way (``sign``: +1 growing
+    with the level index, -1 shrinking): held, went the other way, or not detectable."""
+    low, high = slope["ci95"]
+    if sign * low > 0 and sign * high > 0:
+        return "held"
+    if low > 0 or high < 0:
+        return "the other way"
+    return "not detectable at this power"
+
+
+def predictions_table(result: dict) -> str:
+    """Each comparison's predicted slope and gaps against the measured ones, as Markdown: the
+    gap at each level (UAR points, 95 % CI) and the slope's verdict (:func:`slope_verdict`)."""
+    lines = ["| claim | comparison | predicted | gaps by level (UAR points) | slope | verdict |",
+             "|---|---|---|---|---|---|"]
+    for name, entry in result["claims"].items():
+        for comp_name, comp in entry["comparisons"].items():
+            gaps = "; ".join(
+                f"{_fmt_level(entry, lv)}: {_pct(d['uar']['mean'])} [{_pct(d['uar']['ci95'][0])}, "
+                f"{_pct(d['uar']['ci95'][1])}]" + ("" if d["control_trains"] else " (control did not train)")
+                for lv, d in comp["levels"].items())
+            s = comp.get("slope")
+            slope = f"{_pct(s['mean'])} [{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}]" if s else "—"
+            held = slope_verdict(s, entry["slope_sign"]) if s else "—"
+            lines.append(f"| {name} | {comp_name} | {entry['prediction']} | {gaps} | {slope} | {held} |")
+    return "\n".join(lines) + "\n"
+
+
+def claim_reading(result: dict, name: str) -> str:
+    """A claim read aloud from ``result``, every number from it: per comparison, the gap at each
+    dose level with its verdict, whether the control trained, and whether the slope over the
+    levels went the predicted way; then what the paper reports."""
+    entry = result["claims"][name]
+    pixels = result.get("pixel_baselines") or {}
+    out = []
+    for comp_name, comp in entry["comparisons"].items():
+        arm, control = comp_name.split(" - ", 1)
+        parts = []
+        for level, d in comp["levels"].items():
+            u = d["uar"]
+            parts.append(f"at {_fmt_level(entry, level)} {_pct(u['mean'])} points "
+                         f"[{_pct(u['ci95'][0])}, {_pct(u['ci95'][1])}], "
+                         f"{verdict(u, d['control_trains'])}")
+        text = f"{arm[0].upper()}{arm[1:]} against {control}: " + "; ".join(parts) + "."
+        uars = [entry["arms"][control][lv]["uar"]["mean"] for lv in comp["levels"]]
+        trained = [entry["arms"][control][lv].get("trains", {}) for lv in comp["levels"]]
+        if all(t.get("valid") for t in trained):
+            span = (f"{100 * min(uars):.1f}-{100 * max(uars):.1f} %" if len(uars) > 1
+                    else f"{100 * uars[0]:.1f} %")
+            text += (f" The control trains{' at every level' if len(uars) > 1 else ''} "
+                     f"(UAR {span}, chance {100 / 7:.1f} %")
+            if name == "landmark_view" and pixels:
+                bars = [np.mean([r["uar"] for r in pixels[lv]]) for lv in comp["levels"]]
+                text += f"; the pixel baseline on the same images {100 * min(bars):.1f}-{100 * max(bars):.1f} %"
+            text += ")."
+        else:
+            bad = [_fmt_level(entry, lv) for lv, t in zip(comp["levels"], trained) if not t.get("valid")]
+            text += f" The control did not train at {', '.join(bad)}: no comparison there."
+        if "slope" in comp:
+            s = comp["slope"]
+            text += (f" Over the levels the gap changes by {_pct(s['mean'])} points per step "
+                     f"[{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}]; the predicted shape "
+                     f"({entry['prediction']}): {slope_verdict(s, entry['slope_sign'])}.")
+        out.append(text)
+    out.append(f"The paper reports {PAPER_EFFECTS.get(name, 'no number')}; this miniature measures "
+               "the direction and how it depends on the dose, not the size.")
+    return "\n\n".join(textwrap.fill(t, 100) for t in out)

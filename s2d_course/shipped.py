@@ -23,7 +23,7 @@ from scipy import stats
 from . import paths
 from .paths import file_sha256
 
-__all__ = ["TRAINED", "RUNS", "METRICS", "ShippedError", "manifest", "shipped_run", "spread",
+__all__ = ["TRAINED", "RUNS", "MAE_RUN", "METRICS", "ShippedError", "manifest", "shipped_run", "spread",
            "band", "summary", "compare", "report", "test_metrics", "readme_table",
            "write_readme_table"]
 
@@ -39,6 +39,10 @@ RUNS = {
     "dfer": ("dfer_tiny_DFEW", ("best.safetensors", "best.json", "config.yaml", "metrics.csv",
                                 "metrics.json", "results.json")),
 }
+#: The tiny ViT's MAE stage, trained once (seed 0; not per seed, like the paper's public MAE
+#: weights) and shipped in float16: the encoder every static run starts from, and the decoder
+#: that shows its reconstructions (``s2d_lib.mae``).
+MAE_RUN = ("mae_tiny", ("mae.safetensors", "decoder.safetensors", "mae.json"))
 #: What each run is measured by on its test split (``nme``: lower is better).
 METRICS = {"landmarks": ("nme",), "static": ("uar", "war"), "temporal": ("uar", "war"),
            "dfer": ("uar", "war")}
@@ -58,8 +62,8 @@ def manifest(folder: Path = TRAINED) -> dict:
 
 
 def shipped_run(stage: str, folder: Path = TRAINED) -> Path:
-    """The shipped run folder of ``stage`` (``landmarks``, ``static``, ``temporal``, ``dfer``),
-    after checking every file against the manifest's SHA-256."""
+    """The shipped run folder of ``stage`` (``landmarks``, ``mae``, ``static``, ``temporal``,
+    ``dfer``), after checking every file against the manifest's SHA-256."""
     entry = manifest(folder)["runs"][stage]
     run = folder / entry["folder"]
     for name, digest in entry["files"].items():
@@ -150,7 +154,7 @@ def test_metrics(stage: str, run: Path) -> dict:
 #: What each run is, for the README's table.
 DESCRIPTIONS = {
     "landmarks": ("landmark network (`train_landmarks`, 2 epochs)", "MobileFaceNet", "held-out NME"),
-    "static": ("static (`static_tiny`, 7 epochs)", "ViT + MCP from scratch", "RAF-DB test UAR"),
+    "static": ("static (`static_tiny`, 7 epochs)", "ViT (MAE start) + MCP", "RAF-DB test UAR"),
     "temporal": ("temporal (`temporal_tiny`, 6 epochs)", "dynamic groups", "DFEW fold 1 test UAR"),
     "dfer": ("DFER (`dfer_tiny`, 8 epochs, EASDL)", "dynamic groups", "DFEW fold 1 test UAR"),
 }

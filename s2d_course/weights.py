@@ -18,20 +18,24 @@ import numpy as np
 from safetensors.torch import load_file, save_file
 
 from . import artifacts, float_path, paths
-from .shipped import (MANIFEST, METRICS, RUNS, TABLE_MARK, TRAINED, spread, test_metrics,
-                      write_readme_table)
+from .shipped import (MAE_RUN, MANIFEST, METRICS, RUNS, TABLE_MARK, TRAINED, shipped_run, spread,
+                      test_metrics, write_readme_table)
 
 __all__ = ["regenerate", "score_shipped", "main"]
 
 log = logging.getLogger(__name__)
 
 
-def _chain(seed: int, runs: Path) -> dict[str, Path]:
-    """Train the course's four runs for ``seed`` (each reused when already finished)."""
-    out = {"landmarks": artifacts.landmark_weights(runs / RUNS["landmarks"][0], seed=seed, train=True).parent}
+def _chain(seed: int, runs: Path, mae: Path, landmarks: Path | None = None) -> dict[str, Path]:
+    """Train the course's four runs for ``seed``, the static one from the MAE encoder ``mae``
+    (each reused when already finished; ``landmarks``: a landmark network's folder to use
+    instead of training one)."""
+    out = {"landmarks": landmarks or artifacts.landmark_weights(
+        runs / RUNS["landmarks"][0], seed=seed, train=True).parent}
     weights = out["landmarks"] / "mobilefacenet.safetensors"
     common = [f"seed={seed}", f"landmark_weights={weights}"]
-    out["static"] = artifacts.trained_run("static_tiny", common + [f"out_dir={runs / RUNS['static'][0]}"])
+    out["static"] = artifacts.trained_run("static_tiny", common + [
+        f"vit_weights={mae}", f"out_dir={runs / RUNS['static'][0]}"])
     for stage in ("temporal", "dfer"):
         out[stage] = artifacts.trained_run(f"{stage}_tiny", common + [
             f"init={out['static'] / 'best.safetensors'}", f"out_dir={runs / RUNS[stage][0]}"])
@@ -101,20 +105,52 @@ def _record(stage: str, source: Path, target: Path) -> None:
     info_path.write_text(json.dumps(info, indent=2))
 
 
-def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED) -> dict:
-    """Train the course's runs for ``seeds`` seeds (in ``runs``, default ``runs/shipped``), ship
-    seed 0 in float16 into ``folder`` and write its manifest."""
+def ship_mae(runs: Path, folder: Path = TRAINED) -> dict:
+    """Pretrain the tiny ViT as a masked autoencoder on the synthetic suite's unlabelled training
+    images (in ``runs/mae_tiny``, reused when its key matches), ship it in float16 into
+    ``folder/mae_tiny`` and return its manifest entry. The shipped record's ``mae_sha256`` is the
+    float16 encoder's, the one every static run starts from."""
+    from .mae_artifact import RECIPE, ensure_mae
+
+    name, files = MAE_RUN
+    source = runs / name
+    ensure_mae(source / "mae.safetensors", artifacts.repo_path("data/synthetic"))
+    target = folder / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for file in ("mae.safetensors", "decoder.safetensors"):
+        _half(source / file, target / file)
+    record = json.loads((source / "mae.json").read_text())
+    record.update(mae_sha256=paths.file_sha256(target / "mae.safetensors"), float16=True)
+    (target / "mae.json").write_text(json.dumps(record, indent=1))
+    return {"folder": name, "files": {f: paths.file_sha256(target / f) for f in files},
+            "recipe": RECIPE, "shipped": {"loss": record["loss_curve"][-1][1]},
+            "images": record["images"], "seconds": round(record["seconds"])}
+
+
+def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED,
+               keep_landmarks: bool = False) -> dict:
+    """Pretrain and ship the MAE stage (:func:`ship_mae`), train the course's runs from it for
+    ``seeds`` seeds (in ``runs``, default ``runs/shipped``), ship seed 0 in float16 into
+    ``folder`` and write its manifest. ``keep_landmarks``: seed 0 keeps the shipped landmark
+    network instead of training it again (the claims measure their world with it, so a new one
+    would void their runs); seeds 1 and up train theirs."""
     start = time.perf_counter()
     runs = runs or artifacts.repo_path("runs/shipped")
     artifacts.synthetic_data()
+    kept = None
+    if keep_landmarks:
+        kept = runs / "seed0" / f"kept_{RUNS['landmarks'][0]}"
+        shutil.copytree(shipped_run("landmarks", folder), kept, dirs_exist_ok=True)
+    entries = {"mae": ship_mae(runs, folder)}
     chains = []
     for seed in range(seeds):
         log.info("shipped weights: seed %d of %d", seed + 1, seeds)
-        chains.append(_chain(seed, runs / f"seed{seed}"))
-    shutil.rmtree(folder, ignore_errors=True)
-    entries = {}
+        chains.append(_chain(seed, runs / f"seed{seed}", folder / MAE_RUN[0] / "mae.safetensors",
+                             kept if seed == 0 else None))
     for stage, (name, files) in RUNS.items():
         source, target = chains[0][stage], folder / name
+        shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         for file in files:
             (_half if file.endswith(".safetensors") else _copy_relative)(source / file, target / file)
@@ -132,19 +168,21 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    """``python -m s2d_course.weights [--seeds N] [--readme README.md]``."""
+    """``python -m s2d_course.weights [--seeds N] [--keep-landmarks] [--readme README.md]``."""
     from s2d_lib.logs import show_logs
 
     parser = argparse.ArgumentParser(prog="python -m s2d_course.weights", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the recipe (seed 0 ships)")
     parser.add_argument("--readme", type=Path, help="write the table of the shipped runs into this "
                         f"README (between its {TABLE_MARK} marks) and stop")
+    parser.add_argument("--keep-landmarks", action="store_true", help="seed 0 keeps the shipped "
+                        "landmark network (the claims' world is measured with it)")
     args = parser.parse_args(argv)
     show_logs(stream=sys.stderr)
     if args.readme:
         write_readme_table(args.readme)
         return {}
-    result = regenerate(args.seeds)
+    result = regenerate(args.seeds, keep_landmarks=args.keep_landmarks)
     for stage in RUNS:
         for metric in METRICS[stage]:
             s = spread(stage, metric)

@@ -172,6 +172,9 @@ class TrainConfig:
 #: step; relative to the working directory, like every path of a config).
 RELEASED_STATIC = "data/weights/pretrain-AffectNet-7.pth"
 RELEASED_LANDMARKS = "data/weights/mobilefacenet_model_best.pth.tar"
+#: The tiny ViT's MAE weights (``s2d_lib.mae``, pretrained on the synthetic suite's unlabelled
+#: images and shipped, as the paper's ViT-B/16 starts from MAE weights).
+TINY_MAE = "trained/mae_tiny/mae.safetensors"
 
 _TINY = dict(profile="tiny", model="s2d_tiny_patch8_64", auto_augment=None, reprob=0.0, workers=0,
              landmark_cache=True, test_clips=1, test_crops=1, val_fraction=0.15,
@@ -182,7 +185,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "static_tiny": dict(_TINY, stage="static", dataset="RAF-DB", data_root="data/synthetic/RAF-DB",
                         num_frames=1, epochs=7, batch_size=32, lr=1e-3, min_lr=1e-5,
                         warmup_epochs=1, drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1,
-                        easdl=False, landmark_weights="trained/landmarks_tiny/mobilefacenet.safetensors"),
+                        easdl=False, landmark_weights="trained/landmarks_tiny/mobilefacenet.safetensors",
+                        vit_weights=TINY_MAE, layer_decay=0.75),
     "temporal_tiny": dict(_TINY, stage="temporal", dataset="DFEW", data_root="data/synthetic/DFEW",
                           num_frames=8, frame_sampling="uniform",
                           init="runs/static_tiny_RAF-DB/best.safetensors", fresh_tma=True,

@@ -12,6 +12,7 @@ from scipy import stats
 
 import s2d_lib.model  # noqa: F401  (registers the models)
 from s2d_course import claims
+from s2d_course.claims_setup import WIDE_QK_STD
 from s2d_course.paths import file_sha256
 from s2d_lib.config import load_config
 from s2d_lib.model import set_trainable
@@ -85,51 +86,130 @@ def test_a_label_share_is_stratified_and_repeated_to_the_splits_length():
     assert _labelled_share(idx, labels, 0.3, 0) == _labelled_share(idx, labels, 0.3, 0)
 
 
-def test_every_label_share_gets_the_same_epochs_and_steps(tmp_path):
+def test_every_dose_level_gets_the_same_epochs_and_steps(tmp_path):
     setup = claims.Setup(world=tmp_path, runs=tmp_path / "runs")
-    configs = [setup.static_config(arm, f, 0) for arm in ({}, {"landmark_view": False})
-               for f in (0.1, 0.3, 1.0)]
-    assert {(c.epochs, c.steps_per_epoch, c.batch_size, c.lr) for c in configs} == {
-        (setup.budget.static_epochs, setup.budget.static_steps, setup.budget.static_batch, 1e-3)}
+    claim = claims.CLAIMS["landmark_view"]
+    configs = [setup.config(claim, arm, level, 0) for arm in ("landmark view", "no landmark branch")
+               for level in claim.levels]
+    b = setup.budget
+    assert {(c.epochs, c.steps_per_epoch, c.batch_size, c.lr, c.layer_decay) for c in configs} == {
+        (b.static_epochs, b.static_steps, b.static_batch, b.static_lr, b.layer_decay)}
+    assert {c.vit_weights for c in configs} == {str(setup.mae)}  # every arm from the MAE start
     assert len({c.out_dir for c in configs}) == 6
+    random_vit = setup.static_config({"vit_weights": None}, 0)  # a random ViT: nothing to decay
+    assert random_vit.vit_weights is None and random_vit.layer_decay is None
+
+
+def test_video_doses_pick_their_world_and_share_the_reference_run(tmp_path):
+    setup = claims.Setup(world=tmp_path, runs=tmp_path / "runs")
+    tma, easdl, pre = (claims.CLAIMS[n] for n in ("temporal_attention", "easdl", "static_pretraining"))
+    reference = setup.config(tma, "TMA attention over frames", 1.0, 3)
+    assert setup.config(easdl, "cross-entropy", 0.0, 3).out_dir == reference.out_dir
+    assert setup.config(pre, "from the static checkpoint", 1.0, 3).out_dir == reference.out_dir
+    brief = setup.config(tma, "each frame alone", 0.25, 3)
+    assert brief.data_root == str(tmp_path / "apex25" / "DFEW") and not brief.temporal_attention
+    assert setup.config(easdl, "cross-entropy", 0.5, 3).data_root == str(tmp_path / "ambiguity50" / "DFEW")
+    clips = setup.config(pre, "from the MAE backbone", 0.25, 3)
+    assert (clips.train_fraction, clips.init, clips.vit_weights) == (0.25, "scratch", str(setup.mae))
+    assert setup.config(tma, "TMA, wider q/k start", 0.25, 3).tma_qk_std == WIDE_QK_STD
+    assert reference.init == str(setup.static_checkpoint(3))
+    assert tma.levels_of("TMA, wider q/k start") == (0.25,)
+
+
+def test_mde_and_slope():
+    d = claims.paired_difference([0.5] * 5, [0.52, 0.55, 0.51, 0.53, 0.54])
+    sd = np.std([0.02, 0.05, 0.01, 0.03, 0.04], ddof=1)
+    assert d["mde"] == pytest.approx((stats.t.ppf(0.975, 4) + stats.t.ppf(0.8, 4)) * sd / np.sqrt(5))
+    gaps = {"0.1": {0: 0.10, 1: 0.12}, "0.3": {0: 0.05, 1: 0.08}, "1": {0: 0.0, 1: 0.04}}
+    s = claims.slope(gaps)
+    assert s["per_seed"] == pytest.approx([-0.05, -0.04]) and s["mean"] == pytest.approx(-0.045)
+    assert s["ci95"][0] < s["mean"] < s["ci95"][1]
+
+
+def test_a_control_that_did_not_train_is_not_a_comparison():
+    from s2d_course.claims_report import verdict
+
+    at_prior = {"uar": {"mean": 1 / 7, "std": 0.0, "per_seed": [1 / 7] * 5}}
+    assert not claims._trains(at_prior, 1 / 7)["valid"]
+    learns = {"uar": {"mean": 0.4, "std": 0.02, "per_seed": [0.4] * 5}}
+    assert claims._trains(learns, 1 / 7)["valid"]
+    assert not claims._trains(learns, 1 / 7, bar=0.45)["valid"]  # below the pixel baseline
+    d = {"mean": 0.01, "ci95": [-0.01, 0.03], "mde": 0.025}
+    assert verdict(d) == "not detectable at this power (MDE 2.5 points)"
+    assert verdict(d, control_trains=False).startswith("no comparison")
+    assert verdict({"mean": 0.05, "ci95": [0.01, 0.09], "mde": 0.03}) == "better"
 
 
 @pytest.mark.slow
 def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
-    """Two seeds of every arm of a static and a video claim on a small world (a random landmark
-    network): the results the course reads."""
+    """Two seeds of every arm of a static and a video claim on a small world (random landmark
+    network and MAE backbone): the results the course reads, the table and the figure."""
     from dataclasses import replace
 
     from s2d_lib.checkpoints import save_checkpoint
-    from s2d_course.synthetic import PRESETS, build_suite
     from s2d_lib.landmarks import MobileFaceNet
+    from s2d_lib.mae import MaskedAutoencoder
+    from s2d_course.claims_plot import plot_claims
+    from s2d_course.synthetic import PRESETS, build_suite
 
     world = tmp_path / "world"
     preset = replace(PRESETS["mini"], name="claims_test", rafdb=(140, 21), dfew=70,
-                     frames=(8, 12))
-    build_suite(world, preset, datasets=("RAF-DB", "DFEW"), progress=False)
+                     frames=(8, 12), apex_share=1.0)
+    build_suite(world / "base", preset, datasets=("RAF-DB", "DFEW"), progress=False)
+    build_suite(world / "apex50", replace(preset, apex_share=0.5), datasets=("DFEW",),
+                progress=False)
     torch.manual_seed(0)
     landmarks = save_checkpoint(MobileFaceNet(64), tmp_path / "lm.safetensors")
+    mae = tmp_path / "mae.safetensors"
+    from safetensors.torch import save_file
+    save_file(MaskedAutoencoder("s2d_tiny_patch8_64").encoder_state_dict(), str(mae))
     monkeypatch.setitem(claims.CLAIMS, "landmark_view",
-                        replace(claims.CLAIMS["landmark_view"], fractions=(0.5, 1.0)))
-    budget = claims.Budget(seeds=2, static_epochs=1, static_steps=2, static_batch=8,
+                        replace(claims.CLAIMS["landmark_view"], levels=(0.5, 1.0)))
+    monkeypatch.setitem(claims.CLAIMS, "temporal_attention",
+                        replace(claims.CLAIMS["temporal_attention"], levels=(1.0, 0.5),
+                                only={"TMA, wider q/k start": (0.5,)}))
+    budget = claims.Budget(seeds=2, static_epochs=2, static_steps=2, static_batch=8,
                            video_epochs=1, video_steps=2, video_batch=4, warmup_steps=1)
-    setup = claims.Setup(world=world, landmarks=landmarks, runs=tmp_path / "runs", budget=budget)
+    setup = claims.Setup(world=world, landmarks=landmarks, mae=mae, runs=tmp_path / "runs",
+                         budget=budget)
     names = ("landmark_view", "temporal_attention")  # a static and a video claim
     result = claims.summarise(claims.run_claims(setup, names), budget,
                               {"path": str(world), "landmarks_sha256": file_sha256(landmarks)})
     assert set(result["claims"]) == set(names)
     for entry in result["claims"].values():
-        for shares in entry["arms"].values():
-            for arm in shares.values():
+        for levels in entry["arms"].values():
+            for arm in levels.values():
                 assert arm["seeds"] == [0, 1] and arm["test_size"] > 0
                 assert 0 <= arm["uar"]["mean"] <= 1
-    assert "frame average of the static model" in result["claims"]["temporal_attention"]["arms"]
-    layers = result["tma_attention"][0]["after"]
-    assert len(layers) == 4 and all(0 < layer["row"] <= 1 + 1e-6 for layer in layers)
+    tma = result["claims"]["temporal_attention"]
+    assert set(tma["arms"]["TMA, wider q/k start"]) == {"0.5"}
+    assert set(tma["arms"]["each frame alone"]) == {"1", "0.5"}
+    reference = tma["arms"]["TMA attention over frames"]["1"]
+    assert 0 < reference["tma_row"][1] <= 1 + 1e-6 and reference["fovea_sharpness"] > 0
+    assert "slope" in tma["comparisons"]["TMA attention over frames - each frame alone"]
+    static = result["claims"]["landmark_view"]
+    assert set(result["pixel_baselines"]) == {"0.5", "1"}
+    assert "above_pixel_baseline" in static["arms"]["no landmark branch"]["1"]["trains"]
     table = claims.claims_table(result)
-    assert table.count("\n") == 2 + sum(len(s) for e in result["claims"].values()
-                                        for s in e["arms"].values())
+    rows = sum(len(c["levels"]) for e in result["claims"].values() for c in e["comparisons"].values())
+    assert table.count("\n") == 2 + rows
+    assert "not detectable" in claims.describe_claim(result, "temporal_attention") or \
+        "better" in claims.describe_claim(result, "temporal_attention") or \
+        "worse" in claims.describe_claim(result, "temporal_attention") or \
+        "no comparison" in claims.describe_claim(result, "temporal_attention")
+    assert "entropy" in claims.describe_attention(result)
+    from s2d_course.claims_report import claim_reading, predictions_table
+
+    reading = claim_reading(result, "landmark_view")
+    assert reading.startswith("Landmark view against no landmark branch: at ")
+    # a few steps do not train the control: the reading says so instead of comparing
+    trains = all(a["trains"]["valid"] for a in
+                 result["claims"]["landmark_view"]["arms"]["no landmark branch"].values())
+    assert ("pixel baseline" in reading) if trains else ("did not train" in reading)
+    assert predictions_table(result).count("\n") == 2 + sum(
+        len(e["comparisons"]) for e in result["claims"].values())
+    plot_claims(result, save=tmp_path / "claims.png")
+    assert (tmp_path / "claims.png").stat().st_size > 10_000
 
 
 def _committed():
@@ -142,20 +222,24 @@ def test_committed_claims_have_the_seeds_and_test_sizes_a_claim_needs():
     result = _committed()
     assert set(result["claims"]) == set(claims.CLAIMS)
     for name, entry in result["claims"].items():
-        for arm, shares in entry["arms"].items():
-            for share, a in shares.items():
-                assert len(a["seeds"]) >= 5, (name, arm, share)
-                assert a["test_size"] >= 200, (name, arm, share)
-                if entry["stage"] == "video":  # imbalanced like real DFEW: the two metrics differ
-                    assert a["uar"]["per_seed"] != a["war"]["per_seed"], (name, arm)
-        for key, diff in entry["differences"].items():
-            assert diff["uar"]["n"] >= 5 and diff["uar"]["ci95"][0] <= diff["uar"]["mean"]
+        for arm, levels in entry["arms"].items():
+            assert set(levels) == {f"{v:g}" for v in claims.CLAIMS[name].levels_of(arm)}, (name, arm)
+            for level, a in levels.items():
+                assert len(a["seeds"]) >= 5, (name, arm, level)
+                assert a["test_size"] >= 200, (name, arm, level)
+        for comp in entry["comparisons"].values():
+            assert len(comp["levels"]) == len(entry["levels"]) or not comp.get("slope")
+            for d in comp["levels"].values():
+                assert d["uar"]["n"] >= 5 and d["uar"]["ci95"][0] <= d["uar"]["mean"]
+                assert d["uar"]["mde"] > 0
 
 
 def test_readme_claims_table_is_the_committed_results(tmp_path):
     result = _committed()
-    readme = (claims.paths.REPO / "README.md").read_text()
-    assert claims.claims_table(result) in readme, "run python -m s2d_course.claims --readme README.md"
+    from s2d_course.claims_report import readme_is_current
+
+    stale = readme_is_current(result, claims.paths.REPO / "README.md")
+    assert not stale, f"{stale}: run python -m s2d_course.claims --readme README.md"
 
 
 def test_load_claims_never_starts_a_run(tmp_path, monkeypatch):

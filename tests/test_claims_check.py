@@ -19,15 +19,21 @@ def mini_setup(tmp_path_factory):
     """A small claims world, a random landmark network and a budget of a few steps."""
     from s2d_course.synthetic import PRESETS, build_suite
 
+    from safetensors.torch import save_file
+
+    from s2d_lib.mae import MaskedAutoencoder
+
     tmp = tmp_path_factory.mktemp("claims_check")
     world = tmp / "world"
     preset = replace(PRESETS["mini"], name="claims_test", rafdb=(140, 21), dfew=70, frames=(8, 12))
-    build_suite(world, preset, datasets=("RAF-DB", "DFEW"), progress=False)
+    build_suite(world / "base", preset, datasets=("RAF-DB", "DFEW"), progress=False)
     torch.manual_seed(0)
     landmarks = save_checkpoint(MobileFaceNet(64), tmp / "lm.safetensors")
+    save_file(MaskedAutoencoder("s2d_tiny_patch8_64").encoder_state_dict(), str(tmp / "mae.safetensors"))
     budget = claims.Budget(seeds=2, static_epochs=2, static_steps=2, static_batch=8,
                            video_epochs=2, video_steps=2, video_batch=4, warmup_steps=1)
-    return claims.Setup(world=world, landmarks=landmarks, runs=tmp / "runs", budget=budget), tmp
+    return claims.Setup(world=world, landmarks=landmarks, mae=tmp / "mae.safetensors",
+                        runs=tmp / "runs", budget=budget), tmp
 
 
 @pytest.mark.slow
@@ -60,7 +66,7 @@ def reference(tmp_path_factory):
         pytest.skip("results/claims_check.json not calibrated yet (python -m s2d_course.claims --calibrate)")
     calibration = json.loads(claims_check.CALIBRATION.read_text())
     setup = claims.Setup(runs=tmp_path_factory.mktemp("reference_runs"))
-    claims.build_world(setup)
+    claims.build_world(setup, progress=False, folders=("base",))
     torch.set_num_threads(CPU_THREADS)  # as make claims trains (the thread count is in the float path)
     try:
         return setup, calibration, claims_check.check(calibration, setup)

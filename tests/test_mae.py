@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 from PIL import Image, ImageDraw
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from s2d_lib.build import build_model
 from s2d_lib.config import load_config
@@ -180,11 +180,26 @@ def test_the_encoder_starts_the_static_stage_with_every_vit_weight(run):
 def test_a_saved_autoencoder_reloads_for_reconstructions(run):
     out, _ = run
     mae = load_mae(out)
-    weights = load_file(str(out / "decoder.safetensors"))
-    assert all(torch.equal(mae.state_dict()[k], v) for k, v in weights.items())
+    encoder = load_file(str(out / "mae.safetensors"))
+    decoder = load_file(str(out / "decoder.safetensors"))
+    assert not set(encoder) & set(decoder), "each tensor is stored once"
+    assert set(encoder) | set(decoder) == set(mae.state_dict())
+    assert all(torch.equal(mae.state_dict()[k], v) for k, v in {**encoder, **decoder}.items())
     assert not mae.training
     images = torch.randn(1, 3, 64, 64)
     assert all(t.shape == (1, 3, 64, 64) for t in mae.reconstruct(images))
+
+
+def test_a_float16_copy_reloads_in_float32(run, tmp_path):
+    out, _ = run
+    for name in ("mae.safetensors", "decoder.safetensors"):
+        save_file({k: v.half() for k, v in load_file(str(out / name)).items()}, str(tmp_path / name))
+    (tmp_path / "mae.json").write_text((out / "mae.json").read_text())
+    mae = load_mae(tmp_path)
+    assert {p.dtype for p in mae.parameters()} == {torch.float32}
+    reference = load_mae(out)
+    for key, value in mae.state_dict().items():
+        assert torch.equal(value, reference.state_dict()[key].half().float()), key
 
 
 def test_a_dataset_of_labelled_items_trains_without_its_labels(tmp_path):

@@ -19,7 +19,10 @@ pytestmark = pytest.mark.skipif(not (shipped.TRAINED / shipped.MANIFEST).is_file
 
 def test_every_shipped_file_is_the_one_the_manifest_records():
     info = shipped.manifest()
-    assert set(info["runs"]) == set(shipped.RUNS)
+    assert set(info["runs"]) == set(shipped.RUNS) | {"mae"}
+    folder, files = shipped.MAE_RUN
+    assert shipped.shipped_run("mae") == shipped.TRAINED / folder
+    assert set(info["runs"]["mae"]["files"]) == set(files)
     for stage, (folder, files) in shipped.RUNS.items():
         assert shipped.shipped_run(stage) == shipped.TRAINED / folder
         assert set(info["runs"][stage]["files"]) == set(files)
@@ -128,3 +131,17 @@ def test_the_shipped_weights_score_here_what_the_manifest_says(stage):
 def test_readme_table_is_the_manifest():
     readme = (shipped.TRAINED.parent / "README.md").read_text()
     assert shipped.readme_table() in readme, "run python -m s2d_course.weights --readme README.md"
+
+
+def test_the_shipped_static_run_starts_from_the_shipped_mae_encoder():
+    """The MAE stage comes first, as in the paper: the static run's config names the shipped
+    encoder, whose record carries the SHA-256 of exactly that file."""
+    import yaml
+
+    config = yaml.safe_load((shipped.shipped_run("static") / "config.yaml").read_text())
+    assert config["vit_weights"] == "trained/mae_tiny/mae.safetensors"
+    assert config["layer_decay"] == 0.75
+    mae = artifacts.mae_weights()
+    record = json.loads((mae.parent / "mae.json").read_text())
+    assert record["mae_sha256"] == shipped.manifest()["runs"]["mae"]["files"]["mae.safetensors"]
+    assert record["images"] > 1000 and record["loss_curve"][-1][1] < record["loss_curve"][0][1]

@@ -135,6 +135,13 @@ def test_attention_maps_rollout_and_plots(model, video, tmp_path):
     shown = viz.cls_attention(maps[-1, :, 1])
     np.testing.assert_allclose(bar.get_ylim(), (shown.min(), shown.max()), rtol=0.05)
     assert model.training is False and no_hooks(model)
+    # the face box, outlined on every overlay
+    boxes = viz.face_boxes(viz.predict_landmarks(model, video)[0].clamp(0, 1))
+    for fig, panels in ((viz.plot_attention(video, maps, boxes=boxes), T), (viz.plot_rollout(video, rollout, boxes=boxes), T),
+                        (viz.plot_attention_heads(video, maps, frame=2, box=boxes[2]), layers * heads)):
+        outlined = [ax for ax in fig.axes if any(isinstance(q, matplotlib.patches.Rectangle) and not q.get_fill()
+                                                 for q in ax.patches)]
+        assert len(outlined) == panels
 
 
 def test_grad_cam_per_frame_maps(model, video, tmp_path):
@@ -208,9 +215,15 @@ def test_landmarks_and_landmark_view(model, video, tmp_path):
     assert rgb.shape == (T, 8, 8, 3) and rgb.min() >= 0 and rgb.max() <= 1
     assert np.allclose(rgb.reshape(-1, 3).max(0), 1) and np.allclose(rgb.reshape(-1, 3).min(0), 0)
     viz.plot_landmarks(video, pts.clamp(0, 1), save=tmp_path / "landmarks.png")
-    viz.plot_feature_channels(features[0, 0], channels=9, save=tmp_path / "channels.png")
+    boxes = viz.face_boxes(pts[0].clamp(0, 1))
+    assert boxes.shape == (T, 4)
+    viz.plot_landmarks(video, pts.clamp(0, 1), boxes=boxes, save=tmp_path / "landmarks_box.png")
+    channels = viz.plot_feature_channels(features[0, 0], channels=9, save=tmp_path / "channels.png")
+    # one colour range for all channels, and its colour bar
+    assert heat_maps_have_bars(channels) and len(colour_bars(channels)) == 1
+    assert len({ax.get_images()[0].get_clim() for ax in channels.axes if ax.get_images()}) == 1
     viz.plot_feature_pca(video, features, save=tmp_path / "pca.png")
-    for name in ("landmarks.png", "channels.png", "pca.png"):
+    for name in ("landmarks.png", "landmarks_box.png", "channels.png", "pca.png"):
         assert_png(tmp_path / name)
 
 
@@ -243,15 +256,14 @@ def test_prompt_views_fovea_prompt_and_temporal_attention(model, video, tmp_path
     viz.plot_temporal_attention(views, head=heads - 1, save=tmp_path / "tma_head.png")
     for name in ("prompts.png", "tma.png", "tma_head.png"):
         assert_png(tmp_path / name)
-    # deviation from uniform on a scale centred at 0, entropy in the titles, no numbers per cell
-    panels = [ax for ax in fig.axes if ax.get_images()]
-    mean = tma[:, 0].mean(1)
-    assert len(panels) == layers and not any(ax.texts for ax in panels)
-    np.testing.assert_allclose(panels[1].get_images()[0].get_array(), mean[1] - 1 / T, atol=1e-6)
-    low, high = panels[0].get_images()[0].get_clim()
-    assert low == -high and high >= 0.5 / T and colour_bars(fig)
-    entropy = viz.attention_entropy(mean)
-    assert panels[2].get_title().endswith(f"{float(entropy[2]):.3f}")
+    # row entropies per (layer, clip, head): each row's entropy, averaged over positions and rows
+    assert views.temporal_entropy.shape == (layers, 1, heads)
+    with torch.no_grad(), viz.AttentionRecorder([p.TMA.T_Adapter.attn for p in model.prompt_blocks]) as rec:
+        model(video)
+    rows = viz.attention_entropy(rec.stacked()).mean(1)  # (L, heads): one clip, mean over positions
+    torch.testing.assert_close(views.temporal_entropy[:, 0], rows)
+    # averaging rows over positions can only make them more even
+    assert (viz.attention_entropy(tma[:, 0]) >= views.temporal_entropy[:, 0] - 1e-5).all()
     uniform, one_hot = torch.full((T, T), 1 / T), torch.eye(T)
     torch.testing.assert_close(viz.attention_entropy(torch.stack([uniform, one_hot])), torch.tensor([1.0, 0.0]))
 
@@ -261,6 +273,46 @@ def test_prompt_views_fovea_prompt_and_temporal_attention(model, video, tmp_path
     one = viz.prompt_views(static, video[:, :, :1])
     assert one.fovea.shape == (layers, 1, 8, g, g)
     assert torch.equal(one.temporal_attention, torch.ones(layers, 1, heads, 1, 1))
+
+
+def test_temporal_attention_is_read_as_entropy_bars(model, video):
+    views = viz.prompt_views(model, video)
+    layers, heads = views.temporal_entropy.shape[0], views.temporal_entropy.shape[-1]
+    entropy = viz.tma_entropy(views)
+    torch.testing.assert_close(entropy, views.temporal_entropy[:, 0].mean(1))
+    torch.testing.assert_close(viz.tma_entropy(views, head=1), views.temporal_entropy[:, 0, 1])
+    fig = viz.plot_temporal_attention(views)
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if p.get_width() < 1]
+    np.testing.assert_allclose([b.get_height() for b in bars], entropy.numpy(), rtol=1e-6)
+    assert [t.get_text() for t in ax.texts] == [f"{float(v):.4f}" for v in entropy]  # each bar's value
+    uniform = [line for line in ax.get_lines() if line.get_label().startswith("uniform")]
+    assert len(uniform) == 1 and tuple(uniform[0].get_ydata()) == (1.0, 1.0)  # the uniform level
+    assert sum(len(c.get_offsets()) for c in ax.collections) == layers * heads  # one dot per head
+    assert not ax.get_images() and "entropy" in ax.get_ylabel()  # bars, not blank T x T squares
+    # built by hand without row entropies: the entropy of the position-averaged map
+    bare = viz.PromptViews(views.fovea, views.prompt_magnitude, views.temporal_attention, views.logits)
+    torch.testing.assert_close(viz.tma_entropy(bare), viz.attention_entropy(views.temporal_attention[:, 0].mean(1)))
+    assert len(viz.plot_temporal_attention(bare).axes[0].patches) == layers
+
+
+def test_face_boxes_and_the_mass_inside():
+    points = torch.tensor([[[0.2, 0.4], [0.6, 0.9], [0.4, 0.6]]])  # (T=1, 3 points, 2)
+    np.testing.assert_allclose(viz.face_boxes(points, forehead=0.0), [[0.2, 0.4, 0.6, 0.9]])
+    # the forehead: a fifth of the width (0.4) above the top point
+    np.testing.assert_allclose(viz.face_boxes(points), [[0.2, 0.32, 0.6, 0.9]], atol=1e-6)
+    np.testing.assert_allclose(viz.face_boxes(points, forehead=0.0, margin=1.0), [[0.0, 0.0, 1.0, 1.0]])
+    box = np.array([0.0, 0.0, 0.5, 0.5])
+    mask = viz.box_masks(box, (4, 4))
+    assert mask.sum() == 4 and mask[:2, :2].all()
+    maps = np.zeros((2, 4, 4))
+    maps[0, 0, 0] = 1.0  # all mass in the box
+    maps[1] = 1.0        # spread evenly: the box's share of the frame
+    np.testing.assert_allclose(viz.mass_in_box(maps, np.stack([box, box])), [1.0, 0.25])
+    # resized to the frame first: an even map stays even
+    np.testing.assert_allclose(viz.mass_in_box(np.ones((2, 2)), box, size=(8, 8)), 0.25)
+    with pytest.raises(ValueError, match="non-negative"):
+        viz.mass_in_box(-maps, box)
 
 
 def test_timeline_confusion_tsne(model, video, tmp_path):
@@ -307,6 +359,27 @@ def test_timeline_confusion_tsne(model, video, tmp_path):
     assert_png(tmp_path / "tsne.png")
 
 
+def test_training_curves_show_the_warm_up_and_the_selected_epoch(tmp_path):
+    history = [dict(epoch=e, train_loss=1.0, lr=1e-3, val_war=0.5, val_uar=u)
+               for e, u in ((1, 0.3), (2, 0.6), (3, 0.5))]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps(history))
+    (run / "config.yaml").write_text("warmup_epochs: 1.5\n")
+    fig = viz.plot_training_curves(run)
+    for ax in fig.axes:  # the warm-up shaded on every panel, from epoch 0
+        spans = [p for p in ax.patches if p.get_x() == 0]
+        assert len(spans) == 1 and spans[0].get_width() == 1.5
+        assert ax.get_ylabel() and ax.get_xlabel() == "epoch"
+    lr = fig.axes[2].get_lines()[0]
+    assert list(lr.get_xdata()) == [0, 1, 2, 3] and lr.get_ydata()[0] == 0  # the ramp from 0
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "best val UAR: epoch 2" in labels
+    assert [t.get_text() for t in fig.axes[2].get_legend().get_texts()][-1] == "warm-up (1.5 epochs)"
+    without = viz.plot_training_curves(history)  # rows alone: no config, no warm-up shading
+    assert not without.axes[2].patches and list(without.axes[2].get_lines()[0].get_xdata()) == [1, 2, 3]
+
+
 def test_training_curves_from_a_run_folder(tmp_path):
     history = [dict(epoch=e, train_loss=2.0 / e, train_ce=2.0 / e, train_easdl=0.0, easdl_weight=0.0,
                     lr=1e-3 / e, val_war=0.1 * e, val_uar=0.09 * e, val_loss=2.1 / e, seconds=1.0)
@@ -321,11 +394,13 @@ def test_training_curves_from_a_run_folder(tmp_path):
     (run / "metrics.json").write_text(json.dumps(history))
     assert viz.load_metrics(run / "metrics.json") == history
     fig = viz.plot_training_curves(run, save=tmp_path / "curves.png")
-    loss_lines = {line.get_label(): line.get_ydata() for line in fig.axes[0].get_lines()}
+    loss_lines = {line.get_label(): line.get_ydata() for line in fig.axes[0].get_lines()
+                  if not line.get_label().startswith("_")}
     assert set(loss_lines) == {"train_loss", "train_ce", "val_loss"}  # the all-zero EASDL loss is left out
     # with EASDL on, the curve is the weighted term that the total loss contains
     ramp = [dict(row, train_easdl=0.5, easdl_weight=0.1 * row["epoch"]) for row in history]
-    lines = {line.get_label(): line.get_ydata() for line in viz.plot_training_curves(ramp).axes[0].get_lines()}
+    lines = {line.get_label(): line.get_ydata() for line in viz.plot_training_curves(ramp).axes[0].get_lines()
+             if not line.get_label().startswith("_")}
     np.testing.assert_allclose(lines["easdl_weight x train_easdl"], [0.05, 0.1, 0.15])
     old = [{k: v for k, v in row.items() if k != "easdl_weight"} for row in ramp]
     lines = {line.get_label() for line in viz.plot_training_curves(old).axes[0].get_lines()}
@@ -404,3 +479,38 @@ def test_architecture_figure_draws_saves_and_no_text_overlaps(tmp_path):
                 if boxes[i].shrunk(0.98, 0.9).overlaps(boxes[j].shrunk(0.98, 0.9))]
     assert not overlaps, [(ax.texts[i].get_text(), ax.texts[j].get_text()) for i, j in overlaps
                           if j < len(ax.texts)]
+
+
+def test_training_summary_reads_the_curves(tmp_path):
+    rows = [dict(epoch=e, train_loss=l, val_uar=u) for e, l, u in ((1, 2.0, 0.3), (2, 1.0, 0.7), (3, 0.8, 0.65))]
+    (tmp_path / "metrics.json").write_text(json.dumps(rows))
+    (tmp_path / "config.yaml").write_text("warmup_epochs: 1\n")
+    assert viz.training_summary(tmp_path) == (
+        "3 epochs, warm-up 1 epoch; best validation UAR 70.0 % at epoch 2 (the checkpoint kept), "
+        "65.0 % at the last; training loss 2.00 -> 0.80")
+
+
+def test_confusion_summary_names_the_weakest_class_and_the_commonest_confusion():
+    names = ["a", "b", "c"]
+    text = viz.confusion_summary([0, 0, 0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 2, 2, 2, 2], names)
+    assert text == ("8 items; recall lowest for b 0 % (n=2), highest for c 100 % (n=2); "
+                    "the most frequent confusion: b taken for c, 2 of 2")
+    assert viz.confusion_summary([0, 1], [0, 1], names).endswith("no confusion")
+    with pytest.raises(ValueError):
+        viz.confusion_summary([], [], names)
+
+
+def test_trainable_summary_counts_what_a_stage_trains():
+    text = viz.trainable_summary("s2d_base_patch16_224", "dynamic", num_frames=16)
+    assert text.startswith("s2d_base_patch16_224, dynamic stage, T=16: 9,256,915 of 95,055,571 parameters")
+    assert "(9.26 M of 95.06 M, 9.7 %)" in text
+
+
+def test_an_image_run_is_read_by_the_metric_that_picked_its_checkpoint(tmp_path):
+    rows = [dict(epoch=e, train_loss=1.0, val_war=w, val_uar=u) for e, w, u in ((1, 0.9, 0.5), (2, 0.8, 0.7))]
+    (tmp_path / "metrics.json").write_text(json.dumps(rows))
+    (tmp_path / "results.json").write_text(json.dumps({"best_val_war": 0.9}))
+    assert viz.selected_metric(tmp_path) == "war"
+    assert "best validation WAR 90.0 % at epoch 1" in viz.training_summary(tmp_path)
+    labels = [t.get_text() for t in viz.plot_training_curves(tmp_path).axes[1].get_legend().get_texts()]
+    assert "best val WAR: epoch 1" in labels

@@ -5,45 +5,78 @@ are drawn directly from the generator (no suite needed) and are deterministic fo
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from s2d_lib.data.labels import CANONICAL
-from .clips import plan_clip
-from .face import Pose, expression_aus, sample_identity, sample_pose
-from .render import render_face, sample_scene
+from .clips import ClipPlan, plan_clip
+from .face import Identity, Pose, expression_aus, sample_identity, sample_pose
+from .render import Scene, render_face, sample_scene
 
-__all__ = ["faces_figure", "clip_figure", "save_previews"]
+__all__ = ["FaceDraw", "face_draws", "faces_figure", "clip_draw", "clip_figure", "save_previews"]
 
 
-def faces_figure(seed: int = 0, per_class: int = 4, size: int = 112) -> plt.Figure:
-    """One row per canonical expression (MAFW's extra four included), ``per_class`` identities."""
+@dataclass(frozen=True)
+class FaceDraw:
+    """One face of :func:`faces_figure` before rendering: its expression and what varies with it."""
+
+    expression: str
+    identity: Identity
+    pose: Pose
+    scene: Scene
+
+
+def face_draws(seed: int = 0, per_class: int = 4, size: int = 112) -> list[list[FaceDraw]]:
+    """The faces of :func:`faces_figure`, drawn but not rendered: one row per canonical expression
+    (MAFW's extra four included), ``per_class`` identities, the first one frontal and unoccluded."""
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(CANONICAL), per_class, figsize=(1.3 * per_class, 1.3 * len(CANONICAL)))
-    for r, name in enumerate(CANONICAL):
+    rows = []
+    for name in CANONICAL:
+        row = []
         for c in range(per_class):
             pose = Pose() if c == 0 else sample_pose(rng, 0.7)
             scene = sample_scene(rng, size, occlusion=0.15 if c else 0.0, blur=0.3 if c else 0.0)
-            img, _ = render_face(sample_identity(rng), expression_aus({name: 1.0}), pose, scene, size)
+            row.append(FaceDraw(name, sample_identity(rng), pose, scene))
+        rows.append(row)
+    return rows
+
+
+def faces_figure(seed: int = 0, per_class: int = 4, size: int = 112) -> plt.Figure:
+    """One row per canonical expression (MAFW's extra four included), ``per_class`` identities
+    (the faces of :func:`face_draws`)."""
+    rows = face_draws(seed, per_class, size)
+    fig, axes = plt.subplots(len(rows), per_class, figsize=(1.3 * per_class, 1.3 * len(rows)))
+    for r, row in enumerate(rows):
+        for c, draw in enumerate(row):
+            img, _ = render_face(draw.identity, expression_aus({draw.expression: 1.0}), draw.pose,
+                                 draw.scene, size)
             ax = axes[r, c]
             ax.imshow(img)
             ax.set_xticks([]), ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(name, fontsize=8)
+                ax.set_ylabel(draw.expression, fontsize=8)
     fig.suptitle("Synthetic faces: one expression per row (first column frontal)", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def clip_figure(seed: int = 1, label: str = "surprise", num_frames: int = 24, size: int = 112,
-                every: int = 3) -> plt.Figure:
-    """Every ``every``-th frame of one clip with its landmarks, and the expression envelope."""
+def clip_draw(seed: int = 1, label: str = "surprise", num_frames: int = 24, size: int = 112
+              ) -> tuple[Identity, Scene, ClipPlan]:
+    """The clip of :func:`clip_figure`, planned but not rendered: its identity, scene and plan
+    (``plan.intensity`` is the expression envelope the figure draws)."""
     rng = np.random.default_rng(seed)
     idn, base = sample_identity(rng), sample_pose(rng, 0.5)
     scene = sample_scene(rng, size, occlusion=0.0, blur=0.0)
-    plan = plan_clip(rng, label, num_frames, base, talk_prob=1.0, off_centre_prob=0.0)
+    return idn, scene, plan_clip(rng, label, num_frames, base, talk_prob=1.0, off_centre_prob=0.0)
+
+
+def clip_figure(seed: int = 1, label: str = "surprise", num_frames: int = 24, size: int = 112,
+                every: int = 3) -> plt.Figure:
+    """Every ``every``-th frame of one clip with its landmarks, and the expression envelope."""
+    idn, scene, plan = clip_draw(seed, label, num_frames, size)
     shown = list(range(0, num_frames, every))
     fig, axes = plt.subplots(2, len(shown), figsize=(1.4 * len(shown), 3.2),
                              gridspec_kw={"height_ratios": [3, 1.4]})

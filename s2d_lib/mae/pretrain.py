@@ -5,7 +5,8 @@
 * ``out/mae.safetensors``: the encoder alone, under the names
   :func:`s2d_lib.state_dicts.load_vit_backbone` takes, so that a static run starts from it with
   ``vit_weights=out/mae.safetensors``;
-* ``out/decoder.safetensors``: the whole autoencoder, for reconstructions (:func:`load_mae`);
+* ``out/decoder.safetensors``: the rest of the autoencoder (the decoder and its mask token),
+  which with the encoder gives reconstructions (:func:`load_mae`);
 * ``out/mae.json``: the recipe, the loss curve (``[step, mean loss of the last steps]``), the
   seconds taken, the number of images and the SHA-256 of ``mae.safetensors``.
 
@@ -115,9 +116,10 @@ def _write(out: Path, model: MaskedAutoencoder, record: dict) -> dict:
     """The two weight files and the record (with the encoder file's SHA-256), each atomically."""
     out.mkdir(parents=True, exist_ok=True)
     encoder = model.encoder_state_dict()
-    everything = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    rest = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+            if k not in encoder}
     _atomic_write(out / ENCODER_FILE, lambda tmp: save_file(encoder, tmp, {"format": "pt"}))
-    _atomic_write(out / DECODER_FILE, lambda tmp: save_file(everything, tmp, {"format": "pt"}))
+    _atomic_write(out / DECODER_FILE, lambda tmp: save_file(rest, tmp, {"format": "pt"}))
     record = {**record, "mae_sha256": _sha256(out / ENCODER_FILE)}
     _atomic_write(out / RECORD_FILE, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1)))
     return record
@@ -157,10 +159,12 @@ def pretrain_mae(images: Sequence[str | Path] | Dataset, out: str | Path,
 
 
 def load_mae(out_dir: str | Path, map_location: str | torch.device = "cpu") -> MaskedAutoencoder:
-    """The autoencoder :func:`pretrain_mae` wrote to ``out_dir`` (from its ``decoder.safetensors``
-    and ``mae.json``), in eval mode: for reconstructions."""
+    """The autoencoder :func:`pretrain_mae` wrote to ``out_dir`` (its ``mae.safetensors`` and
+    ``decoder.safetensors``, float32 or float16, and ``mae.json``), in float32 and eval mode: for
+    reconstructions."""
     out_dir = Path(out_dir)
     config = json.loads((out_dir / RECORD_FILE).read_text())["config"]["model"]
     model = MaskedAutoencoder(**config)
-    model.load_state_dict(load_file(str(out_dir / DECODER_FILE)), strict=True)
+    state = {**load_file(str(out_dir / ENCODER_FILE)), **load_file(str(out_dir / DECODER_FILE))}
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return model.to(map_location).eval()

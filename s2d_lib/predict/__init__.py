@@ -19,9 +19,13 @@ a filmstrip of the face, windows without a face in grey) and ``annotated.mp4`` (
 Modules: :mod:`~s2d_lib.predict.windows` (which frames a window holds),
 :mod:`~s2d_lib.predict.engine` (per-frame work shared between windows, precision options),
 :mod:`~s2d_lib.predict.video` (one video -> :class:`Prediction`),
-:mod:`~s2d_lib.predict.outputs` (files) and :mod:`~s2d_lib.predict.cli`.
+:mod:`~s2d_lib.predict.outputs` (files), :mod:`~s2d_lib.predict.cli`, and two readings of a
+result: :mod:`~s2d_lib.predict.confidence` (how sure, and what it says over a stretch) and
+:mod:`~s2d_lib.predict.detection_misses` (which frames a face detector loses).
 """
 from .cli import main, summary
+from .confidence import Confidence, confidence_summary, label_counts, top_probability
+from .detection_misses import DetectionRun, detect_every_frame, miss_runs
 from .engine import PRECISIONS, PROBABILITY_TOLERANCE, prepare_model, resolve_precision
 from .outputs import OUTPUT_FILES, annotate_frame, timeline_figure, write_outputs, write_table
 from .video import (MIN_FACE_FRACTION, NO_FACE, Prediction, PredictError,
@@ -32,4 +36,5 @@ __all__ = ["Prediction", "PredictError", "Windows", "plan_windows", "training_sp
            "smooth_probs", "class_names_for", "predict_video", "timeline_figure",
            "annotate_frame", "write_table", "write_outputs", "main", "summary", "PRECISIONS",
            "PROBABILITY_TOLERANCE", "prepare_model", "resolve_precision", "OUTPUT_FILES",
-           "MIN_FACE_FRACTION", "NO_FACE", "probe_fps"]
+           "MIN_FACE_FRACTION", "NO_FACE", "probe_fps", "Confidence", "confidence_summary",
+           "label_counts", "top_probability", "DetectionRun", "detect_every_frame", "miss_runs"]

@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         help="auto: dlib if installed, else centre crop; none: centre crop")
     add("--detect-every", type=int, default=5,
         help="run the detector on every k-th frame, interpolate between")
+    add("--detect-upsample", type=int, default=1,
+        help="dlib doubles each checked frame this often before scanning it (2: finds more "
+             "faces, about four times slower)")
     add("--margin", type=float, default=0.25,
         help="crop margin on each side, as a fraction of the face box")
     add("--fps", type=float, default=None, help="override the video's frame rate")
@@ -106,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
         prediction = predict_video(reader, model, span, stride, consecutive, args.smooth,
                                    args.detector, args.detect_every, args.margin, args.min_face,
                                    names, args.batch_size, args.device, args.fps,
-                                   args.precision, progress=not args.no_progress)
+                                   args.precision, progress=not args.no_progress,
+                                   detect_upsample=args.detect_upsample)
         prediction.checkpoint = str(args.checkpoint)
         paths = write_outputs(prediction, out, reader, args.gif, args.overwrite)
     except (DatasetError, FaceDetectionError, PredictError, CheckpointError) as exc:

@@ -192,7 +192,7 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
                   detect_every: int = 5, margin: float = 0.25, min_face: float = MIN_FACE_FRACTION,
                   class_names: Sequence[str] | None = None, batch_size: int = 4,
                   device: str = "auto", fps: float | None = None, precision: str = "auto",
-                  progress: bool = True) -> Prediction:
+                  progress: bool = True, detect_upsample: int = 1) -> Prediction:
     """Per-window probabilities of ``model`` on the largest face of ``video``.
 
     Windows: :func:`~s2d_lib.predict.windows.plan_windows` (T = ``model.num_frames`` frames
@@ -200,6 +200,7 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
     :func:`~s2d_lib.predict.windows.training_span`). ``smooth``: moving average length in
     windows; ``detector``: ``auto`` / ``dlib`` / ``none`` (centre crop); ``min_face``: the
     fraction of a window's frames that must show the face for it to get an emotion;
+    ``detect_upsample``: dlib's up-sampling of each checked frame (1; 2 finds more faces, slower);
     ``precision``: see :mod:`s2d_lib.predict.engine`. Raises ``DatasetError`` (unreadable video),
     ``FaceDetectionError`` (no face at all) or ``PredictError``, each naming the file.
     """
@@ -224,7 +225,8 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
     precision = resolve_precision(precision, dev)
 
     clock = time.perf_counter()
-    face = track_face(reader, detector, every=detect_every, progress=progress)
+    face = track_face(reader, detector, every=detect_every, progress=progress,
+                      upsample=detect_upsample)
     seconds = {"detection": time.perf_counter() - clock}
     if face.detector != DLIB_NAME:
         margin = 0.0  # the centre square is the crop already; a margin would add black borders

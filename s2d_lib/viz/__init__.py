@@ -19,9 +19,11 @@ Plots and the figures of the paper they correspond to:
   :func:`plot_feature_pca` (MobileFaceNet ``conv_4`` maps, :func:`landmark_feature_maps`),
   :func:`plot_prompts` (each layer's Fovea mask ``softmax(s*z)`` and ``|P|``, from
   :func:`prompt_views`).
-* The Temporal-Modeling Adapter: :func:`plot_temporal_attention` (each layer's frame x frame
-  attention as its deviation from uniform, with :func:`attention_entropy` in the titles, from
-  :func:`prompt_views`).
+* The Temporal-Modeling Adapter: :func:`plot_temporal_attention` (each layer's attention over
+  frames as its row entropy relative to uniform, :func:`tma_entropy` and
+  :func:`attention_entropy`, from :func:`prompt_views`).
+* Reading a saliency map against the face: :func:`face_boxes` (a box around the predicted
+  landmarks), :func:`mass_in_box` (the share of a map's mass inside it).
 * The MAE stage: :func:`plot_mae` (masked inputs, reconstructions and the loss curve of
   :mod:`s2d_lib.mae`), :func:`reconstruction_error`.
 * The 68-point landmark scheme: :func:`plot_landmarks_68` (every point numbered, none overlapping;
@@ -33,6 +35,9 @@ Plots and the figures of the paper they correspond to:
   (:func:`clip_features`, :func:`tsne_embedding`); :func:`plot_confusion` -- the paper's
   confusion matrices, with counts and fractions; :func:`plot_training_curves` (a run's
   ``metrics.json``/``metrics.csv``, :func:`load_metrics`; the EASDL curve is the weighted term).
+* A figure read in numbers: :func:`training_summary` (the curves' selected epoch, warm-up and
+  loss), :func:`confusion_summary` (the weakest and strongest recall, the commonest confusion),
+  :func:`trainable_summary` (what trains in a stage, counted).
 * :class:`Explorer`: an ipywidgets explorer over clips, frames, layers, heads and methods.
 
 The CAMs (``grad-cam``) and the explorer (``ipywidgets``) need the ``notebooks`` extra; they are
@@ -49,30 +54,34 @@ from .architecture import STAGE_COLOURS, plot_architecture
 from .attention import (AttentionRecorder, attention_maps, attention_rollout, cls_attention,
                         plot_attention, plot_attention_heads, plot_rollout)
 from .clip import (ClipOutputs, clip_features, frame_logits, load_metrics, plot_confusion,
-                   plot_timeline, plot_training_curves, plot_tsne, tsne_embedding)
+                   plot_timeline, plot_training_curves, plot_tsne, selected_metric, tsne_embedding)
 from .frames import frame_images, plot_frame_maps, save_figure
 from .comparison import plot_comparison, proportion_interval
+from .face_box import box_masks, face_boxes, mass_in_box
 from .face_landmarks import IBUG_GROUPS, plot_landmarks_68
 from .mae import plot_mae, reconstruction_error
+from .readings import confusion_summary, trainable_summary, training_summary
 from .landmark_views import (PromptViews, attention_entropy, feature_pca_rgb, landmark_feature_maps,
                              plot_feature_channels, plot_feature_pca, plot_landmarks, plot_prompts,
-                             plot_temporal_attention, predict_landmarks, prompt_views)
+                             plot_temporal_attention, predict_landmarks, prompt_views, tma_entropy)
 
 __all__ = [
     "plot_mae", "reconstruction_error",
+    "confusion_summary", "trainable_summary", "training_summary",
     "STAGE_COLOURS", "plot_architecture",
     "AttentionRecorder", "attention_maps", "attention_rollout", "cls_attention", "plot_attention",
     "plot_attention_heads", "plot_rollout",
     "CAM_METHODS", "CAMModel", "clip_cams", "plot_cams", "reshape_transform", "target_layer",
     "ClipOutputs", "clip_features", "frame_logits", "load_metrics", "plot_confusion", "plot_timeline",
-    "plot_training_curves", "plot_tsne", "tsne_embedding",
+    "plot_training_curves", "plot_tsne", "selected_metric", "tsne_embedding",
     "Explorer",
     "frame_images", "plot_frame_maps", "save_figure",
     "plot_comparison", "proportion_interval",
     "IBUG_GROUPS", "plot_landmarks_68",
+    "box_masks", "face_boxes", "mass_in_box",
     "PromptViews", "attention_entropy", "feature_pca_rgb", "landmark_feature_maps", "plot_feature_channels",
     "plot_feature_pca", "plot_landmarks", "plot_prompts", "plot_temporal_attention",
-    "predict_landmarks", "prompt_views",
+    "predict_landmarks", "prompt_views", "tma_entropy",
 ]
 
 #: Names of the optional parts (the ``notebooks`` extra), imported on first use.

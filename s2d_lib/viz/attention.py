@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 from timm.layers import Attention
 from torch import nn
 
-from .frames import HEAT_CMAP, colour_bar, frame_images, plot_frame_maps, save_figure, upsample_maps
+from .frames import HEAT_CMAP, colour_bar, draw_box, frame_images, plot_frame_maps, save_figure, upsample_maps
 
 __all__ = ["AttentionRecorder", "attention_probabilities", "attention_maps", "cls_attention",
            "attention_rollout", "plot_attention", "plot_attention_heads", "plot_rollout",
@@ -133,18 +134,21 @@ def _pick_head(m: torch.Tensor, head: int | None) -> tuple[torch.Tensor, str]:
 
 
 def plot_attention(video: torch.Tensor, maps: torch.Tensor, layer: int = -1, head: int | None = None,
-                   clip: int = 0, save: str | Path | None = None) -> Figure:
-    """Each frame with its class-token attention in ``layer`` (one head, or the mean of heads)."""
+                   clip: int = 0, save: str | Path | None = None, boxes: np.ndarray | None = None
+                   ) -> Figure:
+    """Each frame with its class-token attention in ``layer`` (one head, or the mean of heads);
+    ``boxes`` ``(T, 4)`` outlines each frame's face box (:func:`face_boxes`)."""
     t = video.shape[2]
     m, which = _pick_head(cls_attention(clip_rows(maps[layer], t, clip)), head)
     layer_no = range(len(maps))[layer]
     return plot_frame_maps(video, m, clip, suptitle=f"class-token attention, layer {layer_no}, {which}",
-                           label="attention weight", save=save)
+                           label="attention weight", save=save, boxes=boxes)
 
 
 def plot_attention_heads(video: torch.Tensor, maps: torch.Tensor, frame: int = 0, clip: int = 0,
-                         save: str | Path | None = None) -> Figure:
-    """Grid of one frame's class-token attention: one row per layer, one column per head."""
+                         save: str | Path | None = None, box: np.ndarray | None = None) -> Figure:
+    """Grid of one frame's class-token attention: one row per layer, one column per head, one
+    colour range and its colour bar; ``box`` ``(4,)`` outlines the frame's face box."""
     t = video.shape[2]
     image = frame_images(video, clip)[frame]
     m = cls_attention(maps[:, clip * t + frame])  # (L, heads, g, g)
@@ -159,6 +163,8 @@ def plot_attention_heads(video: torch.Tensor, maps: torch.Tensor, frame: int = 0
             ax = axes[i, h]
             ax.imshow(image)
             im = ax.imshow(up[i, h], cmap=HEAT_CMAP, alpha=0.5, vmin=lo, vmax=hi)
+            if box is not None:
+                draw_box(ax, box, image.shape[:2])
             ax.set_xticks([]), ax.set_yticks([])
             if i == 0:
                 ax.set_title(f"head {h}", fontsize=7)
@@ -170,8 +176,9 @@ def plot_attention_heads(video: torch.Tensor, maps: torch.Tensor, frame: int = 0
 
 
 def plot_rollout(video: torch.Tensor, rollout: torch.Tensor, clip: int = 0,
-                 save: str | Path | None = None) -> Figure:
-    """Each frame with the class token's attention rollout over all layers."""
+                 save: str | Path | None = None, boxes: np.ndarray | None = None) -> Figure:
+    """Each frame with the class token's attention rollout over all layers (``boxes`` as in
+    :func:`plot_attention`)."""
     m = cls_attention(clip_rows(rollout, video.shape[2], clip))
     return plot_frame_maps(video, m, clip, suptitle="attention rollout (class token)",
-                           label="rollout weight", save=save)
+                           label="rollout weight", save=save, boxes=boxes)

@@ -123,8 +123,10 @@ def clip_cams(model: nn.Module, video: torch.Tensor, target_class: int | list[in
 
 
 def plot_cams(video: torch.Tensor, cams: np.ndarray, clip: int = 0, class_name: str | None = None,
-              method: str = "gradcam", save: str | Path | None = None) -> Figure:
-    """Each frame with its class-activation map from :func:`clip_cams`."""
+              method: str = "gradcam", save: str | Path | None = None, boxes: np.ndarray | None = None
+              ) -> Figure:
+    """Each frame with its class-activation map from :func:`clip_cams` (``boxes`` ``(T, 4)``
+    outlines each frame's face box, :func:`face_boxes`)."""
     what = f" for '{class_name}'" if class_name else ""
     return plot_frame_maps(video, cams[clip], clip, suptitle=f"{method}{what}",
-                           label=f"{method} (grad-cam scales each frame to 0-1)", save=save)
+                           label=f"{method} (grad-cam scales each frame to 0-1)", save=save, boxes=boxes)

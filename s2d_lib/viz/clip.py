@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 import torch
+import yaml
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix
@@ -177,14 +178,42 @@ def _weighted_easdl(loss: list[float] | None, weight: list[float] | None
     return [w * v for w, v in zip(weight, loss)], "easdl_weight x train_easdl"
 
 
-def plot_training_curves(run: str | Path | Sequence[dict], save: str | Path | None = None) -> Figure:
+def _warmup_epochs(run: Path) -> float | None:
+    """``warmup_epochs`` of the config saved beside a run's metrics (None without one)."""
+    config = (run if run.is_dir() else run.parent) / "config.yaml"
+    if not config.is_file():
+        return None
+    return yaml.safe_load(config.read_text()).get("warmup_epochs")
+
+
+def selected_metric(run: str | Path) -> str:
+    """``"war"`` or ``"uar"``: the validation metric that picked a run's checkpoint (the trainer
+    selects video runs on UAR and image runs on WAR; its ``results.json`` names it)."""
+    folder = Path(run) if Path(run).is_dir() else Path(run).parent
+    results = folder / "results.json"
+    if results.is_file():
+        record = json.loads(results.read_text())
+        for metric in ("war", "uar"):
+            if f"best_val_{metric}" in record:
+                return metric
+    return "uar"
+
+
+def plot_training_curves(run: str | Path | Sequence[dict], save: str | Path | None = None,
+                         warmup_epochs: float | None = None) -> Figure:
     """Losses, validation WAR/UAR and learning rate per epoch of a run (folder, log file, or the
     ``history`` rows returned by ``s2d_lib.train.train``).
 
-    The EASDL curve is the weighted term ``easdl_weight * train_easdl`` that the total
-    ``train_loss`` contains (``train_loss = train_ce + easdl_weight * train_easdl``): as the weight
-    ramps up the total may rise while the cross-entropy falls, and the plot shows why."""
+    The warm-up (``warmup_epochs``, read from the run's ``config.yaml`` when not given) is shaded
+    on every panel and the learning rate starts from its warm-up value 0; a dotted line marks
+    the epoch the run keeps (the best validation UAR, or WAR for an image run:
+    :func:`selected_metric`). The EASDL curve is the
+    weighted term ``easdl_weight * train_easdl`` that the total ``train_loss`` contains
+    (``train_loss = train_ce + easdl_weight * train_easdl``): as the weight ramps up the total may
+    rise while the cross-entropy falls, and the plot shows why."""
     rows = load_metrics(run) if isinstance(run, (str, Path)) else list(run)
+    if warmup_epochs is None and isinstance(run, (str, Path)):
+        warmup_epochs = _warmup_epochs(Path(run))
     epochs = [r["epoch"] for r in rows]
 
     def series(key: str) -> list[float] | None:
@@ -199,18 +228,34 @@ def plot_training_curves(run: str | Path | Sequence[dict], save: str | Path | No
     easdl = _weighted_easdl(series("train_easdl"), series("easdl_weight"))
     if easdl is not None and any(easdl[0]):
         axes[0].plot(epochs, easdl[0], marker=".", label=easdl[1])
-    axes[0].set_title("loss", fontsize=9)
+    axes[0].set(title="loss", ylabel="loss (train: mean over the epoch)")
     for key, name in (("val_war", "val WAR"), ("val_uar", "val UAR")):
         values = series(key)
         if values is not None:
             axes[1].plot(epochs, [100 * v for v in values], marker=".", label=name)
-    axes[1].set_title("validation accuracy (%)", fontsize=9)
+    axes[1].set(title="validation accuracy", ylabel="accuracy (%)")
+    metric = selected_metric(run) if isinstance(run, (str, Path)) else "uar"
+    chosen = series(f"val_{metric}")
+    if chosen is not None:
+        best = epochs[int(np.argmax(chosen))]
+        name = f"best val {metric.upper()}"
+        for ax in axes[:2]:
+            ax.axvline(best, color="0.3", ls=":", lw=1, label=f"_{name} (epoch {best:g})")
+        axes[1].plot([], [], color="0.3", ls=":", lw=1, label=f"{name}: epoch {best:g}")
     lr = series("lr")
     if lr is not None:
-        axes[2].plot(epochs, lr, marker=".", label="lr")
-    axes[2].set_title("learning rate", fontsize=9)
+        lr_epochs = ([0] + epochs, [0.0] + lr) if warmup_epochs else (epochs, lr)
+        axes[2].plot(*lr_epochs, marker=".", label="lr (top layer, end of epoch)")
+    axes[2].set(title="learning rate", ylabel="learning rate")
     for ax in axes:
+        if warmup_epochs:
+            ax.axvspan(0, warmup_epochs, color="0.9", zorder=0,
+                       label=f"warm-up ({warmup_epochs:g} epoch{'s' if warmup_epochs != 1 else ''})"
+                       if ax is axes[2] else None)
+        ax.set_xlim(0 if warmup_epochs else min(epochs) - 0.2, max(epochs) + 0.2)
         ax.set_xlabel("epoch", fontsize=8)
+        ax.title.set_fontsize(9)
+        ax.yaxis.label.set_fontsize(8)
         ax.tick_params(labelsize=7)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 
 from ..pretrained import MEAN, STD
 
-__all__ = ["frame_images", "upsample_maps", "save_figure", "plot_frame_maps", "colour_bar", "SAVE_DPI",
-           "HEAT_CMAP"]
+__all__ = ["frame_images", "upsample_maps", "save_figure", "plot_frame_maps", "colour_bar", "draw_box",
+           "SAVE_DPI", "HEAT_CMAP"]
 
 #: Resolution of every PNG the toolkit writes.
 SAVE_DPI = 120
@@ -65,9 +65,11 @@ def _scaled(m: np.ndarray) -> np.ndarray:
 def plot_frame_maps(video: torch.Tensor, maps: torch.Tensor | np.ndarray, clip: int = 0,
                     titles: Sequence[str] | None = None, suptitle: str | None = None,
                     alpha: float = 0.5, cmap: str = HEAT_CMAP, save: str | Path | None = None,
-                    label: str = "map value", shared: bool = True) -> Figure:
+                    label: str = "map value", shared: bool = True, boxes: np.ndarray | None = None
+                    ) -> Figure:
     """Filmstrip of clip ``clip`` (top) and each frame with its map ``maps[t]`` overlaid (bottom),
-    with a colour bar labelled ``label``.
+    with a colour bar labelled ``label``; ``boxes`` ``(T, 4)`` (from :func:`face_boxes`) outlines
+    a box on each overlay.
 
     ``maps`` is ``(T, h, w)`` at any resolution; each is resized to the frame. With ``shared``
     (default) every frame uses the clip's common value range, so colours compare across frames
@@ -92,6 +94,8 @@ def plot_frame_maps(video: torch.Tensor, maps: torch.Tensor | np.ndarray, clip: 
         axes[1, i].imshow(frames[i])
         im = axes[1, i].imshow(up[i], cmap=cmap, alpha=alpha, vmin=lo, vmax=hi)
         axes[0, i].set_title(titles[i] if titles else f"t={i}", fontsize=7)
+        if boxes is not None:
+            draw_box(axes[1, i], boxes[i], frames.shape[1:3])
         for ax in axes[:, i]:
             ax.axis("off")
     colour_bar(fig, im, axes[1, :], label)
@@ -108,3 +112,11 @@ def colour_bar(fig: Figure, mappable, axes, label: str):
     # an overlay's alpha would make the bar paler than the colours it explains on a white page
     bar.solids.set_alpha(1.0)
     return bar
+
+
+def draw_box(ax, box, shape: tuple[int, int], colour: str = "cyan") -> None:
+    """Outline ``box`` ``(x0, y0, x1, y1)``, fractions of the frame side, on an image of ``shape`` (H, W)."""
+    h, w = shape
+    x0, y0, x1, y1 = (float(v) for v in box)
+    ax.add_patch(plt.Rectangle((x0 * w - 0.5, y0 * h - 0.5), (x1 - x0) * w, (y1 - y0) * h,
+                               fill=False, lw=0.8, ls="--", color=colour))

@@ -1,7 +1,7 @@
 """What the landmark view and the prompts look like: predicted landmarks, MobileFaceNet ``conv_4``
 feature maps (channel montage, PCA to RGB), each layer's MCP Fovea mask ``softmax(s * z)`` and
-prompt magnitude ``|P|``, and each layer's TMA temporal attention (frame x frame, as its
-deviation from uniform, with its entropy).
+prompt magnitude ``|P|``, and how evenly each layer's TMA attention reads the frames (its
+entropy relative to uniform, per layer).
 
 :func:`prompt_views` records the prompt-side quantities with forward hooks during one forward
 pass; the hooks return nothing (outputs unchanged) and are removed afterwards.
@@ -20,11 +20,11 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from .attention import AttentionRecorder, evaluating
-from .frames import HEAT_CMAP, colour_bar, frame_images, save_figure, upsample_maps
+from .frames import HEAT_CMAP, colour_bar, draw_box, frame_images, save_figure, upsample_maps
 
 __all__ = ["predict_landmarks", "landmark_feature_maps", "feature_pca_rgb", "PromptViews",
            "prompt_views", "plot_landmarks", "plot_feature_channels", "plot_feature_pca",
-           "plot_prompts", "plot_temporal_attention", "attention_entropy"]
+           "plot_prompts", "plot_temporal_attention", "attention_entropy", "tma_entropy"]
 
 
 def predict_landmarks(model: nn.Module, video: torch.Tensor) -> torch.Tensor:
@@ -62,12 +62,15 @@ class PromptViews:
     prompt_magnitude: ``(L, B*T, g, g)``, the L2 norm of the prompt ``P`` at each position.
     temporal_attention: ``(L, B, heads, T, T)``, TMA attention over frames averaged over positions.
     logits: ``(B, K)`` of the same pass.
+    temporal_entropy: ``(L, B, heads)``, the mean entropy of the TMA attention's rows (one per
+    position and query frame) over ``log T`` (:func:`attention_entropy`); None when not recorded.
     """
 
     fovea: torch.Tensor
     prompt_magnitude: torch.Tensor
     temporal_attention: torch.Tensor
     logits: torch.Tensor
+    temporal_entropy: torch.Tensor | None = None
 
 
 def prompt_views(model: nn.Module, video: torch.Tensor,
@@ -98,11 +101,16 @@ def prompt_views(model: nn.Module, video: torch.Tensor,
     b, t = video.shape[0], video.shape[2]
     if t == 1:  # a single frame attends to itself with weight 1 (the adapter skips the call)
         tma = torch.ones(len(blocks), b, blocks[0].TMA.T_Adapter.attn.num_heads, 1, 1)
+        entropy = torch.ones(tma.shape[:3])
     else:
-        # T-Adapter sequences are (B*N, T, C): average the per-position attention over N positions.
+        # T-Adapter sequences are (B*N, T, C): average the per-position attention over N positions,
+        # and each row's entropy before that average (an average of sharp rows looks uniform).
         tma = temporal.stacked()
-        tma = tma.view(len(blocks), b, -1, *tma.shape[2:]).mean(2)
-    return PromptViews(torch.stack(fovea).cpu(), torch.stack(magnitude).cpu(), tma.cpu(), logits.cpu())
+        tma = tma.view(len(blocks), b, -1, *tma.shape[2:])
+        entropy = attention_entropy(tma).mean(2)
+        tma = tma.mean(2)
+    return PromptViews(torch.stack(fovea).cpu(), torch.stack(magnitude).cpu(), tma.cpu(), logits.cpu(),
+                       entropy.cpu())
 
 
 def _scatter_landmarks(ax, image: np.ndarray, points: np.ndarray) -> None:
@@ -114,13 +122,16 @@ def _scatter_landmarks(ax, image: np.ndarray, points: np.ndarray) -> None:
 
 
 def plot_landmarks(video: torch.Tensor, landmarks: torch.Tensor, clip: int = 0,
-                   save: str | Path | None = None) -> Figure:
-    """Each frame with its predicted 68 landmarks (from :func:`predict_landmarks`)."""
+                   save: str | Path | None = None, boxes: np.ndarray | None = None) -> Figure:
+    """Each frame with its predicted 68 landmarks (from :func:`predict_landmarks`); ``boxes``
+    ``(T, 4)`` outlines each frame's face box (:func:`face_boxes`)."""
     frames = frame_images(video, clip)
     pts = landmarks[clip].detach().float().cpu().numpy()
     fig, axes = plt.subplots(1, len(frames), figsize=(1.6 * len(frames), 1.9), squeeze=False)
     for i, ax in enumerate(axes[0]):
         _scatter_landmarks(ax, frames[i], pts[i])
+        if boxes is not None:
+            draw_box(ax, boxes[i], frames.shape[1:3])
         ax.set_title(f"t={i}", fontsize=7)
     fig.suptitle("predicted 68 landmarks", fontsize=8)
     fig.tight_layout()
@@ -129,19 +140,23 @@ def plot_landmarks(video: torch.Tensor, landmarks: torch.Tensor, clip: int = 0,
 
 def plot_feature_channels(features: torch.Tensor, channels: int = 16, save: str | Path | None = None
                           ) -> Figure:
-    """Montage of the ``channels`` most active maps of one frame's landmark view ``(C, g, g)``."""
+    """Montage of the ``channels`` most active maps (largest mean ``|activation|``) of one frame's
+    landmark view ``(C, g, g)``, on one colour range with its colour bar, so that channels
+    compare."""
     f = features.detach().float().cpu().numpy()
     order = np.abs(f).reshape(len(f), -1).mean(1).argsort()[::-1][:channels]
     cols = int(np.ceil(np.sqrt(len(order))))
     rows = int(np.ceil(len(order) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols + 0.9, 1.2 * rows), squeeze=False,
+                             layout="constrained")
+    lo, hi = float(f[order].min()), float(f[order].max())
     for ax in axes.flat:
         ax.axis("off")
     for ax, c in zip(axes.flat, order):
-        ax.imshow(f[c], cmap="viridis")
+        im = ax.imshow(f[c], cmap="viridis", vmin=lo, vmax=hi)
         ax.set_title(f"ch {c}", fontsize=6)
+    colour_bar(fig, im, axes, "conv_4 activation")
     fig.suptitle("landmark view (MobileFaceNet conv_4), most active channels", fontsize=8)
-    fig.tight_layout()
     return save_figure(fig, save)
 
 
@@ -200,42 +215,40 @@ def attention_entropy(attention: torch.Tensor) -> torch.Tensor:
     return (entropy / np.log(t)).float()
 
 
-def plot_temporal_attention(views: PromptViews, clip: int = 0, head: int | None = None,
-                            save: str | Path | None = None, limit: float | None = None,
-                            columns: int = 6) -> Figure:
-    """Each layer's TMA attention between frames (rows: query frame, columns: key frame), drawn as
-    its deviation from uniform attention, ``a - 1/T``, on a diverging scale centred at 0 (white:
-    uniform; red: more weight than uniform; blue: less); each title gives the layer's mean row
-    entropy relative to uniform (1.000 = uniform).
+def tma_entropy(views: PromptViews, clip: int = 0, head: int | None = None) -> torch.Tensor:
+    """Per layer ``(L,)``: the TMA attention's mean row entropy over ``log T`` for clip ``clip``
+    (mean of heads, or one ``head``), 1 = uniform. Without recorded row entropies, the entropy of
+    the position-averaged map (an upper bound: averaging rows makes them more even)."""
+    if views.temporal_entropy is None:
+        tma = views.temporal_attention[:, clip].float()
+        return attention_entropy(tma.mean(1) if head is None else tma[:, head])
+    entropy = views.temporal_entropy[:, clip].float()
+    return entropy.mean(1) if head is None else entropy[:, head]
 
-    One colour range serves all layers: ``±limit``, by default the largest deviation but at least
-    ``1/(2T)``, so that a nearly uniform layer stays pale instead of having its noise stretched
-    to full colour. Layers wrap after ``columns`` panels.
-    """
-    tma = views.temporal_attention[:, clip].float()  # (L, heads, T, T)
-    tma = tma.mean(1) if head is None else tma[:, head]
-    layers, t = len(tma), tma.shape[-1]
-    deviation = (tma - 1.0 / t).numpy()
-    limit = limit if limit is not None else max(float(np.abs(deviation).max()), 0.5 / t)
-    entropy = attention_entropy(tma)
-    cols = min(layers, columns)
-    rows = -(-layers // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols + 1.0, 2.1 * rows + 0.5), squeeze=False,
-                             layout="constrained")
-    ticks = range(0, t, max(1, t // 4))
-    for i, ax in enumerate(axes.flat):
-        if i >= layers:
-            ax.axis("off")
-            continue
-        im = ax.imshow(deviation[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(f"layer {i}: H/H_unif {float(entropy[i]):.3f}", fontsize=7)
-        ax.set_xticks(ticks), ax.set_yticks(ticks)
-        ax.tick_params(labelsize=6)
-        if i % cols == 0:
-            ax.set_ylabel("query frame", fontsize=6)
-        if i >= layers - cols:
-            ax.set_xlabel("key frame", fontsize=6)
-    colour_bar(fig, im, axes, f"attention - 1/T (uniform = {1 / t:.3f})")
-    which = "mean of heads" if head is None else f"head {head}"
-    fig.suptitle(f"TMA temporal attention minus uniform, T={t} frames ({which})", fontsize=8)
+
+def plot_temporal_attention(views: PromptViews, clip: int = 0, head: int | None = None,
+                            save: str | Path | None = None) -> Figure:
+    """How evenly each layer's TMA attention reads the frames: one bar per layer, the attention
+    rows' mean entropy over ``log T`` (:func:`tma_entropy`; 1 = uniform, every frame read alike,
+    so the T-Adapter averages its values over time; 0 = each frame reads one frame), each bar
+    labelled with its value, one dot per head (with ``head=None``) and a dashed line at the
+    uniform level."""
+    entropy = tma_entropy(views, clip, head).numpy()
+    layers, t = len(entropy), views.temporal_attention.shape[-1]
+    fig, ax = plt.subplots(figsize=(0.7 * layers + 2.6, 2.8), layout="constrained")
+    bars = ax.bar(range(layers), entropy, color="tab:blue", width=0.6,
+                  label="mean of heads" if head is None else f"head {head}")
+    ax.bar_label(bars, [f"{v:.4f}" for v in entropy], fontsize=6, padding=2)
+    if head is None and views.temporal_entropy is not None:
+        per_head = views.temporal_entropy[:, clip].float().numpy()  # (L, heads)
+        for i, values in enumerate(per_head):
+            ax.scatter(np.full(len(values), i), values, s=6, color="black", zorder=3,
+                       label="one head" if i == 0 else None)
+    ax.axhline(1.0, color="tab:red", ls="--", lw=1, label="uniform (1/T each)")
+    ax.set_ylim(0, 1.15)
+    ax.set_xticks(range(layers), [f"layer {i}" for i in range(layers)], fontsize=7)
+    ax.set_ylabel("entropy / log T", fontsize=7)
+    ax.tick_params(axis="y", labelsize=6)
+    ax.legend(fontsize=6, loc="lower right")
+    ax.set_title(f"TMA attention over T={t} frames: row entropy per layer (1 = uniform)", fontsize=8)
     return save_figure(fig, save)

@@ -1,0 +1,144 @@
+"""The claims' training budget, chosen on validation before any test number is read
+(``results/claims_plan.md``, section 1): ``python -m s2d_course.claims_budget`` writes
+``results/claims_budget.json``, and :class:`~s2d_course.claims_setup.Budget`'s defaults are its
+choice (a test holds them together).
+
+* **Static**: for seed 0, the landmark-view arm and the no-landmark control (all labels) are
+  trained at each budget of :data:`STATIC_GRID` (epochs x steps, base rate), smallest first. The
+  chosen budget is the smallest at which (a) the control's best validation UAR reaches the pixel
+  logistic regression's validation UAR (trained on the same images) and (b) the landmark arm's
+  best validation epoch is not its last one (it has converged).
+* **Video**: from the chosen static checkpoint, the TMA arm at each budget of :data:`VIDEO_GRID`;
+  the smallest whose best validation epoch is not the last.
+
+A budget that meets no rule is reported as such and the largest is taken.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from s2d_lib.logs import show_logs
+
+from . import paths
+from .claims_setup import CLAIMS, Budget, Setup, build_world, train_run
+
+__all__ = ["STATIC_GRID", "VIDEO_GRID", "BUDGET_FILE", "calibrate_budget", "pixel_validation"]
+
+BUDGET_FILE = paths.RESULTS / "claims_budget.json"
+#: (epochs, steps per epoch, base rate) of the static stage, by total steps.
+STATIC_GRID = ((6, 40, 1e-3), (6, 40, 5e-4), (8, 50, 1e-3), (8, 50, 5e-4), (10, 60, 5e-4))
+#: (epochs, steps per epoch) of the video stage.
+VIDEO_GRID = ((4, 14), (6, 14), (8, 14))
+
+
+def pixel_validation(setup: Setup, seed: int = 0, side: int = 32) -> dict:
+    """The pixel logistic regression (grey ``side`` x ``side``, the control's bar of
+    :func:`s2d_course.claims.pixel_baselines`) trained on the training images of ``seed``'s
+    static run and scored on its validation images (UAR, WAR)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    from s2d_lib.data.static import RAFDB
+    from s2d_lib.splits import train_val_indices
+
+    from .synthetic.calibration import _grey, _scores
+
+    train = RAFDB(setup.dataset("RAF-DB"), "train", image_size=64)
+    cfg = setup.static_config({}, seed)
+    x = np.stack([_grey(train.image_path(n), side) for n, _ in train.samples])
+    y = np.array(train.labels)
+    idx, val = train_val_indices(y.tolist(), cfg.val_fraction, 1.0, seed)
+    with threadpool_limits(1):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
+        pred = model.fit(x[idx], y[idx]).predict(x[val])
+    return _scores(y[val], pred)
+
+
+def _static(setup: Setup, epochs: int, steps: int, lr: float) -> dict:
+    budget = replace(setup.budget, static_epochs=epochs, static_steps=steps, static_lr=lr)
+    trial = replace(setup, budget=budget, runs=setup.runs / "budget" / f"static-{epochs}x{steps}-lr{lr:g}",
+                    _data=setup._data)
+    claim, out = CLAIMS["landmark_view"], {}
+    for arm in ("landmark view", "no landmark branch"):
+        cfg = trial.config(claim, arm, 1.0, 0)
+        run = train_run(trial, cfg)
+        validation = run["moved"]["validation"]
+        out[arm] = {"best_val_uar": max(_history(cfg)), "best_is_last": validation["best_is_last"],
+                    "best_epoch": validation["best_epoch"], "seconds": run["seconds"]}
+    return out
+
+
+def _history(cfg) -> list[float]:
+    return [row["val_uar"] for row in json.loads((cfg.run_dir / "metrics.json").read_text())]
+
+
+def _video(setup: Setup, static: Setup, epochs: int, steps: int) -> dict:
+    budget = replace(setup.budget, video_epochs=epochs, video_steps=steps)
+    trial = replace(setup, budget=budget, runs=setup.runs / "budget" / f"video-{epochs}x{steps}",
+                    _data=setup._data)
+    cfg = trial.config(CLAIMS["temporal_attention"], "TMA attention over frames", 1.0, 0)
+    cfg = replace(cfg, init=str(static.static_checkpoint(0)))
+    run = train_run(trial, cfg)
+    validation = run["moved"]["validation"]
+    return {"best_val_uar": max(validation["curve"]), "best_is_last": validation["best_is_last"],
+            "best_epoch": validation["best_epoch"], "seconds": run["seconds"]}
+
+
+def calibrate_budget(setup: Setup, path: Path = BUDGET_FILE) -> dict:
+    """Run the grids (module docstring), choose, and write ``path``."""
+    pixels = pixel_validation(setup)
+    static, chosen = [], None
+    for epochs, steps, lr in STATIC_GRID:
+        row = {"epochs": epochs, "steps": steps, "lr": lr, **_static(setup, epochs, steps, lr)}
+        row["control_reaches_pixels"] = row["no landmark branch"]["best_val_uar"] >= pixels["uar"]
+        row["converged"] = not row["landmark view"]["best_is_last"]
+        static.append(row)
+        print(json.dumps(row), flush=True)
+        if row["control_reaches_pixels"] and row["converged"]:
+            chosen = row
+            break
+    met = chosen is not None
+    chosen = chosen or static[-1]
+    static_setup = replace(setup, budget=replace(
+        setup.budget, static_epochs=chosen["epochs"], static_steps=chosen["steps"],
+        static_lr=chosen["lr"]), runs=setup.runs / "budget" /
+        f"static-{chosen['epochs']}x{chosen['steps']}-lr{chosen['lr']:g}", _data=setup._data)
+    video, video_choice = [], None
+    for epochs, steps in VIDEO_GRID:
+        row = {"epochs": epochs, "steps": steps, **_video(setup, static_setup, epochs, steps)}
+        video.append(row)
+        print(json.dumps(row), flush=True)
+        if not row["best_is_last"]:
+            video_choice = row
+            break
+    video_met = video_choice is not None
+    video_choice = video_choice or video[-1]
+    result = {"pixel_validation": pixels, "static_grid": static, "video_grid": video,
+              "static": {k: chosen[k] for k in ("epochs", "steps", "lr")}, "static_rule_met": met,
+              "video": {k: video_choice[k] for k in ("epochs", "steps")}, "video_rule_met": video_met}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.claims_budget",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=BUDGET_FILE)
+    args = parser.parse_args(argv)
+    show_logs(stream=sys.stderr)
+    setup = Setup(budget=Budget())
+    build_world(setup)
+    return calibrate_budget(setup, args.out)
+
+
+if __name__ == "__main__":
+    main()
