@@ -199,6 +199,18 @@ def selected_metric(run: str | Path) -> str:
     return "uar"
 
 
+def _mark_selected(axes, rows: Sequence[dict], metric: str) -> None:
+    """A dotted line at the epoch with the best validation ``metric`` on the loss and accuracy
+    panels, named in the accuracy panel's legend."""
+    if any(f"val_{metric}" not in r for r in rows):
+        return
+    best = max(rows, key=lambda r: r[f"val_{metric}"])["epoch"]
+    name = f"best val {metric.upper()}"
+    for ax in axes[:2]:
+        ax.axvline(best, color="0.3", ls=":", lw=1, label=f"_{name} (epoch {best:g})")
+    axes[1].plot([], [], color="0.3", ls=":", lw=1, label=f"{name}: epoch {best:g}")
+
+
 def plot_training_curves(run: str | Path | Sequence[dict], save: str | Path | None = None,
                          warmup_epochs: float | None = None) -> Figure:
     """Losses, validation WAR/UAR and learning rate per epoch of a run (folder, log file, or the
@@ -234,14 +246,7 @@ def plot_training_curves(run: str | Path | Sequence[dict], save: str | Path | No
         if values is not None:
             axes[1].plot(epochs, [100 * v for v in values], marker=".", label=name)
     axes[1].set(title="validation accuracy", ylabel="accuracy (%)")
-    metric = selected_metric(run) if isinstance(run, (str, Path)) else "uar"
-    chosen = series(f"val_{metric}")
-    if chosen is not None:
-        best = epochs[int(np.argmax(chosen))]
-        name = f"best val {metric.upper()}"
-        for ax in axes[:2]:
-            ax.axvline(best, color="0.3", ls=":", lw=1, label=f"_{name} (epoch {best:g})")
-        axes[1].plot([], [], color="0.3", ls=":", lw=1, label=f"{name}: epoch {best:g}")
+    _mark_selected(axes, rows, selected_metric(run) if isinstance(run, (str, Path)) else "uar")
     lr = series("lr")
     if lr is not None:
         lr_epochs = ([0] + epochs, [0.0] + lr) if warmup_epochs else (epochs, lr)
