@@ -250,11 +250,11 @@ def summarise(raw: dict, budget: Budget, world: dict) -> dict:
 
 def load_claims(path: str | Path = RESULTS) -> dict:
     """The measured claims (``results/claims.json``); a missing file is an error: measuring them
-    is ``make claims`` (about 45 minutes on two CPU cores), never a side effect of reading."""
+    is ``make claims`` (about 80 minutes on two CPU cores), never a side effect of reading."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no measured claims; run `make claims` (python -m "
-                                "s2d_course.claims, about 45 minutes on two CPU cores) first")
+                                "s2d_course.claims, about 80 minutes on two CPU cores) first")
     return json.loads(path.read_text())
 
 

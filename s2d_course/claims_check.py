@@ -28,7 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
-from s2d_lib.config import VIDEO_DATASETS, TrainConfig
+from s2d_lib.config import TrainConfig
+from s2d_lib.metrics import selected_epoch, selection_metric
 
 from . import float_path, paths
 from .claims_setup import CLAIMS, train_run
@@ -63,8 +64,7 @@ def run_statistics(setup, kind: str, seed: int) -> dict:
     cfg = _config(setup, kind, seed)
     result = train_run(setup, cfg)
     history = json.loads((cfg.run_dir / "metrics.json").read_text())
-    select = "val_uar" if cfg.dataset in VIDEO_DATASETS else "val_war"  # as the trainer selects
-    best = max(history, key=lambda row: (row[select], -row["epoch"]))
+    best = selected_epoch(history, selection_metric(cfg.dataset))
     out = {"seed": seed, "train_loss": history[-1]["train_loss"], "val_loss": best["val_loss"],
            "uar": result["uar"], "war": result["war"], "n": result["n"]}
     if kind == "video":
@@ -97,17 +97,23 @@ def _band(name: str, values: Sequence[float]) -> tuple[float, float]:
     return band(values)
 
 
-def check(calibration: dict, setup, kinds: Sequence[str] = tuple(CHECKED)) -> list[str]:
+def check(calibration: dict, setup, kinds: Sequence[str] = tuple(CHECKED),
+          exact: bool | None = None) -> list[str]:
     """Re-train seed 0 of the ``kinds`` reference runs in ``setup.runs`` and compare with
-    ``calibration``; returns the problems (empty: the check passed)."""
-    exact = (calibration["machine"] == float_path.describe()
-             and calibration["landmarks_sha256"] == file_sha256(setup.landmarks)
-             and calibration.get("mae_sha256") == file_sha256(setup.mae))
-    print("claims check: " + ("the float path and landmark network that wrote the calibration: "
-                              "seed 0 must repeat exactly" if exact else
-                              f"another float path or landmark network than the calibration's "
-                              f"({calibration['machine']['cpu']}, {calibration['machine']['kernels']}): "
-                              "each statistic must fall within the 99 % band of the calibration seeds"),
+    ``calibration``; returns the problems (empty: the check passed).
+
+    ``exact`` (default: whether the float path, landmark network and MAE backbone are the
+    calibration's) asks for seed 0's bits; ``exact=False`` asks for the seeds' band wherever it
+    runs, as on another CPU type."""
+    same = (calibration["machine"] == float_path.describe()
+            and calibration["landmarks_sha256"] == file_sha256(setup.landmarks)
+            and calibration.get("mae_sha256") == file_sha256(setup.mae))
+    exact = same if exact is None else exact
+    where = ("the float path and landmark network that wrote the calibration" if same else
+             f"another float path or landmark network than the calibration's "
+             f"({calibration['machine']['cpu']}, {calibration['machine']['kernels']})")
+    print(f"claims check: {where}: " + ("seed 0 must repeat exactly" if exact else "each statistic "
+                                        "must fall within the 99 % band of the calibration seeds"),
           flush=True)
     problems = []
     for kind in kinds:

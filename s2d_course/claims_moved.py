@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from torch.utils.data import Dataset
 
-from s2d_lib.config import VIDEO_DATASETS, TrainConfig
+from s2d_lib.config import TrainConfig
+from s2d_lib.metrics import selected_epoch, selection_metric
 
 __all__ = ["what_moved", "validation_curve", "fovea_sharpness", "tma_change"]
 
@@ -16,11 +17,12 @@ __all__ = ["what_moved", "validation_curve", "fovea_sharpness", "tma_change"]
 def validation_curve(cfg: TrainConfig, history: list[dict]) -> dict:
     """The selection metric per epoch, the selected epoch, and whether it is the last one (a run
     whose best epoch is its last may not have converged)."""
-    select = "val_uar" if cfg.dataset in VIDEO_DATASETS else "val_war"
-    curve = [row[select] for row in history if select in row]
+    select = f"val_{selection_metric(cfg.dataset)}"
+    validated = [row for row in history if select in row]
+    curve = [row[select] for row in validated]
     if not curve:
         return {"metric": select, "curve": [], "best_epoch": None, "best_is_last": None}
-    best = int(np.argmax(curve))  # the first of equal bests, as the trainer keeps it
+    best = validated.index(selected_epoch(validated, select[4:]))
     return {"metric": select, "curve": curve, "best_epoch": best + 1,
             "best_is_last": best == len(curve) - 1,
             "train_loss": [row["train_loss"] for row in history]}

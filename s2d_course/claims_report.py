@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["claims_table", "write_readme_table", "describe_claim", "describe_attention",
            "verdict", "slope_verdict", "predictions_table", "claim_reading", "world_table",
-           "readme_is_current", "PAPER_EFFECTS"]
+           "run_time", "readme_is_current", "PAPER_EFFECTS"]
 
 
 #: What the paper reports for each claim's part (full-size model, real datasets), in words: our
@@ -94,6 +94,22 @@ def world_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_time(result: dict) -> str:
+    """How long ``make claims`` took to write ``result``, on which machine, whether it built the
+    worlds, and what the shipped MAE backbone took to train (re-trained only when it is missing)."""
+    machine = result["machine"]
+    status = {s for folder in result["world"]["status"].values() for s in folder.values()}
+    world = ("building every world" if status == {"built"} else
+             "reusing the worlds on disk" if status == {"reused"} else "building some worlds")
+    mae = result["world"].get("mae", {})
+    text = (f"Measured on {machine['cpu']} ({machine['threads']} threads, {machine['kernels']} "
+            f"kernels): `make claims` took {result['seconds'] / 60:.1f} min, {world}")
+    if mae.get("seconds"):
+        text += (f"; the MAE backbone ships in `trained/mae_claims2/` (training it took "
+                 f"{mae['seconds'] / 60:.1f} min on the machine that made it)")
+    return text + ". Another CPU type takes another time.\n"
+
+
 def _readme_blocks(result: dict) -> dict[str, str]:
     from .claims_setup import CLAIMS
 
@@ -101,7 +117,8 @@ def _readme_blocks(result: dict) -> dict[str, str]:
                              + claim_reading(result, name)
                              for name in result["claims"] if name in CLAIMS)
     return {"claims-table": claims_table(result), "claims-predictions": predictions_table(result),
-            "claims-world": world_table(result), "claims-readings": readings + "\n"}
+            "claims-world": world_table(result), "claims-readings": readings + "\n",
+            "claims-time": run_time(result)}
 
 
 def _block(name: str) -> re.Pattern:
@@ -111,7 +128,7 @@ def _block(name: str) -> re.Pattern:
 def write_readme_table(result: dict, readme: str | Path) -> None:
     """Write the claims' generated blocks into the README, each between its markers
     (``<!-- claims-table -->`` ... ``<!-- /claims-table -->``; also ``claims-predictions``,
-    ``claims-world`` and ``claims-readings``)."""
+    ``claims-world``, ``claims-readings`` and ``claims-time``)."""
     path = Path(readme)
     text = path.read_text()
     for name, block in _readme_blocks(result).items():

@@ -1,5 +1,6 @@
 """Evaluation metrics of DFER: WAR (accuracy), UAR (mean per-class recall), per-class recall and
-the confusion matrix (scikit-learn), and the averaging of softmax scores over test views."""
+the confusion matrix (scikit-learn), the averaging of softmax scores over test views, and which
+epoch a run keeps (:func:`selection_metric`, :func:`selected_epoch`)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -8,7 +9,27 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
 
-__all__ = ["classification_metrics", "average_views", "format_metrics"]
+__all__ = ["classification_metrics", "average_views", "format_metrics", "selection_metric",
+           "selected_epoch"]
+
+
+def selection_metric(dataset: str) -> str:
+    """``"uar"`` or ``"war"``: the validation metric that selects a run's checkpoint. Video
+    datasets (imbalanced, reported by UAR first) select on UAR, image datasets on WAR."""
+    from .config import VIDEO_DATASETS
+
+    return "uar" if dataset in VIDEO_DATASETS else "war"
+
+
+def selected_epoch(history: Sequence[dict], metric: str) -> dict | None:
+    """The epoch row a run keeps: the first with the best ``val_<metric>`` (a later epoch that
+    only ties does not replace it, as in the trainer); ``None`` when no epoch was validated."""
+    key = f"val_{metric}"
+    best = None
+    for row in history:
+        if key in row and (best is None or row[key] > best[key]):
+            best = row
+    return best
 
 
 def average_views(logits: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 from .checkpoints import CheckpointError, read_state_dict, save_checkpoint, split_landmark_stream
-from .config import VIDEO_DATASETS, TrainConfig
+from .config import TrainConfig
 from .data.samplers import BalancedSampler
 from .devices import resolve_device
 from .distributed import ReleaseOutputs, all_gather, setup_distributed
@@ -37,7 +37,7 @@ from .build import build_model
 from .easdl import EmotionAnchors, easdl_loss, easdl_weight, parse_ramp
 from .evaluate import as_video, evaluate, single_view, unpack
 from .landmark_cache import WithLandmarks, landmark_cache, landmark_hash
-from .metrics import format_metrics
+from .metrics import format_metrics, selection_metric
 from .mixup import ClipMixup
 from .model import S2D
 from .optim import param_groups
@@ -88,7 +88,7 @@ class Trainer:
             self.net = DistributedDataParallel(
                 self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.epoch, self.step, self.best, self.history = 0, 0, -math.inf, []
-        self.select = "uar" if cfg.dataset in VIDEO_DATASETS else "war"
+        self.select = selection_metric(cfg.dataset)
 
     # ---- data
     def _build_data(self) -> None:

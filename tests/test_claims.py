@@ -141,6 +141,7 @@ def test_a_control_that_did_not_train_is_not_a_comparison():
 
 
 @pytest.mark.slow
+@pytest.mark.once  # what the engine writes, not what it measures
 def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
     """Two seeds of every arm of a static and a video claim on a small world (random landmark
     network and MAE backbone): the results the course reads, the table and the figure."""
@@ -240,6 +241,19 @@ def test_readme_claims_table_is_the_committed_results(tmp_path):
 
     stale = readme_is_current(result, claims.paths.REPO / "README.md")
     assert not stale, f"{stale}: run python -m s2d_course.claims --readme README.md"
+
+
+def test_the_run_time_names_the_machine_and_what_was_built():
+    from s2d_course.claims_report import run_time
+
+    result = {"seconds": 4905.0, "machine": {"cpu": "Some CPU", "threads": 2, "kernels": "AVX2"},
+              "world": {"status": {"base": {"RAF-DB": "built", "DFEW": "built"},
+                                   "apex50": {"DFEW": "built"}}, "mae": {"seconds": 852.0}}}
+    text = run_time(result)
+    assert "Some CPU (2 threads, AVX2 kernels)" in text and "81.8 min, building every world" in text
+    assert "training it took 14.2 min" in text
+    result["world"]["status"]["apex50"]["DFEW"] = "reused"
+    assert "building some worlds" in run_time(result)
 
 
 def test_load_claims_never_starts_a_run(tmp_path, monkeypatch):

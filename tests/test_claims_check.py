@@ -37,6 +37,7 @@ def mini_setup(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the same float path twice, then a band: true on every path
 def test_the_check_repeats_exactly_here_and_within_the_band_elsewhere(mini_setup):
     setup, tmp = mini_setup
     calibration = claims_check.calibrate(setup, seeds=2, path=tmp / "calibration.json")
@@ -82,21 +83,25 @@ def test_the_reference_runs_train_as_calibrated(reference):
 
 
 @pytest.mark.slow
+@pytest.mark.once
 def test_a_broken_landmark_view_fails_the_check(reference, tmp_path, all_threads):
     """An untrained landmark network (its view carries no landmarks) leaves the static reference
-    run's losses far outside the calibration band."""
+    run's losses far outside the calibration band (the band, as on another CPU type: on the
+    calibration's own float path any change of a bit would fail)."""
     setup, calibration, _ = reference
     torch.manual_seed(1)
     broken = save_checkpoint(MobileFaceNet(64), tmp_path / "untrained.safetensors")
     problems = claims_check.check(calibration, replace(setup, landmarks=broken, runs=tmp_path / "runs"),
-                                  kinds=("static",))
+                                  kinds=("static",), exact=False)
     assert any("train_loss" in p for p in problems) and any("val_loss" in p for p in problems)
 
 
 @pytest.mark.slow
+@pytest.mark.once
 def test_a_frozen_tma_fails_the_check(reference, tmp_path, monkeypatch, all_threads):
     """TMAs that never train (their weights left out of the optimiser) are caught by how far the
-    TMA weights moved; the video run starts from the reference static run."""
+    TMA weights moved, outside the seeds' band; the video run starts from the reference static
+    run."""
     import shutil
 
     from s2d_lib import trainer
@@ -115,7 +120,8 @@ def test_a_frozen_tma_fails_the_check(reference, tmp_path, monkeypatch, all_thre
         return model
 
     monkeypatch.setattr(trainer, "build_model", frozen_tma)
-    problems = claims_check.check(calibration, replace(setup, runs=tmp_path), kinds=("video",))
+    problems = claims_check.check(calibration, replace(setup, runs=tmp_path), kinds=("video",),
+                                  exact=False)
     assert any("tma_change" in p for p in problems)
 
 

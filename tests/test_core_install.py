@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+#: The float path changes nothing here (what imports and runs without the extras): CI's second pass leaves it out.
+pytestmark = pytest.mark.once
+
 REPO = Path(__file__).resolve().parents[1]
 #: What the extras bring (notebooks, face) and the core must never need.
 EXTRAS = ("ipywidgets", "pytorch_grad_cam", "jupyterlab", "nbformat", "nbclient", "dlib")
@@ -42,6 +45,7 @@ from s2d_lib.splits import DataSplits
 from s2d_lib.trainer import fit
 import s2d_lib.viz  # the core plots import without the extras
 import s2d_course.claims  # the claims engine too
+
 
 torch.manual_seed(0)
 out = Path(tempfile.mkdtemp())

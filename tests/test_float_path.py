@@ -52,6 +52,7 @@ print(float_path.describe()["kernels"], hashlib.sha256(b"".join(p.detach().numpy
 
 
 @pytest.mark.slow
+@pytest.mark.once  # it runs both float paths itself
 def test_the_other_cpu_mode_changes_the_rounding_of_training():
     """Three optimiser steps of the tiny video model: the same bits twice on this machine's own
     path, other bits on the other CPU's path (which is what makes the mode a real test)."""

@@ -6,7 +6,8 @@ import pytest
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from s2d_lib.metrics import average_views, classification_metrics, format_metrics
+from s2d_lib.metrics import (average_views, classification_metrics, format_metrics,
+                             selected_epoch, selection_metric)
 
 
 def test_hand_computed_case():
@@ -47,3 +48,15 @@ def test_average_views_averages_softmax_not_logits():
     expected = (torch.tensor([10.0, 0.0]).softmax(0) + torch.tensor([0.0, 1.0]).softmax(0)) / 2
     torch.testing.assert_close(probs[0], expected)
     assert average_views(logits[:, 0]).shape == (1, 2)
+
+
+def test_the_kept_epoch_is_the_first_best_on_the_dataset_s_metric():
+    assert selection_metric("DFEW") == selection_metric("MAFW") == "uar"
+    assert selection_metric("RAF-DB") == selection_metric("AffectNet") == "war"
+    history = [{"epoch": 1, "train_loss": 2.0},  # not validated
+               {"epoch": 2, "val_uar": 0.4, "val_war": 0.9},
+               {"epoch": 3, "val_uar": 0.6, "val_war": 0.5},
+               {"epoch": 4, "val_uar": 0.6, "val_war": 0.95}]  # ties on UAR: the earlier stays
+    assert selected_epoch(history, "uar")["epoch"] == 3
+    assert selected_epoch(history, "war")["epoch"] == 4
+    assert selected_epoch(history[:1], "uar") is None

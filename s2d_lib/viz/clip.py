@@ -17,7 +17,7 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix
 from torch import nn
 
-from ..metrics import average_views
+from ..metrics import average_views, selected_epoch
 from ..progress import progress_bar
 from .attention import evaluating
 from .frames import frame_images, save_figure
@@ -204,7 +204,7 @@ def _mark_selected(axes, rows: Sequence[dict], metric: str) -> None:
     panels, named in the accuracy panel's legend."""
     if any(f"val_{metric}" not in r for r in rows):
         return
-    best = max(rows, key=lambda r: r[f"val_{metric}"])["epoch"]
+    best = selected_epoch(rows, metric)["epoch"]
     name = f"best val {metric.upper()}"
     for ax in axes[:2]:
         ax.axvline(best, color="0.3", ls=":", lw=1, label=f"_{name} (epoch {best:g})")

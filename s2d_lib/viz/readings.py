@@ -18,6 +18,7 @@ import timm
 import torch
 from sklearn.metrics import confusion_matrix
 
+from ..metrics import selected_epoch
 from ..model import set_trainable
 
 from .clip import _warmup_epochs, load_metrics, selected_metric
@@ -31,7 +32,7 @@ def training_summary(run: str | Path) -> str:
     rows = load_metrics(run)
     metric = selected_metric(run)
     key = f"val_{metric}"
-    best = max(rows, key=lambda r: r.get(key, float("-inf")))
+    best = selected_epoch(rows, metric) or {}
     last = rows[-1]
     warmup = _warmup_epochs(Path(run))
     parts = [f"{len(rows)} epochs"]
