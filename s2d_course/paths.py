@@ -3,10 +3,10 @@ folders, and the digest that identifies a file. The library (:mod:`s2d_lib`) kno
 these; it writes where it is told."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from s2d_lib.checkpoints import file_sha256  # noqa: F401  (the course's name for it)
 from s2d_lib.config import PRESETS
 
 __all__ = ["REPO", "TRAINED", "RESULTS", "FIGURES", "DATA", "RUNS", "NOTEBOOKS",
@@ -38,12 +38,3 @@ def relative(path: str | os.PathLike) -> str:
         return path.relative_to(REPO).as_posix()
     except ValueError:
         return str(path)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -161,7 +161,8 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED,
             if stage != "landmarks" else {"epochs": 2, "input_size": 64},
             "shipped": score_shipped(stage, target),
             "seeds": [{"seed": s, **test_metrics(stage, chain[stage])} for s, chain in enumerate(chains)]}
-    result = {"made_by": f"python -m s2d_course.weights --seeds {seeds}", "machine": float_path.describe(),
+    made_by = f"python -m s2d_course.weights --seeds {seeds}" + (" --keep-landmarks" if keep_landmarks else "")
+    result = {"made_by": made_by, "machine": float_path.describe(),
               "seconds": round(time.perf_counter() - start), "runs": entries}
     (folder / MANIFEST).write_text(json.dumps(result, indent=1))
     return result

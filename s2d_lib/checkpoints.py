@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ from .state_dicts import (LANDMARK_PREFIX, CheckpointError, LoadReport, StateDic
 __all__ = ["CheckpointError", "LoadReport", "StateDict", "LANDMARK_PREFIX", "read_state_dict",
            "load_landmark_weights", "load_landmarks", "load_vit_backbone", "save_checkpoint",
            "load_checkpoint", "checkpoint_metadata", "load_any_checkpoint", "load_released",
-           "inflate", "checkpoint_filter_fn", "split_landmark_stream"]
+           "inflate", "checkpoint_filter_fn", "split_landmark_stream", "file_sha256"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,15 @@ def _atomic_write(path: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks: what a weights record names."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None) -> Path:

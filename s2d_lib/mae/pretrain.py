@@ -17,7 +17,6 @@ trainer decides it (:mod:`s2d_lib.precision`); the loss is computed in float32.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -30,7 +29,7 @@ from timm.optim import param_groups_weight_decay
 from timm.scheduler import CosineLRScheduler
 from torch.utils.data import Dataset
 
-from ..checkpoints import _atomic_write
+from ..checkpoints import _atomic_write, file_sha256
 from ..devices import resolve_device
 from ..precision import attention_path, autocast_dtype
 from ..progress import progress_bar
@@ -49,14 +48,6 @@ LOG_EVERY = 10
 
 class MAEDiverged(RuntimeError):
     """The reconstruction loss became NaN or infinite."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _images(images: Sequence[str | Path] | Dataset, size: int, progress: bool) -> torch.Tensor:
@@ -120,7 +111,7 @@ def _write(out: Path, model: MaskedAutoencoder, record: dict) -> dict:
             if k not in encoder}
     _atomic_write(out / ENCODER_FILE, lambda tmp: save_file(encoder, tmp, {"format": "pt"}))
     _atomic_write(out / DECODER_FILE, lambda tmp: save_file(rest, tmp, {"format": "pt"}))
-    record = {**record, "mae_sha256": _sha256(out / ENCODER_FILE)}
+    record = {**record, "mae_sha256": file_sha256(out / ENCODER_FILE)}
     _atomic_write(out / RECORD_FILE, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1)))
     return record
 
