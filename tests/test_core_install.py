@@ -29,7 +29,7 @@ sys.meta_path.insert(0, Blocked())
 """
 
 CORE = """
-import tempfile
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,7 @@ import s2d_course.claims  # the claims engine too
 
 
 torch.manual_seed(0)
-out = Path(tempfile.mkdtemp())
+out = Path(sys.argv[1])  # the test's own folder: pytest removes it
 x, y = torch.randn(4, 3, 2, 64, 64), torch.tensor([0, 1, 0, 1])
 data = DataSplits(train=TensorDataset(x, y), train_eval=TensorDataset(x, y), test=None,
                   labels=y.tolist(), class_names=["a", "b"], name="toy")
@@ -83,8 +83,9 @@ print("core install ok")
 """
 
 
-def test_the_core_install_trains_predicts_and_runs_the_claims_engine():
-    run = subprocess.run([sys.executable, "-c", BLOCK + textwrap.dedent(CORE)], cwd=REPO,
+def test_the_core_install_trains_predicts_and_runs_the_claims_engine(tmp_path):
+    run = subprocess.run([sys.executable, "-c", BLOCK + textwrap.dedent(CORE), str(tmp_path)],
+                         cwd=REPO,
                          capture_output=True, text=True, timeout=600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0 and "core install ok" in run.stdout, run.stderr[-3000:]
