@@ -17,6 +17,8 @@ from typing import Sequence
 import numpy as np
 from safetensors.torch import load_file, save_file
 
+from s2d_lib.state_dicts import landmark_stream_by_reference, split_landmark_stream
+
 from . import artifacts, float_path, paths
 from .shipped import (MAE_RUN, MANIFEST, METRICS, RUNS, TABLE_MARK, TRAINED, shipped_run, spread,
                       test_metrics, write_readme_table)
@@ -72,10 +74,15 @@ def _copy_relative(src: Path, dst: Path) -> None:
     dst.write_text(_CHECKOUT_PATH.sub(r"\1/", src.read_text()))
 
 
-def _half(src: Path, dst: Path) -> None:
-    """Copy a safetensors file with its floating tensors in float16 (integer buffers as they are)."""
+def _half(src: Path, dst: Path, landmarks: Path | None = None) -> None:
+    """Copy a safetensors file with its floating tensors in float16 (integer buffers as they are).
+    ``landmarks``: the shipped landmark network's file, which an S2D checkpoint then names instead
+    of holding a copy (the frozen network is the same in all three; 2 MB less each)."""
     tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(str(src)).items()}
-    save_file(tensors, str(dst))
+    if landmarks is not None and split_landmark_stream(tensors)[1]:
+        landmark_stream_by_reference(tensors, landmarks, dst)
+    else:
+        save_file(tensors, str(dst))
 
 
 def _record(stage: str, source: Path, target: Path) -> None:
@@ -148,12 +155,16 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED,
         log.info("shipped weights: seed %d of %d", seed + 1, seeds)
         chains.append(_chain(seed, runs / f"seed{seed}", folder / MAE_RUN[0] / "mae.safetensors",
                              kept if seed == 0 else None))
-    for stage, (name, files) in RUNS.items():
+    landmarks = folder / RUNS["landmarks"][0] / RUNS["landmarks"][1][0]
+    for stage, (name, files) in RUNS.items():  # the landmark network first: the others name it
         source, target = chains[0][stage], folder / name
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         for file in files:
-            (_half if file.endswith(".safetensors") else _copy_relative)(source / file, target / file)
+            if file.endswith(".safetensors"):
+                _half(source / file, target / file, landmarks if stage != "landmarks" else None)
+            else:
+                _copy_relative(source / file, target / file)
         _record(stage, source, target)
         entries[stage] = {
             "folder": name, "files": {f: paths.file_sha256(target / f) for f in files},

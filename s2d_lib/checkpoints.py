@@ -8,12 +8,13 @@
   conversions of :func:`s2d_lib.model.checkpoint_filter_fn`, loaded exactly or not at all.
 * ``inflate(model, source)``: a T-frame model started from a static (or dynamic) checkpoint,
   taking every tensor that fits and reporting the rest.
+* A checkpoint may name its frozen landmark network's file instead of holding a copy
+  (``landmark_stream_by_reference``, as the shipped tiny runs do); reading it joins it back.
 * ``load_any_checkpoint`` takes either format. Every file is read by
   :func:`~s2d_lib.state_dicts.read_state_dict`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -32,13 +33,15 @@ from .landmarks import MobileFaceNet
 from .model import S2D, checkpoint_filter_fn
 from .pretrained import RELEASED, read_record, record_of
 from .state_dicts import (LANDMARK_PREFIX, CheckpointError, LoadReport, StateDict, compare_keys,
-                          load_exact, load_landmark_weights, load_landmarks, load_vit_backbone,
-                          read_state_dict, split_landmark_stream, with_landmark_stream)
+                          file_sha256, landmark_stream_by_reference, load_exact,
+                          load_landmark_weights, load_landmarks, load_vit_backbone, read_state_dict,
+                          split_landmark_stream, with_landmark_stream)
 
 __all__ = ["CheckpointError", "LoadReport", "StateDict", "LANDMARK_PREFIX", "read_state_dict",
            "load_landmark_weights", "load_landmarks", "load_vit_backbone", "save_checkpoint",
            "load_checkpoint", "checkpoint_metadata", "load_any_checkpoint", "load_released",
-           "inflate", "checkpoint_filter_fn", "split_landmark_stream", "file_sha256"]
+           "inflate", "checkpoint_filter_fn", "split_landmark_stream", "file_sha256",
+           "landmark_stream_by_reference"]
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +56,6 @@ def _atomic_write(path: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks: what a weights record names."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None) -> Path:

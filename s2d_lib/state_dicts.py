@@ -6,12 +6,15 @@ S2D loads by name (the released MobileFaceNet, a timm ViT).
   ``load_exact`` loads a state dict that fits exactly or raises.
 * ``split_landmark_stream`` / ``with_landmark_stream``: the one place of the rule that keeps the
   frozen landmark network's tensors under ``landmark_stream.`` in our S2D files.
+  ``landmark_stream_by_reference`` writes an S2D file that names its landmark network's file (by
+  path and SHA-256) instead of holding a copy; the reader joins the named tensors back in.
 * ``load_landmark_weights(model_or_net, source)`` loads MobileFaceNet weights (the released file,
   ours, or the ``landmark_stream.*`` of one of our S2D files); names and shapes must match.
 * ``load_vit_backbone(model, source)`` copies a timm ViT (e.g. MAE weights) into S2D's ViT.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import warnings
@@ -20,16 +23,21 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .landmarks import LandmarkStream, MobileFaceNet
 
 __all__ = ["CheckpointError", "LoadReport", "StateDict", "LANDMARK_PREFIX", "read_state_dict",
            "compare_keys", "load_exact", "split_landmark_stream", "with_landmark_stream",
-           "load_landmark_weights", "load_landmarks", "load_vit_backbone"]
+           "load_landmark_weights", "load_landmarks", "load_vit_backbone",
+           "landmark_stream_by_reference", "file_sha256"]
 
 LANDMARK_PREFIX = "landmark_stream."
+#: The safetensors header entries of an S2D file whose landmark network lives in another file:
+#: that file's path (relative to this file's folder) and its SHA-256.
+LANDMARK_FILE, LANDMARK_SHA256 = "landmark_stream_file", "landmark_stream_sha256"
 
 StateDict = Mapping[str, torch.Tensor]
 
@@ -79,7 +87,7 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict
         if not path.is_file():
             raise CheckpointError(f"{path}: no such checkpoint file")
         if path.suffix == ".safetensors":
-            return dict(load_file(str(path))), name
+            return _read_safetensors(path), name
         try:
             source = _torch_load(path)
         except Exception as exc:  # corrupt, truncated, or not a torch file at all
@@ -94,6 +102,53 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict
     if not tensors:
         raise CheckpointError(f"{name}: holds no tensors (keys: {list(source)[:5]})")
     return tensors, name
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks: what a weights record names."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors, with the landmark network joined back in (under
+    ``landmark_stream.``) when the file names it instead of holding it."""
+    tensors = dict(load_file(str(path)))
+    with safe_open(str(path), "pt") as f:
+        header = f.metadata() or {}
+    if LANDMARK_FILE not in header:
+        return tensors
+    other = Path(os.path.normpath(path.parent / header[LANDMARK_FILE]))
+    if not other.is_file():
+        raise CheckpointError(f"{path}: its landmark network is in {other}, which is missing "
+                              "(keep the checkpoint's folder beside the landmark network's)")
+    if file_sha256(other) != header.get(LANDMARK_SHA256):
+        raise CheckpointError(f"{path}: {other} is not the landmark network it was saved with "
+                              f"(SHA-256 {header.get(LANDMARK_SHA256)})")
+    tensors.update({LANDMARK_PREFIX + k: v for k, v in load_file(str(other)).items()})
+    return tensors
+
+
+def landmark_stream_by_reference(tensors: StateDict, landmark_file: str | os.PathLike,
+                                 path: str | os.PathLike) -> Path:
+    """Write ``tensors`` (one of our S2D files' state dicts) to ``path`` without its
+    ``landmark_stream.*`` copy: the header names ``landmark_file`` (path relative to ``path``'s
+    folder, SHA-256) instead, and :func:`read_state_dict` joins it back. Raises unless
+    ``landmark_file`` holds exactly the tensors it replaces, so a read gives the same weights."""
+    own, stream = split_landmark_stream(tensors)
+    landmark_file, path = Path(landmark_file), Path(path)
+    other = load_file(str(landmark_file))
+    if stream.keys() != other.keys() or not all(
+            stream[k].dtype == other[k].dtype and torch.equal(stream[k], other[k]) for k in stream):
+        raise CheckpointError(f"{landmark_file} does not hold the landmark network of the "
+                              f"tensors to write to {path}")
+    save_file(own, str(path), metadata={
+        LANDMARK_FILE: os.path.relpath(landmark_file, path.parent),
+        LANDMARK_SHA256: file_sha256(landmark_file)})
+    return path
 
 
 def _torch_load(path: Path):

@@ -4,15 +4,19 @@ The base model is built a few times only (module fixtures): every load here repl
 weights, and the tests that need the initial weights reset it to them first."""
 from __future__ import annotations
 
+import shutil
 
 import pytest
 import timm
 import torch
+from safetensors.torch import load_file
 
 import s2d_lib  # noqa: F401
 from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, load_checkpoint,
                                  load_landmark_weights, save_checkpoint)
 from s2d_lib.landmarks import MobileFaceNet
+from s2d_lib.state_dicts import (landmark_stream_by_reference, read_state_dict,
+                                 split_landmark_stream, with_landmark_stream)
 from s2d_lib.checkpoints import inflate, load_released
 
 from conftest import random_state_dict
@@ -174,6 +178,36 @@ def test_own_checkpoint_needs_both_files(tmp_path):
     path.with_suffix(".json").unlink()
     with pytest.raises(CheckpointError, match="m.json: missing"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_can_name_its_landmark_network_instead_of_holding_it(tmp_path):
+    """The shipped checkpoints' layout: the S2D file names the landmark network's file (path,
+    SHA-256); reading it joins the same tensors back, a missing or changed file is named."""
+    torch.manual_seed(0)
+    model = timm.create_model("s2d_tiny_patch8_64", num_classes=5, num_frames=2).eval()
+    with torch.no_grad():
+        model.landmark_stream.net.conv1.bn.running_mean.add_(0.3)
+    full = save_checkpoint(model, tmp_path / "full")
+    landmarks = save_checkpoint(model.landmark_stream.net, tmp_path / "landmarks" / "net")
+    run = tmp_path / "run"
+    run.mkdir()
+    slim = landmark_stream_by_reference(read_state_dict(full)[0], landmarks, run / "best.safetensors")
+    run.joinpath("best.json").write_text(full.with_suffix(".json").read_text())
+    assert not split_landmark_stream(load_file(str(slim)))[1]  # no copy inside
+    assert slim.stat().st_size < full.stat().st_size - landmarks.stat().st_size / 2
+    assert read_state_dict(slim)[0].keys() == read_state_dict(full)[0].keys()
+    video = torch.randn(1, 3, 2, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(load_checkpoint(slim).eval()(video), model(video))
+    other = timm.create_model("s2d_tiny_patch8_64", num_classes=5, num_frames=2)
+    with pytest.raises(CheckpointError, match="does not hold the landmark network"):
+        landmark_stream_by_reference(with_landmark_stream(other), landmarks, run / "x.safetensors")
+    save_checkpoint(other.landmark_stream.net, tmp_path / "landmarks" / "net")  # changed
+    with pytest.raises(CheckpointError, match="net.safetensors is not the landmark network"):
+        load_checkpoint(slim)
+    shutil.rmtree(tmp_path / "landmarks")
+    with pytest.raises(CheckpointError, match="best.safetensors: its landmark network is in .*net.safetensors, which is missing"):
+        load_checkpoint(slim)
 
 
 def test_mobilefacenet_checkpoint_round_trip(tmp_path):
