@@ -112,34 +112,26 @@ def pixel_baselines(setup: Setup, levels: Sequence[float], seeds: Sequence[int],
     """Logistic regression on grey ``side`` x ``side`` pixels, trained on exactly the labelled
     RAF-DB images of each static run (level, seed) and scored on the test split:
     ``{level: [{"seed", "uar", "war"}]}``. The bar a no-landmark control must clear."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
-
     from s2d_lib.data.static import RAFDB
     from s2d_lib.splits import train_val_indices
 
-    from .synthetic.calibration import _grey, _scores
+    from .synthetic.calibration import grey_images, pixel_scores
 
     root = setup.dataset("RAF-DB")
     train, test = RAFDB(root, "train", image_size=64), RAFDB(root, "test", image_size=64)
-    x = {s: np.stack([_grey(d.image_path(n), side) for n, _ in d.samples]) for s, d in
-         (("train", train), ("test", test))}
+    x = {"train": grey_images(train, side), "test": grey_images(test, side)}
     y = {"train": np.array(train.labels), "test": np.array(test.labels)}
     out = {}
-    with threadpool_limits(1):
-        for level in levels:
-            rows = []
-            for seed in seeds:
-                cfg = setup.static_config(setup.dose("labels", level), seed)
-                idx, _ = train_val_indices(y["train"].tolist(), cfg.val_fraction,
-                                           cfg.train_fraction, seed)
-                idx = sorted(set(idx))
-                model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
-                pred = model.fit(x["train"][idx], y["train"][idx]).predict(x["test"])
-                rows.append({"seed": seed, **_scores(y["test"], pred)})
-            out[f"{level:g}"] = rows
+    for level in levels:
+        rows = []
+        for seed in seeds:
+            cfg = setup.static_config(setup.dose("labels", level), seed)
+            idx, _ = train_val_indices(y["train"].tolist(), cfg.val_fraction, cfg.train_fraction,
+                                       seed)
+            idx = sorted(set(idx))
+            rows.append({"seed": seed, **pixel_scores(x["train"][idx], y["train"][idx],
+                                                      x["test"], y["test"])})
+        out[f"{level:g}"] = rows
     return out
 
 

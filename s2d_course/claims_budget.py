@@ -41,31 +41,32 @@ def pixel_validation(setup: Setup, seed: int = 0, side: int = 32) -> dict:
     """The pixel logistic regression (grey ``side`` x ``side``, the control's bar of
     :func:`s2d_course.claims.pixel_baselines`) trained on the training images of ``seed``'s
     static run and scored on its validation images (UAR, WAR)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
-
     from s2d_lib.data.static import RAFDB
     from s2d_lib.splits import train_val_indices
 
-    from .synthetic.calibration import _grey, _scores
+    from .synthetic.calibration import grey_images, pixel_scores
 
     train = RAFDB(setup.dataset("RAF-DB"), "train", image_size=64)
     cfg = setup.static_config({}, seed)
-    x = np.stack([_grey(train.image_path(n), side) for n, _ in train.samples])
-    y = np.array(train.labels)
+    x, y = grey_images(train, side), np.array(train.labels)
     idx, val = train_val_indices(y.tolist(), cfg.val_fraction, 1.0, seed)
-    with threadpool_limits(1):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000))
-        pred = model.fit(x[idx], y[idx]).predict(x[val])
-    return _scores(y[val], pred)
+    return pixel_scores(x[idx], y[idx], x[val], y[val])
+
+
+def _trial(setup: Setup, folder: str, **budget) -> Setup:
+    """``setup`` with ``budget`` changed, writing its runs to ``runs/budget/folder`` (sharing the
+    datasets already in memory)."""
+    return replace(setup, budget=replace(setup.budget, **budget),
+                   runs=setup.runs / "budget" / folder, _data=setup._data)
+
+
+def _static_trial(setup: Setup, epochs: int, steps: int, lr: float) -> Setup:
+    return _trial(setup, f"static-{epochs}x{steps}-lr{lr:g}", static_epochs=epochs,
+                  static_steps=steps, static_lr=lr)
 
 
 def _static(setup: Setup, epochs: int, steps: int, lr: float) -> dict:
-    budget = replace(setup.budget, static_epochs=epochs, static_steps=steps, static_lr=lr)
-    trial = replace(setup, budget=budget, runs=setup.runs / "budget" / f"static-{epochs}x{steps}-lr{lr:g}",
-                    _data=setup._data)
+    trial = _static_trial(setup, epochs, steps, lr)
     claim, out = CLAIMS["landmark_view"], {}
     for arm in ("landmark view", "no landmark branch"):
         cfg = trial.config(claim, arm, 1.0, 0)
@@ -81,9 +82,7 @@ def _history(cfg) -> list[float]:
 
 
 def _video(setup: Setup, static: Setup, epochs: int, steps: int) -> dict:
-    budget = replace(setup.budget, video_epochs=epochs, video_steps=steps)
-    trial = replace(setup, budget=budget, runs=setup.runs / "budget" / f"video-{epochs}x{steps}",
-                    _data=setup._data)
+    trial = _trial(setup, f"video-{epochs}x{steps}", video_epochs=epochs, video_steps=steps)
     cfg = trial.config(CLAIMS["temporal_attention"], "TMA attention over frames", 1.0, 0)
     cfg = replace(cfg, init=str(static.static_checkpoint(0)))
     run = train_run(trial, cfg)
@@ -107,10 +106,7 @@ def calibrate_budget(setup: Setup, path: Path = BUDGET_FILE) -> dict:
             break
     met = chosen is not None
     chosen = chosen or static[-1]
-    static_setup = replace(setup, budget=replace(
-        setup.budget, static_epochs=chosen["epochs"], static_steps=chosen["steps"],
-        static_lr=chosen["lr"]), runs=setup.runs / "budget" /
-        f"static-{chosen['epochs']}x{chosen['steps']}-lr{chosen['lr']:g}", _data=setup._data)
+    static_setup = _static_trial(setup, chosen["epochs"], chosen["steps"], chosen["lr"])
     video, video_choice = [], None
     for epochs, steps in VIDEO_GRID:
         row = {"epochs": epochs, "steps": steps, **_video(setup, static_setup, epochs, steps)}

@@ -17,12 +17,13 @@ __all__ = ["what_moved", "validation_curve", "fovea_sharpness", "tma_change"]
 def validation_curve(cfg: TrainConfig, history: list[dict]) -> dict:
     """The selection metric per epoch, the selected epoch, and whether it is the last one (a run
     whose best epoch is its last may not have converged)."""
-    select = f"val_{selection_metric(cfg.dataset)}"
+    metric = selection_metric(cfg.dataset)
+    select = f"val_{metric}"
     validated = [row for row in history if select in row]
     curve = [row[select] for row in validated]
     if not curve:
         return {"metric": select, "curve": [], "best_epoch": None, "best_is_last": None}
-    best = validated.index(selected_epoch(validated, select[4:]))
+    best = validated.index(selected_epoch(validated, metric))
     return {"metric": select, "curve": curve, "best_epoch": best + 1,
             "best_is_last": best == len(curve) - 1,
             "train_loss": [row["train_loss"] for row in history]}
