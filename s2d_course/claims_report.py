@@ -225,10 +225,26 @@ def predictions_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _still_rising(entry: dict, control: str, levels) -> str:
+    """A sentence when most of a control's runs at some level selected their last epoch (still
+    improving when the budget ended): the gap there is at equal training, not at convergence."""
+    rising = []
+    for level in levels:
+        a = entry["arms"][control][level]
+        if a.get("best_is_last") is not None and 2 * a["best_is_last"] > len(a["seeds"]):
+            rising.append(f"{a['best_is_last']} of {len(a['seeds'])} runs at {_fmt_level(entry, level)}")
+    if not rising:
+        return ""
+    return (f" The control selected its last epoch (its validation best came as its budget "
+            f"ended) in {' and '.join(rising)}: the gap there is measured at equal training, not "
+            "at convergence.")
+
+
 def claim_reading(result: dict, name: str) -> str:
     """A claim read aloud from ``result``, every number from it: per comparison, the gap at each
-    dose level with its verdict, whether the control trained, and whether the slope over the
-    levels went the predicted way; then what the paper reports."""
+    dose level with its verdict, whether the control trained (and where it was still improving
+    at the end of its budget), and whether the slope over the levels went the predicted way;
+    then what the paper reports."""
     entry = result["claims"][name]
     pixels = result.get("pixel_baselines") or {}
     out = []
@@ -255,6 +271,7 @@ def claim_reading(result: dict, name: str) -> str:
         else:
             bad = [_fmt_level(entry, lv) for lv, t in zip(comp["levels"], trained) if not t.get("valid")]
             text += f" The control did not train at {', '.join(bad)}: no comparison there."
+        text += _still_rising(entry, control, comp["levels"])
         if "slope" in comp:
             s = comp["slope"]
             text += (f" Over the levels the gap changes by {_pct(s['mean'])} points per step "

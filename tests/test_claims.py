@@ -243,6 +243,26 @@ def test_readme_claims_table_is_the_committed_results(tmp_path):
     assert not stale, f"{stale}: run python -m s2d_course.claims --readme README.md"
 
 
+def test_the_reading_says_where_a_control_was_still_at_its_best_on_its_last_epoch():
+    """A control whose runs mostly select their last epoch is flagged at that level (the gap is
+    at equal training there); a minority is not."""
+    import copy
+
+    from s2d_course.claims_report import claim_reading
+
+    result = _committed()
+    arms = result["claims"]["static_pretraining"]["arms"]["from the MAE backbone"]
+    for a in arms.values():
+        a["best_is_last"] = 2  # of 5
+    assert "selected its last epoch" not in claim_reading(result, "static_pretraining")
+    changed = copy.deepcopy(result)
+    changed["claims"]["static_pretraining"]["arms"]["from the MAE backbone"]["0.25"]["best_is_last"] = 3
+    reading = " ".join(claim_reading(changed, "static_pretraining").split())
+    assert "selected its last epoch (its validation best came as its budget ended) in 3 of 5 runs " \
+           "at 25 %: the gap there is measured at equal training" in reading
+    assert "runs at 100 %" not in reading
+
+
 def test_the_run_time_names_the_machine_and_what_was_built():
     from s2d_course.claims_report import run_time
 
