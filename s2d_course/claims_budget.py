@@ -12,6 +12,10 @@ choice (a test holds them together).
   the smallest whose best validation epoch is not the last.
 
 A budget that meets no rule is reported as such and the largest is taken.
+
+:func:`longer_control` (``--longer-control``, the plan's deviation 11) asks afterwards how much of
+a gap is budget: the static-pretraining control trained for twice the video epochs, its test
+UAR paired by seed with the measured runs.
 """
 from __future__ import annotations
 
@@ -26,11 +30,14 @@ import numpy as np
 from s2d_lib.logs import show_logs
 
 from . import paths
+from .claims_report import write_readme_table
 from .claims_setup import CLAIMS, Budget, Setup, build_world, train_run
 
-__all__ = ["STATIC_GRID", "VIDEO_GRID", "BUDGET_FILE", "calibrate_budget", "pixel_validation"]
+__all__ = ["STATIC_GRID", "VIDEO_GRID", "BUDGET_FILE", "LONGER_FILE", "calibrate_budget",
+           "pixel_validation", "longer_control", "load_longer_control"]
 
 BUDGET_FILE = paths.RESULTS / "claims_budget.json"
+LONGER_FILE = paths.RESULTS / "claims_longer_control.json"
 #: (epochs, steps per epoch, base rate) of the static stage, by total steps.
 STATIC_GRID = ((6, 40, 1e-3), (6, 40, 5e-4), (8, 50, 1e-3), (8, 50, 5e-4), (10, 60, 5e-4))
 #: (epochs, steps per epoch) of the video stage.
@@ -125,15 +132,73 @@ def calibrate_budget(setup: Setup, path: Path = BUDGET_FILE) -> dict:
     return result
 
 
+def longer_control(setup: Setup, measured: dict, factor: int = 2, path: Path | None = LONGER_FILE,
+                   claim: str = "static_pretraining", control: str = "from the MAE backbone",
+                   arm: str = "from the static checkpoint") -> dict:
+    """``claim``'s ``control`` trained for ``factor`` times the video epochs (same seeds, levels
+    and everything else) and scored once on test; per level, how far its test UAR rose over the
+    ``measured`` claims' runs (``results/claims.json``) and the gap ``arm`` - longer control,
+    each paired by seed (:func:`s2d_course.claims.paired_difference`). Written to ``path``."""
+    from .claims import paired_difference
+
+    epochs, steps = factor * setup.budget.video_epochs, setup.budget.video_steps
+    trial = _trial(setup, f"video-{epochs}x{steps}-{control.replace(' ', '_')}", video_epochs=epochs)
+    raw, levels = measured["raw"][claim], {}
+    for level in CLAIMS[claim].levels_of(control):
+        runs = []
+        for seed in range(setup.budget.seeds):
+            run = train_run(trial, trial.config(CLAIMS[claim], control, level, seed))
+            validation = run["moved"]["validation"]
+            runs.append({"seed": seed, "uar": run["uar"], "war": run["war"],
+                         "best_epoch": validation["best_epoch"], "curve": validation["curve"],
+                         "best_is_last": validation["best_is_last"], "seconds": run["seconds"]})
+        key = f"{level:g}"
+        before, s2d = ([r["uar"] for r in raw[name][key]] for name in (control, arm))
+        longer = [r["uar"] for r in runs]
+        levels[key] = {"runs": runs, "rise": paired_difference(before, longer),
+                       "gap": paired_difference(longer, s2d),
+                       "best_is_last": sum(r["best_is_last"] for r in runs)}
+    result = {"claim": claim, "control": control, "arm": arm, "epochs": epochs, "steps": steps,
+              "measured_epochs": setup.budget.video_epochs, "levels": levels}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def load_longer_control(path: str | Path = LONGER_FILE) -> dict:
+    """The longer control's results (:func:`longer_control`); a missing file is an error that
+    says how to make it, never a side effect of reading."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no longer-control results; run `python -m "
+                                "s2d_course.claims_budget --longer-control` after `make claims`")
+    return json.loads(path.read_text())
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m s2d_course.claims_budget",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=BUDGET_FILE)
+    parser.add_argument("--out", type=Path, default=None, help=f"default {BUDGET_FILE}, or "
+                        f"{LONGER_FILE} with --longer-control")
+    parser.add_argument("--longer-control", action="store_true", help="the static-pretraining "
+                        "control at twice the video budget, against results/claims.json "
+                        "(the plan's deviation 11)")
+    parser.add_argument("--readme", type=Path, help="with --longer-control: also write its "
+                        "reading into this README's <!-- claims-longer --> block")
     args = parser.parse_args(argv)
     show_logs(stream=sys.stderr)
     setup = Setup(budget=Budget())
     build_world(setup)
-    return calibrate_budget(setup, args.out)
+    if args.longer_control:
+        from .claims import load_claims
+
+        measured = load_claims()
+        result = longer_control(setup, measured, path=args.out or LONGER_FILE)
+        if args.readme:
+            write_readme_table(measured, args.readme, longer=result)
+        return result
+    return calibrate_budget(setup, args.out or BUDGET_FILE)
 
 
 if __name__ == "__main__":

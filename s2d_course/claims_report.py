@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = ["claims_table", "write_readme_table", "describe_claim", "describe_attention",
            "verdict", "slope_verdict", "predictions_table", "claim_reading", "world_table",
+           "longer_control_reading",
            "run_time", "readme_is_current", "PAPER_EFFECTS"]
 
 
@@ -110,38 +111,70 @@ def run_time(result: dict) -> str:
     return text + ". Another CPU type takes another time.\n"
 
 
-def _readme_blocks(result: dict) -> dict[str, str]:
+def longer_control_reading(longer: dict) -> str:
+    """The plan's deviation 11 read aloud from ``results/claims_longer_control.json`` (written by
+    ``python -m s2d_course.claims_budget --longer-control``): the control at the longer budget,
+    how far it rose, the gap left, and whether the written predictions held (a rise of at least
+    5 points, a gap whose 95 % interval lies above +20 points)."""
+    levels = longer["levels"]
+    lv = lambda key: f"{100 * float(key):g} %"  # noqa: E731
+    ci = lambda d: f"[{_pct(d['ci95'][0])}, {_pct(d['ci95'][1])}]"  # noqa: E731
+    reached = "; ".join(
+        f"at {lv(k)} UAR {100 * np.mean([r['uar'] for r in e['runs']]):.1f} ± "
+        f"{100 * np.std([r['uar'] for r in e['runs']], ddof=1):.1f} %, {_pct(e['rise']['mean'])} "
+        f"points {ci(e['rise'])} over its measured runs, last epoch selected in "
+        f"{e['best_is_last']} of {len(e['runs'])}" for k, e in levels.items())
+    gaps = "; ".join(f"at {lv(k)} {_pct(e['gap']['mean'])} points {ci(e['gap'])}"
+                     for k, e in levels.items())
+    rise_held = all(e["rise"]["mean"] >= 0.05 for e in levels.values())
+    gap_held = all(e["gap"]["ci95"][0] > 0.20 for e in levels.values())
+    text = (f"**{longer['claim'].replace('_', ' ').capitalize()}, the control trained longer.** "
+            f"Exploratory, written down before it ran (the plan's deviation 11): the control "
+            f"{longer['control']} trained for {longer['epochs']} epochs instead of "
+            f"{longer['measured_epochs']}, seeds paired with the measured runs. It reaches {reached}. "
+            f"Against it, the arm {longer['arm']} (its measured runs) leads by {gaps}. Predicted: a rise of "
+            f"at least 5 points at every level ({'held' if rise_held else 'did not hold'}) and a "
+            f"gap whose 95 % interval stays above +20 points ({'held' if gap_held else 'did not hold'}).")
+    return textwrap.fill(text, 100) + "\n"
+
+
+def _readme_blocks(result: dict, longer: dict | None = None) -> dict[str, str]:
     from .claims_setup import CLAIMS
 
     readings = "\n\n".join(f"**{name.replace('_', ' ').capitalize()}.** {CLAIMS[name].question}\n\n"
                              + claim_reading(result, name)
                              for name in result["claims"] if name in CLAIMS)
-    return {"claims-table": claims_table(result), "claims-predictions": predictions_table(result),
-            "claims-world": world_table(result), "claims-readings": readings + "\n",
-            "claims-time": run_time(result)}
+    blocks = {"claims-table": claims_table(result), "claims-predictions": predictions_table(result),
+              "claims-world": world_table(result), "claims-readings": readings + "\n",
+              "claims-time": run_time(result)}
+    if longer is not None:
+        blocks["claims-longer"] = longer_control_reading(longer)
+    return blocks
 
 
 def _block(name: str) -> re.Pattern:
     return re.compile(rf"(<!-- {name} -->\n).*?(<!-- /{name} -->)", re.DOTALL)
 
 
-def write_readme_table(result: dict, readme: str | Path) -> None:
+def write_readme_table(result: dict, readme: str | Path, longer: dict | None = None) -> None:
     """Write the claims' generated blocks into the README, each between its markers
     (``<!-- claims-table -->`` ... ``<!-- /claims-table -->``; also ``claims-predictions``,
-    ``claims-world``, ``claims-readings`` and ``claims-time``)."""
+    ``claims-world``, ``claims-readings``, ``claims-time``, and with ``longer``
+    ``claims-longer``)."""
     path = Path(readme)
     text = path.read_text()
-    for name, block in _readme_blocks(result).items():
+    for name, block in _readme_blocks(result, longer).items():
         if not _block(name).search(text):
             raise ValueError(f"{path}: no <!-- {name} --> ... <!-- /{name} --> markers")
         text = _block(name).sub(lambda m: m.group(1) + block + m.group(2), text)
     path.write_text(text)
 
 
-def readme_is_current(result: dict, readme: str | Path) -> list[str]:
-    """The generated blocks that differ from what ``result`` writes (empty: the README is current)."""
+def readme_is_current(result: dict, readme: str | Path, longer: dict | None = None) -> list[str]:
+    """The generated blocks that differ from what ``result`` (and ``longer``) write (empty: the
+    README is current)."""
     text = Path(readme).read_text()
-    return [name for name, block in _readme_blocks(result).items() if block not in text]
+    return [name for name, block in _readme_blocks(result, longer).items() if block not in text]
 
 
 def describe_claim(result: dict, name: str) -> str:

@@ -263,6 +263,33 @@ def test_the_reading_says_where_a_control_was_still_at_its_best_on_its_last_epoc
     assert "runs at 100 %" not in reading
 
 
+def test_the_longer_control_is_read_with_its_written_predictions():
+    """The README's longer-control block is what the committed results write, and the verdicts
+    follow the predictions of the plan's deviation 11 (rise >= 5 points, gap CI above +20)."""
+    from s2d_course.claims_budget import LONGER_FILE, load_longer_control
+    from s2d_course.claims_report import longer_control_reading, readme_is_current
+
+    if LONGER_FILE.is_file():
+        assert not readme_is_current(_committed(), claims.paths.REPO / "README.md",
+                                     load_longer_control()), \
+            "run python -m s2d_course.claims_budget --longer-control --readme README.md"
+    diff = lambda mean, low: {"mean": mean, "ci95": [low, mean + 0.05]}  # noqa: E731
+    runs = [{"uar": 0.6, "best_is_last": False}] * 5
+    longer = {"claim": "static_pretraining", "control": "from the MAE backbone", "epochs": 8,
+              "measured_epochs": 4, "arm": "from the static checkpoint",
+              "levels": {"0.25": {"runs": runs, "rise": diff(0.12, 0.08), "gap": diff(0.3, 0.25),
+                                  "best_is_last": 0},
+                         "1": {"runs": runs, "rise": diff(0.06, 0.01), "gap": diff(0.3, 0.22),
+                               "best_is_last": 1}}}
+    text = " ".join(longer_control_reading(longer).split())
+    assert "at 25 % UAR 60.0 ± 0.0 %, +12.0 points [+8.0, +17.0]" in text
+    assert "(held) and a gap whose 95 % interval stays above +20 points (held)" in text
+    longer["levels"]["1"]["gap"] = diff(0.25, 0.15)
+    longer["levels"]["1"]["rise"] = diff(0.04, 0.0)
+    text = " ".join(longer_control_reading(longer).split())
+    assert "(did not hold) and a gap whose 95 % interval stays above +20 points (did not hold)" in text
+
+
 def test_the_run_time_names_the_machine_and_what_was_built():
     from s2d_course.claims_report import run_time
 

@@ -26,3 +26,37 @@ def test_the_budget_is_the_calibrated_choice():
     assert [(r["epochs"], r["steps"]) for r in chosen["video_grid"]] == \
         [tuple(c) for c in VIDEO_GRID[:len(chosen["video_grid"])]]
     assert not any("test" in key for row in static for key in row)
+
+
+def test_the_longer_control_pairs_its_runs_with_the_measured_ones(tmp_path, monkeypatch):
+    """The longer control trains the control only, at twice the video epochs and nothing else
+    changed, and pairs each seed's test UAR with the measured control (rise) and arm (gap)."""
+    from s2d_course import claims_budget
+    from s2d_course.claims_setup import CLAIMS, Setup
+
+    setup = Setup(runs=tmp_path / "runs")
+    trained = []
+
+    def fake_run(trial, cfg):  # the longer run's UAR: the measured control's + 0.1 + seed / 100
+        reference = setup.config(CLAIMS["static_pretraining"], "from the MAE backbone",
+                                 cfg.train_fraction, cfg.seed)
+        assert cfg.epochs == 2 * reference.epochs and cfg.out_dir != reference.out_dir
+        assert {k: v for k, v in vars(cfg).items() if k not in ("epochs", "easdl_ramp", "out_dir")} \
+            == {k: v for k, v in vars(reference).items() if k not in ("epochs", "easdl_ramp", "out_dir")}
+        trained.append((cfg.train_fraction, cfg.seed))
+        uar = 0.4 + 0.1 + cfg.seed / 100
+        return {"uar": uar, "war": uar, "seconds": 1.0, "moved": {"validation": {
+            "best_epoch": 8, "curve": [uar] * 8, "best_is_last": cfg.seed < 3}}}
+
+    monkeypatch.setattr(claims_budget, "train_run", fake_run)
+    measured = {"raw": {"static_pretraining": {
+        "from the MAE backbone": {lv: [{"uar": 0.4} for _ in range(5)] for lv in ("0.25", "1")},
+        "from the static checkpoint": {lv: [{"uar": 0.9} for _ in range(5)] for lv in ("0.25", "1")}}}}
+    result = claims_budget.longer_control(setup, measured, path=tmp_path / "longer.json")
+    assert sorted(trained) == sorted((lv, s) for lv in (0.25, 1.0) for s in range(5))
+    assert json.loads((tmp_path / "longer.json").read_text()) == result
+    for level in ("0.25", "1"):
+        entry = result["levels"][level]
+        assert entry["rise"]["mean"] == pytest.approx(0.12) and entry["best_is_last"] == 3
+        assert entry["gap"]["mean"] == pytest.approx(0.9 - 0.52)
+    assert (result["epochs"], result["measured_epochs"]) == (8, 4)
