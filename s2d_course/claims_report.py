@@ -44,6 +44,11 @@ def verdict(d: dict, control_trains: bool = True) -> str:
     return f"not detectable at this power (MDE {100 * d['mde']:.1f} points)"
 
 
+def _ci(d: dict) -> str:
+    """A 95 % interval in points: ``[-1.3, +6.9]``."""
+    return f"[{_pct(d['ci95'][0])}, {_pct(d['ci95'][1])}]"
+
+
 def _fmt_level(entry: dict, level: str) -> str:
     return f"{100 * float(level):g} %"
 
@@ -59,7 +64,7 @@ def claims_table(result: dict) -> str:
         for comp_name, comp in entry["comparisons"].items():
             arm, control = comp_name.split(" - ", 1)
             s = comp.get("slope")
-            slope = (f"{_pct(s['mean'])} [{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}]"
+            slope = (f"{_pct(s['mean'])} {_ci(s)}"
                      if s else "—")
             for k, (level, d) in enumerate(comp["levels"].items()):
                 a, c = entry["arms"][arm][level], entry["arms"][control][level]
@@ -68,7 +73,7 @@ def claims_table(result: dict) -> str:
                     f"| {name} | {entry['dose']} | {comp_name} | {_fmt_level(entry, level)} | "
                     f"{100 * a['uar']['mean']:.1f} ± {100 * a['uar']['std']:.1f} | "
                     f"{100 * c['uar']['mean']:.1f} ± {100 * c['uar']['std']:.1f} | "
-                    f"{_pct(u['mean'])} [{_pct(u['ci95'][0])}, {_pct(u['ci95'][1])}] | "
+                    f"{_pct(u['mean'])} {_ci(u)} | "
                     f"{100 * u['mde']:.1f} | {'yes' if d['control_trains'] else 'no'} | "
                     f"{slope if k == 0 else ''} |")
     return "\n".join(lines) + "\n"
@@ -118,13 +123,13 @@ def longer_control_reading(longer: dict) -> str:
     5 points, a gap whose 95 % interval lies above +20 points)."""
     levels = longer["levels"]
     lv = lambda key: f"{100 * float(key):g} %"  # noqa: E731
-    ci = lambda d: f"[{_pct(d['ci95'][0])}, {_pct(d['ci95'][1])}]"  # noqa: E731
+    ci = lambda d: f"{_ci(d)}"  # noqa: E731
     reached = "; ".join(
-        f"at {lv(k)} UAR {100 * np.mean([r['uar'] for r in e['runs']]):.1f} ± "
+        f"at {_fmt_level(longer, k)} UAR {100 * np.mean([r['uar'] for r in e['runs']]):.1f} ± "
         f"{100 * np.std([r['uar'] for r in e['runs']], ddof=1):.1f} %, {_pct(e['rise']['mean'])} "
-        f"points {ci(e['rise'])} over its measured runs, last epoch selected in "
+        f"points {_ci(e['rise'])} over its measured runs, last epoch selected in "
         f"{e['best_is_last']} of {len(e['runs'])}" for k, e in levels.items())
-    gaps = "; ".join(f"at {lv(k)} {_pct(e['gap']['mean'])} points {ci(e['gap'])}"
+    gaps = "; ".join(f"at {_fmt_level(longer, k)} {_pct(e['gap']['mean'])} points {_ci(e['gap'])}"
                      for k, e in levels.items())
     rise_held = all(e["rise"]["mean"] >= 0.05 for e in levels.values())
     gap_held = all(e["gap"]["ci95"][0] > 0.20 for e in levels.values())
@@ -198,12 +203,12 @@ def describe_claim(result: dict, name: str) -> str:
         for level, d in comp["levels"].items():
             u = d["uar"]
             lines.append(f"    at {_fmt_level(entry, level)}: {_pct(u['mean'])} points, 95 % CI "
-                         f"[{_pct(u['ci95'][0])}, {_pct(u['ci95'][1])}] over {u['n']} paired "
+                         f"{_ci(u)} over {u['n']} paired "
                          f"seeds: {verdict(u, d['control_trains'])}")
         if "slope" in comp:
             s = comp["slope"]
             lines.append(f"    slope over the levels in this order: {_pct(s['mean'])} points per "
-                         f"level, 95 % CI [{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}]: the "
+                         f"level, 95 % CI {_ci(s)}: the "
                          f"predicted direction {slope_verdict(s, entry['slope_sign'])}")
     lines.append(f"  predicted: {entry['prediction']}; the paper reports "
                  f"{PAPER_EFFECTS.get(name, 'no number')}")
@@ -248,11 +253,11 @@ def predictions_table(result: dict) -> str:
     for name, entry in result["claims"].items():
         for comp_name, comp in entry["comparisons"].items():
             gaps = "; ".join(
-                f"{_fmt_level(entry, lv)}: {_pct(d['uar']['mean'])} [{_pct(d['uar']['ci95'][0])}, "
-                f"{_pct(d['uar']['ci95'][1])}]" + ("" if d["control_trains"] else " (control did not train)")
+                f"{_fmt_level(entry, lv)}: {_pct(d['uar']['mean'])} {_ci(d['uar'])}"
+                + ("" if d["control_trains"] else " (control did not train)")
                 for lv, d in comp["levels"].items())
             s = comp.get("slope")
-            slope = f"{_pct(s['mean'])} [{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}]" if s else "—"
+            slope = f"{_pct(s['mean'])} {_ci(s)}" if s else "—"
             held = slope_verdict(s, entry["slope_sign"]) if s else "—"
             lines.append(f"| {name} | {comp_name} | {entry['prediction']} | {gaps} | {slope} | {held} |")
     return "\n".join(lines) + "\n"
@@ -287,7 +292,7 @@ def claim_reading(result: dict, name: str) -> str:
         for level, d in comp["levels"].items():
             u = d["uar"]
             parts.append(f"at {_fmt_level(entry, level)} {_pct(u['mean'])} points "
-                         f"[{_pct(u['ci95'][0])}, {_pct(u['ci95'][1])}], "
+                         f"{_ci(u)}, "
                          f"{verdict(u, d['control_trains'])}")
         text = f"{arm[0].upper()}{arm[1:]} against {control}: " + "; ".join(parts) + "."
         uars = [entry["arms"][control][lv]["uar"]["mean"] for lv in comp["levels"]]
@@ -308,7 +313,7 @@ def claim_reading(result: dict, name: str) -> str:
         if "slope" in comp:
             s = comp["slope"]
             text += (f" Over the levels the gap changes by {_pct(s['mean'])} points per step "
-                     f"[{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}]; the predicted shape "
+                     f"{_ci(s)}; the predicted shape "
                      f"({entry['prediction']}): {slope_verdict(s, entry['slope_sign'])}.")
         out.append(text)
     out.append(f"The paper reports {PAPER_EFFECTS.get(name, 'no number')}; this miniature measures "

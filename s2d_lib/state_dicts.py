@@ -116,8 +116,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     """A safetensors file's tensors, with the landmark network joined back in (under
     ``landmark_stream.``) when the file names it instead of holding it."""
-    tensors = dict(load_file(str(path)))
-    with safe_open(str(path), "pt") as f:
+    with safe_open(str(path), "pt") as f:  # one read: the tensors and the header's entries
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
         header = f.metadata() or {}
     if LANDMARK_FILE not in header:
         return tensors
