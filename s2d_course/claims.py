@@ -265,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
     parser.add_argument("--check", action="store_true", help="re-train the two reference runs; "
                         "compare how they train with the calibration seeds (results/claims_check.json)")
     parser.add_argument("--calibrate", action="store_true", help="train the reference runs for "
-                        "--seeds seeds and write results/claims_check.json")
+                        "--seeds seeds on this machine's float path and another CPU type's and "
+                        "write results/claims_check.json")
     args = parser.parse_args(argv)
     show_logs(stream=sys.stderr)
     if args.readme:
@@ -273,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
         return {}
     setup = Setup(world=args.world, runs=args.runs, budget=Budget(seeds=args.seeds))
     start = time.perf_counter()
-    world = build_world(setup, folders=("base",) if args.check else tuple(WORLDS))
+    world = build_world(setup, folders=("base",) if args.check or args.calibrate else tuple(WORLDS))
     if args.calibrate:
         return claims_check.calibrate(setup, args.seeds)
     if args.check:

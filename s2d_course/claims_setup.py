@@ -135,7 +135,14 @@ class Setup:
     mae: Path = MAE
     runs: Path = RUNS
     budget: Budget = field(default_factory=Budget)
+    #: where the runs keep the landmark view they compute (default: the world's ``cache``); a
+    #: process computing on another float path keeps its own, so no run reads another path's
+    cache: Path | None = None
     _data: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def cache_dir(self) -> str:
+        return str(self.cache or self.world / "cache")
 
     def dataset(self, name: str, folder: str = "base") -> Path:
         return self.world / folder / name
@@ -157,7 +164,7 @@ class Setup:
         name = f"static-{slug(overrides)}-s{seed}"
         base = {"data_root": str(self.dataset("RAF-DB")), "landmark_weights": str(self.landmarks),
                 "vit_weights": str(self.mae), "layer_decay": b.layer_decay, "seed": seed,
-                "progress": False, "cache_dir": str(self.world / "cache"),
+                "progress": False, "cache_dir": self.cache_dir,
                 "epochs": b.static_epochs, "steps_per_epoch": b.static_steps,
                 "batch_size": b.static_batch, "lr": b.static_lr,
                 "warmup_epochs": b.warmup_steps / b.static_steps, "out_dir": str(self.runs / name)}
@@ -179,7 +186,7 @@ class Setup:
                 "warmup_epochs": b.warmup_steps / b.video_steps, "easdl": False,
                 "progress": False, "easdl_start_epoch": 1,
                 "easdl_ramp": f"{max(epochs - 2, 1)}:0.5,{epochs - 1}:1.0",
-                "cache_dir": str(self.world / "cache"), "out_dir": str(self.runs / name)}
+                "cache_dir": self.cache_dir, "out_dir": str(self.runs / name)}
         return load_config("dfer_tiny", {**base, **overrides})
 
     def config(self, claim: Claim, arm: str, level: float, seed: int) -> TrainConfig:

@@ -85,12 +85,14 @@ def spread(stage: str, metric: str, folder: Path = TRAINED) -> dict:
             "values": values.tolist()}
 
 
-def band(values: Sequence[float], level: float = 0.99) -> tuple[float, float]:
+def band(values: Sequence[float], level: float = 0.99, n: int | None = None) -> tuple[float, float]:
     """Where one more run falls with probability ``level`` when runs vary as ``values`` do (seeds
     on one machine, or machines: both reshuffle the rounding): the t prediction interval
-    mean ± t(level, n-1) · std · sqrt(1 + 1/n)."""
+    mean ± t(level, n-1) · std · sqrt(1 + 1/n). ``n`` is the number of independent draws among
+    ``values`` (default: all of them; fewer when, say, each seed ran on two float paths, whose
+    runs of one seed are close)."""
     values = np.asarray(values, float)
-    n = len(values)
+    n = len(values) if n is None else n
     if n < 2:
         raise ValueError(f"a band needs at least two runs, got {n}")
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) * np.sqrt(1 + 1 / n))
