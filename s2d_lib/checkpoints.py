@@ -11,7 +11,8 @@
 * A checkpoint may name its frozen landmark network's file instead of holding a copy
   (``landmark_stream_by_reference``, as the shipped tiny runs do); reading it joins it back.
 * ``load_any_checkpoint`` takes either format. Every file is read by
-  :func:`~s2d_lib.state_dicts.read_state_dict`.
+  :func:`~s2d_lib.state_dicts.read_state_dict`, which runs no code from a ``.pth``: a file that
+  holds more than tensors and plain data raises ``UnsafeCheckpointError`` unless ``trust=True``.
 """
 from __future__ import annotations
 
@@ -32,16 +33,18 @@ from .data.labels import CLASSES, label_map
 from .landmarks import MobileFaceNet
 from .model import S2D, checkpoint_filter_fn
 from .pretrained import RELEASED, read_record, record_of
-from .state_dicts import (LANDMARK_PREFIX, CheckpointError, LoadReport, StateDict, compare_keys,
-                          file_sha256, landmark_stream_by_reference, load_exact,
-                          load_landmark_weights, load_landmarks, load_vit_backbone, read_state_dict,
-                          split_landmark_stream, with_landmark_stream)
+from .state_dicts import (LANDMARK_PREFIX, CheckpointError, LoadReport, StateDict,
+                          UnsafeCheckpointError, compare_keys, file_sha256,
+                          landmark_stream_by_reference, load_exact, load_landmark_weights,
+                          load_landmarks, load_vit_backbone, read_state_dict,
+                          split_landmark_stream, trusted_checkpoints, with_landmark_stream)
 
-__all__ = ["CheckpointError", "LoadReport", "StateDict", "LANDMARK_PREFIX", "read_state_dict",
+__all__ = ["CheckpointError", "UnsafeCheckpointError", "LoadReport", "StateDict",
+           "LANDMARK_PREFIX", "read_state_dict",
            "load_landmark_weights", "load_landmarks", "load_vit_backbone", "save_checkpoint",
            "load_checkpoint", "checkpoint_metadata", "load_any_checkpoint", "load_released",
            "inflate", "checkpoint_filter_fn", "split_landmark_stream", "file_sha256",
-           "landmark_stream_by_reference"]
+           "landmark_stream_by_reference", "trusted_checkpoints"]
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +112,16 @@ def checkpoint_metadata(path: str | os.PathLike) -> dict:
 
 
 def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_patch16_224",
-                        landmark_weights: str | os.PathLike | None = None) -> nn.Module:
+                        landmark_weights: str | os.PathLike | None = None,
+                        trust: bool = False) -> nn.Module:
     """Our ``.safetensors`` checkpoint, or a released ``.pth`` rebuilt as ``model_name`` with the
-    frame count and class count its tensors imply; in eval mode."""
+    frame count and class count its tensors imply; in eval mode. ``trust``: the ``.pth`` files
+    (checkpoint and landmark weights) may hold any pickled object (see ``read_state_dict``)."""
     path = Path(path)
     if path.suffix == ".safetensors":
         model = load_checkpoint(path)
     else:
-        state_dict, _ = read_state_dict(path)
+        state_dict, _ = read_state_dict(path, trust)
         if "head.fc_cls.weight" not in state_dict or "temporal_embedding" not in state_dict:
             raise CheckpointError(f"{path}: no head.fc_cls.weight / temporal_embedding: not an "
                                   "S2D checkpoint")
@@ -132,23 +137,25 @@ def load_any_checkpoint(path: str | os.PathLike, model_name: str = "s2d_base_pat
                           "landmark weights the landmark view comes from random weights",
                           stacklevel=2)
     if landmark_weights is not None:
-        load_landmark_weights(model, landmark_weights)
+        load_landmark_weights(model, landmark_weights, trust)
     return model.eval()
 
 
-def load_released(model: nn.Module, source: str | os.PathLike | Mapping[str, Any]) -> LoadReport:
+def load_released(model: nn.Module, source: str | os.PathLike | Mapping[str, Any],
+                  trust: bool = False) -> LoadReport:
     """Load the authors' released S2D checkpoint (static or fine-tuned) into ``model``.
 
     Raises ``CheckpointError`` listing missing, unexpected and shape-mismatched keys when the
     file does not fit after the conversions of ``checkpoint_filter_fn``; never loads partially.
+    ``trust``: the file may hold any pickled object (see ``read_state_dict``).
     """
-    state_dict, name = read_state_dict(source)
+    state_dict, name = read_state_dict(source, trust)
     report = LoadReport(name)
     return load_exact(model, checkpoint_filter_fn(state_dict, model, report), report)
 
 
 def inflate(model: nn.Module, source: str | os.PathLike | Mapping[str, Any], fresh_tma: bool = False,
-            target_dataset: str | None = None) -> LoadReport:
+            target_dataset: str | None = None, trust: bool = False) -> LoadReport:
     """Start the T-frame ``model`` from a static (T = 1) or dynamic checkpoint, as the release
     does with ``pretrain-AffectNet-7.pth``.
 
@@ -160,9 +167,10 @@ def inflate(model: nn.Module, source: str | os.PathLike | Mapping[str, Any], fre
     the ViT itself (``patch_embed``, ``blocks``) is missing or a shape does not fit. With
     ``fresh_tma`` the TMAs keep their fresh initialisation (a static model's temporal attention
     has only seen one frame). A classifier trained on another dataset of ours is re-ordered to
-    ``target_dataset``'s label order when both are known.
+    ``target_dataset``'s label order when both are known. ``trust``: the file may hold any
+    pickled object (see ``read_state_dict``).
     """
-    state_dict, name = read_state_dict(source)
+    state_dict, name = read_state_dict(source, trust)
     report = LoadReport(name)
     converted = checkpoint_filter_fn(state_dict, model, report)
     own = model.state_dict()

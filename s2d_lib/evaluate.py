@@ -148,12 +148,13 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
                         model_name: str = "s2d_base_patch16_224",
                         landmark_weights: str | None = None, batch_size: int = 8,
                         device: str = "auto", progress: bool = True,
-                        sampling: str | None = None) -> dict:
+                        sampling: str | None = None, trust: bool = False) -> dict:
     """Metrics of ``checkpoint`` on ``split`` (``train`` / ``test``) of ``dataset``, the softmax
     averaged over ``views`` = (N temporal views, M spatial crops). ``sampling`` picks the frames
     (``window`` / ``uniform``, see :mod:`s2d_lib.data.sampling`); None: the one our checkpoint
-    was trained with, else the release's ``window``."""
-    model = load_any_checkpoint(checkpoint, model_name, landmark_weights)
+    was trained with, else the release's ``window``. ``trust``: a ``.pth`` may hold any pickled
+    object (:func:`~s2d_lib.checkpoints.load_any_checkpoint`)."""
+    model = load_any_checkpoint(checkpoint, model_name, landmark_weights, trust=trust)
     stage = "static" if model.num_frames == 1 else "dfer"
     sampling = sampling or model.pretrained_cfg.get("frame_sampling") or "window"
     resize = checkpoint_metadata(checkpoint).get("test_resize", "square")  # square: the release's
@@ -190,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--model", default="s2d_base_patch16_224",
                         help="architecture of a released .pth")
     parser.add_argument("--landmark-weights", default=None, help="MobileFaceNet weights")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load a .pth that holds pickled Python objects beyond tensors and "
+                             "plain data (runs code from the file: only for a trusted source)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="write the metrics here as JSON")
@@ -201,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         parser.error(f"--views {args.views!r}: expected NxM, e.g. 2x2")
     result = evaluate_checkpoint(args.checkpoint, args.dataset, args.data_root, args.split,
                                  args.fold, (n, m), args.model, args.landmark_weights,
-                                 args.batch_size, args.device, sampling=args.sampling)
+                                 args.batch_size, args.device, sampling=args.sampling,
+                                 trust=args.trust_checkpoint)
     print(f"{args.dataset} {args.split} (fold {args.fold}, {n}x{m} {result['frame_sampling']} views, "
           f"{len(result['labels'])} items): {format_metrics(result)}")
     for name, recall in result["per_class_recall"].items():

@@ -4,6 +4,11 @@ S2D loads by name (the released MobileFaceNet, a timm ViT).
 * ``read_state_dict(source)`` finds the state dict in a file, a loaded checkpoint or a bare dict;
   what a load did is a ``LoadReport``, what does not fit a ``CheckpointError``;
   ``load_exact`` loads a state dict that fits exactly or raises.
+* ``load_torch_file(path)`` reads a ``.pth`` / ``.pth.tar`` without running code from it: tensors,
+  plain containers and the harmless types training checkpoints carry beside them
+  (:data:`SAFE_GLOBALS`: ``argparse.Namespace``, NumPy scalars, dtypes and arrays); a file that
+  needs anything else raises ``UnsafeCheckpointError`` unless it is trusted (``trust=True``, or
+  every load inside ``with trusted_checkpoints():``).
 * ``split_landmark_stream`` / ``with_landmark_stream``: the one place of the rule that keeps the
   frozen landmark network's tensors under ``landmark_stream.`` in our S2D files.
   ``landmark_stream_by_reference`` writes an S2D file that names its landmark network's file (by
@@ -14,14 +19,19 @@ S2D loads by name (the released MobileFaceNet, a timm ViT).
 """
 from __future__ import annotations
 
+import argparse
+import contextvars
 import hashlib
 import os
 import pickle
+import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
@@ -29,10 +39,12 @@ from torch import nn
 
 from .landmarks import LandmarkStream, MobileFaceNet
 
-__all__ = ["CheckpointError", "LoadReport", "StateDict", "LANDMARK_PREFIX", "read_state_dict",
-           "compare_keys", "load_exact", "split_landmark_stream", "with_landmark_stream",
+__all__ = ["CheckpointError", "UnsafeCheckpointError", "LoadReport", "StateDict",
+           "LANDMARK_PREFIX", "read_state_dict", "compare_keys", "load_exact",
+           "split_landmark_stream", "with_landmark_stream",
            "load_landmark_weights", "load_landmarks", "load_vit_backbone",
-           "landmark_stream_by_reference", "file_sha256"]
+           "landmark_stream_by_reference", "file_sha256", "load_torch_file", "trusted_checkpoints",
+           "SAFE_GLOBALS"]
 
 LANDMARK_PREFIX = "landmark_stream."
 #: The safetensors header entries of an S2D file whose landmark network lives in another file:
@@ -44,6 +56,45 @@ StateDict = Mapping[str, torch.Tensor]
 
 class CheckpointError(ValueError):
     """A checkpoint does not fit the model beyond the documented conversions."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint holds pickled objects that only an unrestricted (code-running) load builds."""
+
+
+def _numpy_globals() -> list[Any]:
+    """NumPy's pickle entry points for scalars and arrays, under the module name NumPy 2 writes
+    (``numpy._core``) and the one NumPy 1 wrote (``numpy.core``), and its numeric dtype classes
+    (the type a weights-only load checks before setting a dtype's state). No object dtype: an
+    object array or scalar would hold arbitrary Python objects."""
+    scalar = np.float64(0).__reduce__()[0]  # numpy._core.multiarray.scalar (numpy.core on 1.x)
+    reconstruct = np.zeros(0).__reduce__()[0]  # numpy._core.multiarray._reconstruct
+    entries: list[Any] = [np.ndarray, np.dtype]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        entries += [(scalar, f"{module}.scalar"), (reconstruct, f"{module}._reconstruct")]
+    codes = "?" + np.typecodes["AllInteger"] + np.typecodes["AllFloat"]
+    entries += sorted({type(np.dtype(code)) for code in codes}, key=lambda t: t.__name__)
+    return entries
+
+
+#: What a checkpoint may hold beside what ``torch.load(weights_only=True)`` takes by default
+#: (tensors, dtypes, ``dict``/``list``/``tuple``/``set``/``OrderedDict``/``Counter``, numbers,
+#: strings): the training script's options (``args``, an ``argparse.Namespace``) and NumPy
+#: scalars, dtypes and arrays (an optimiser's or sampler's numbers, NumPy's RNG state).
+SAFE_GLOBALS: list[Any] = [argparse.Namespace, *_numpy_globals()]
+
+_TRUSTED = contextvars.ContextVar("s2d_trusted_checkpoints", default=False)
+
+
+@contextmanager
+def trusted_checkpoints(trust: bool = True) -> Iterator[None]:
+    """Inside the block every checkpoint file the loaders read is trusted, as with ``trust=True``
+    (what ``--trust-checkpoint`` does for a command that loads several files, e.g. training)."""
+    token = _TRUSTED.set(trust)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
 
 
 @dataclass
@@ -77,9 +128,12 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], str]:
+def read_state_dict(source: str | os.PathLike | Mapping[str, Any], trust: bool = False
+                    ) -> tuple[dict[str, torch.Tensor], str]:
     """The state dict inside ``source`` (a path, a loaded checkpoint dict, or a bare state dict)
-    and a name for messages. Accepts the keys ``model`` / ``model_state_dict`` / ``state_dict``."""
+    and a name for messages. Accepts the keys ``model`` / ``model_state_dict`` / ``state_dict``.
+    A ``.pth`` file is read by :func:`load_torch_file`; ``trust`` (or
+    :func:`trusted_checkpoints`) lets it hold any pickled object, running its code."""
     name = "<state dict>"
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -89,7 +143,9 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> tuple[dict
         if path.suffix == ".safetensors":
             return _read_safetensors(path), name
         try:
-            source = _torch_load(path)
+            source = load_torch_file(path, trust or _TRUSTED.get())
+        except UnsafeCheckpointError:
+            raise
         except Exception as exc:  # corrupt, truncated, or not a torch file at all
             raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint ({exc})") from exc
     if not isinstance(source, Mapping):
@@ -151,17 +207,36 @@ def landmark_stream_by_reference(tensors: StateDict, landmark_file: str | os.Pat
     return path
 
 
-def _torch_load(path: Path):
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights_only" not in str(exc):
-            raise
-    # Released training checkpoints also pickle their argparse options: only do this for files
-    # you trust.
-    warnings.warn(f"{path}: holds pickled Python objects besides tensors; loading it with "
-                  "weights_only=False", stacklevel=3)
-    return torch.load(path, map_location="cpu", weights_only=False)
+def load_torch_file(path: str | os.PathLike, trust: bool = False) -> Any:
+    """``torch.load`` of ``path`` on the CPU that runs no code from the file: weights-only, with
+    :data:`SAFE_GLOBALS` allowed for this call only. Raises ``UnsafeCheckpointError`` naming the
+    file and what it would need. Only with ``trust`` is the file unpickled without restriction
+    (which runs whatever code it carries: for files from a source you trust)."""
+    if trust:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    with torch.serialization.safe_globals(SAFE_GLOBALS):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            offending = _unsafe_globals(path, str(exc))
+    raise UnsafeCheckpointError(
+        f"{path}: refused: it holds pickled Python objects beyond tensors and plain data "
+        f"({', '.join(offending)}), and unpickling them can run code from the file. If you "
+        "trust where the file comes from, load it with trust=True (on the command line: "
+        "--trust-checkpoint)")
+
+
+def _unsafe_globals(path: str | os.PathLike, message: str) -> list[str]:
+    """What a refused file would import (call under the same allowlist as the load)."""
+    try:  # every global the file names, read without unpickling (zip-format files)
+        names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # a legacy (pre-1.6) file: the name the refused load stopped at
+        names = []
+    found = re.search(r"GLOBAL (\S+)|got <class '([^']+)'>|function (.+?)(?: which|$)", message,
+                      re.MULTILINE)
+    if found and not names:
+        names = [next(g for g in found.groups() if g)]
+    return names or ["an object that is not plain data"]
 
 
 def compare_keys(own: StateDict, state_dict: StateDict, report: LoadReport) -> None:
@@ -206,16 +281,17 @@ def with_landmark_stream(model: nn.Module) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def load_landmark_weights(target: nn.Module, source: str | os.PathLike | Mapping[str, Any]
-                          ) -> LoadReport:
+def load_landmark_weights(target: nn.Module, source: str | os.PathLike | Mapping[str, Any],
+                          trust: bool = False) -> LoadReport:
     """Load MobileFaceNet weights into an S2D model's landmark stream, a ``LandmarkStream`` or a
     ``MobileFaceNet``, from a released file, one of our MobileFaceNet files, or one of our S2D
-    files (its ``landmark_stream.*``). Names and shapes must match exactly."""
+    files (its ``landmark_stream.*``). Names and shapes must match exactly. ``trust``: see
+    :func:`read_state_dict`."""
     net = getattr(target, "landmark_stream", target)
     net = net.net if isinstance(net, LandmarkStream) else net
     if not isinstance(net, MobileFaceNet):
         raise TypeError(f"cannot find a MobileFaceNet in {type(target).__name__}")
-    state_dict, name = read_state_dict(source)
+    state_dict, name = read_state_dict(source, trust)
     state_dict = split_landmark_stream(state_dict)[1] or state_dict
     state_dict = {k[len("module."):] if k.startswith("module.") else k: v
                   for k, v in state_dict.items()}
@@ -228,17 +304,18 @@ def load_landmark_weights(target: nn.Module, source: str | os.PathLike | Mapping
 load_landmarks = load_landmark_weights
 
 
-def load_vit_backbone(model: nn.Module, source: str | os.PathLike | Mapping[str, Any] | nn.Module
-                      ) -> LoadReport:
+def load_vit_backbone(model: nn.Module, source: str | os.PathLike | Mapping[str, Any] | nn.Module,
+                      trust: bool = False) -> LoadReport:
     """Copy a timm ViT's weights (``patch_embed``, ``cls_token``, ``pos_embed``, ``blocks``,
     final ``norm``/``fc_norm`` -> ``ln_post``) into S2D; S2D's own parts keep their values.
 
     ``source`` may be a timm ``VisionTransformer``, its state dict, or a file holding one (such
-    as MAE weights saved locally). Its blocks must have S2D's width and depth."""
+    as MAE weights saved locally). Its blocks must have S2D's width and depth. ``trust``: see
+    :func:`read_state_dict`."""
     if isinstance(source, nn.Module):
         state_dict, name = source.state_dict(), type(source).__name__
     else:
-        state_dict, name = read_state_dict(source)
+        state_dict, name = read_state_dict(source, trust)
     report = LoadReport(name)
     own = model.state_dict()
     picked: dict[str, torch.Tensor] = {}

@@ -18,6 +18,7 @@ import numpy as np
 import torch.distributed as dist
 
 from .build import check_init
+from .checkpoints import UnsafeCheckpointError, trusted_checkpoints
 from .config import PRESETS, TrainConfig, load_config
 from .data.layouts import FOLDS
 from .distributed import setup_distributed
@@ -60,12 +61,17 @@ def main(argv: Sequence[str] | None = None) -> dict:
                "key=value")
     parser.add_argument("--config", required=True, help="preset name or YAML file")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="the .pth files the run starts from (init=, landmark_weights=, "
+                             "vit_weights=) may hold any pickled Python object (runs code from "
+                             "them: only for files from a source you trust)")
     args = parser.parse_args(argv)
     show_logs(stream=sys.stderr)
     cfg = load_config(args.config, args.overrides)
     try:
-        result = train(cfg)
-    except TrainingDiverged as exc:
+        with trusted_checkpoints(args.trust_checkpoint):
+            result = train(cfg)
+    except (TrainingDiverged, UnsafeCheckpointError) as exc:
         raise SystemExit(f"error: {exc}") from None
     finally:
         if dist.is_initialized():

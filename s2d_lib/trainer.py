@@ -46,6 +46,7 @@ from .pretrained import training_record
 from .progress import progress_bar
 from .seeding import rng_state, seed_everything, set_rng_state
 from .splits import DataSplits, labelled_share
+from .state_dicts import load_torch_file
 
 __all__ = ["Trainer", "TrainingDiverged", "fit", "STATE_FILE"]
 
@@ -207,7 +208,7 @@ class Trainer:
         path = self.dir / STATE_FILE
         if not (self.cfg.resume and path.is_file()):
             return False
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_torch_file(path)  # weights-only: tensors, numbers, NumPy's RNG state
         weights = self.dir / "last.safetensors"
         meta = json.loads(weights.with_suffix(".json").read_text())["metadata"]
         if meta.get("epoch") != state["epoch"]:

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         help="fraction of a window's frames that must show the face for it to get an emotion")
     add("--model", default="s2d_base_patch16_224", help="architecture of a released .pth")
     add("--landmark-weights", default=None, help="MobileFaceNet weights")
+    add("--trust-checkpoint", action="store_true",
+        help="load a .pth that holds pickled Python objects beyond tensors and plain data (runs "
+             "code from the file: only for a file from a source you trust)")
     add("--dataset", default=None, choices=sorted(CLASSES),
         help="class order of the checkpoint (default: its metadata, else DFEW for 7 classes, "
              "MAFW for 11)")
@@ -92,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
         if video.is_file() and video.suffix.lower() not in VIDEO_EXTENSIONS:
             probe_fps(video)  # FFmpeg's verdict first: decord opens some text files, logging in C++
         reader = ClipReader(args.video)  # fail on a bad video before loading a model
-        model = load_any_checkpoint(args.checkpoint, args.model, args.landmark_weights)
+        model = load_any_checkpoint(args.checkpoint, args.model, args.landmark_weights,
+                                    trust=args.trust_checkpoint)
         record = model.pretrained_cfg  # the facts the checkpoint carries
         try:
             names = class_names_for(model, args.dataset,
