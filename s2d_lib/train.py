@@ -62,7 +62,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m s2d_lib.train
     parser.add_argument("--config", required=True, help="preset name or YAML file")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args(argv)
-    cfg = load_config(args.config, args.overrides)
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
     if not cfg.data_root:
         parser.error(f"no {cfg.dataset} folder given: add data_root=<folder of its release layout>")
     show_logs(stream=sys.stderr)
