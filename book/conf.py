@@ -30,9 +30,10 @@ copyright = "the s2d-notebooks authors, Apache-2.0"
 extensions = ["myst_nb", "sphinx-mathjax-offline"]
 
 root_doc = "README"
-# Only the landing page, the numbered notebooks and the benchmark table (the README links it)
-# are pages; the rest of the repository (library, data, runs, virtual environment) is never read.
-include_patterns = ["README.md", "notebooks/[0-9][0-9]_*.ipynb", "benchmarks/RESULTS.md"]
+# Only the landing page, the numbered notebooks, the architecture page the library cites and the
+# benchmark table (the README links it) are pages; the rest of the repository (library, data, runs, virtual environment) is never read.
+include_patterns = ["README.md", "notebooks/[0-9][0-9]_*.ipynb", "benchmarks/RESULTS.md",
+                    "book/architecture.md"]
 exclude_patterns = [".venv", ".git", "book/_build", "data", "runs", "**/.ipynb_checkpoints"]
 
 html_theme = "sphinx_book_theme"
@@ -55,7 +56,7 @@ nb_execution_mode = "off"
 nb_ipywidgets_js: dict = {}
 
 SOLUTION_TAG = "solution"
-# The landing page lists the notebooks (then the benchmark table) as chapters; injected at build time so that the README
+# The landing page lists the notebooks (then the architecture page and the benchmark table) as chapters; injected at build time so that the README
 # keeps reading as plain Markdown on a repository page.
 COURSE_TOCTREE = """
 
@@ -65,6 +66,7 @@ COURSE_TOCTREE = """
 :glob:
 
 notebooks/[0-9][0-9]_*
+book/architecture
 benchmarks/RESULTS
 ```
 """

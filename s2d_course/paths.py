@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from s2d_lib.checkpoints import file_sha256  # noqa: F401  (the course's name for it)
-from s2d_lib.config import PRESETS
+
+from .presets import TINY_LANDMARKS_FILE
 
 __all__ = ["REPO", "TRAINED", "RESULTS", "FIGURES", "DATA", "RUNS", "NOTEBOOKS",
            "TINY_LANDMARKS", "repo_path", "relative", "file_sha256"]
@@ -22,7 +23,7 @@ RUNS = REPO / "runs"
 NOTEBOOKS = REPO / "notebooks"
 #: The tiny landmark network that ships in ``trained/`` (notebook 01 trains it), as the tiny static
 #: preset names it.
-TINY_LANDMARKS = REPO / PRESETS["static_tiny"]["landmark_weights"]
+TINY_LANDMARKS = REPO / TINY_LANDMARKS_FILE
 
 
 def repo_path(path: str | os.PathLike) -> Path:

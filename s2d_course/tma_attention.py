@@ -16,12 +16,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from s2d_lib.config import TrainConfig
 from s2d_lib.landmark_cache import in_order
 from s2d_lib.viz.attention import AttentionRecorder, evaluating
 from s2d_lib.viz.landmark_views import attention_entropy
 
-__all__ = ["attention_stats", "tma_attention_stats"]
+__all__ = ["attention_stats"]
 
 
 @torch.no_grad()
@@ -78,14 +77,3 @@ def _qk(attn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     b, n, _ = x.shape
     qkv = attn.qkv(x).reshape(b, n, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
     return attn.q_norm(qkv[0]) * attn.scale, attn.k_norm(qkv[1])
-
-
-def tma_attention_stats(cfg: TrainConfig, test: Dataset, clips: int = 32) -> dict:
-    """The TMA attention of ``cfg``'s run: its starting model (``before``) and its best
-    checkpoint (``after``), layer by layer."""
-    from s2d_lib.build import build_model
-    from s2d_lib.checkpoints import load_any_checkpoint
-
-    before = attention_stats(build_model(cfg), test, clips)
-    after = attention_stats(load_any_checkpoint(cfg.run_dir / "best.safetensors"), test, clips)
-    return {"before": before, "after": after, "clips": clips, "frames": cfg.num_frames}

@@ -1,10 +1,12 @@
-"""Training configuration: one dataclass, presets for the three stages x {tiny, paper}, and
-``key=value`` / YAML overrides.
+"""Training configuration: one dataclass, named presets, and ``key=value`` / YAML overrides.
 
-``load_config("dfer_tiny", ["epochs=3", "lr=1e-3"])`` or, from the shell,
-``python -m s2d_lib.train --config dfer_paper dataset=FERV39k``. A YAML file may name a
-``preset`` to start from and overrides its fields. The paper presets carry the release's
-hyper-parameters; fields the release does not fix are marked *ours* in the README table.
+``load_config("dfer_paper", ["dataset=FERV39k", "data_root=/data/FERV39k"])`` or, from the
+shell, ``python -m s2d_lib.train --config dfer_paper dataset=FERV39k data_root=/data/FERV39k``.
+A YAML file may name a ``preset`` to start from and overrides its fields. The paper presets
+carry the release's hyper-parameters; fields the release does not fix are marked *ours* in the
+README table. A preset here names no file of any checkout: the dataset folder is the caller's
+(``data_root=``), and a project adds presets of its own with :func:`register_preset` (the
+course's tiny presets, :mod:`s2d_course.presets`).
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from .precision import PRECISIONS
 from .data.transforms import RELEASE_AUTO_AUGMENT
 from .easdl import RELEASE_RAMP
 
-__all__ = ["TrainConfig", "PRESETS", "preset", "load_config", "parse_overrides", "STAGES",
+__all__ = ["TrainConfig", "PRESETS", "preset", "register_preset", "load_config",
+           "parse_overrides", "STAGES",
            "PROFILES", "DATASET_RECIPES", "RELEASED_STATIC", "RELEASED_LANDMARKS"]
 
 STAGES = ("static", "temporal", "dfer")
@@ -43,7 +46,8 @@ class TrainConfig:
     profile: str = "tiny"              # tiny | paper (sizes only: same architecture)
     model: str = "s2d_tiny_patch8_64"  # a registered timm name
     dataset: str = "RAF-DB"            # RAF-DB | AffectNet | DFEW | FERV39k | MAFW
-    data_root: str = "data/synthetic/RAF-DB"
+    data_root: str | None = None       # the dataset's folder (its release layout); required to
+                                       # build the data
     num_classes: int | None = None     # None: the dataset's class count (AffectNet: 7)
     num_frames: int = 1                # T; 1 for the static stage
     frame_sampling: str = "window"     # window: T contiguous frames | uniform: T spread over the clip
@@ -83,7 +87,7 @@ class TrainConfig:
     cutmix: float = 1.0
     smoothing: float = 0.1
     class_balanced: bool = False       # oversample rare classes (data.samplers.BalancedSampler)
-    # EASDL (design section 7)
+    # EASDL (book/architecture.md, "EASDL")
     easdl: bool = False                # the release uses it for FERV39k only
     easdl_top_k: int = 2
     easdl_queue: int = 16
@@ -172,47 +176,23 @@ class TrainConfig:
 #: step; relative to the working directory, like every path of a config).
 RELEASED_STATIC = "data/weights/pretrain-AffectNet-7.pth"
 RELEASED_LANDMARKS = "data/weights/mobilefacenet_model_best.pth.tar"
-#: The tiny ViT's MAE weights (``s2d_lib.mae``, pretrained on the synthetic suite's unlabelled
-#: images and shipped, as the paper's ViT-B/16 starts from MAE weights).
-TINY_MAE = "trained/mae_tiny/mae.safetensors"
 
-_TINY = dict(profile="tiny", model="s2d_tiny_patch8_64", auto_augment=None, reprob=0.0, workers=0,
-             landmark_cache=True, test_clips=1, test_crops=1, val_fraction=0.15,
-             crop_scale=(0.6, 1.0), test_resize="short_side")
 _PAPER = dict(profile="paper", model="s2d_base_patch16_224", batch_size=8, epochs=100, workers=8)
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "static_tiny": dict(_TINY, stage="static", dataset="RAF-DB", data_root="data/synthetic/RAF-DB",
-                        num_frames=1, epochs=7, batch_size=32, lr=1e-3, min_lr=1e-5,
-                        warmup_epochs=1, drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1,
-                        easdl=False, landmark_weights="trained/landmarks_tiny/mobilefacenet.safetensors",
-                        vit_weights=TINY_MAE, layer_decay=0.75),
-    "temporal_tiny": dict(_TINY, stage="temporal", dataset="DFEW", data_root="data/synthetic/DFEW",
-                          num_frames=8, frame_sampling="uniform",
-                          init="runs/static_tiny_RAF-DB/best.safetensors", fresh_tma=True,
-                          epochs=6, batch_size=16, lr=1e-3, min_lr=1e-5, warmup_epochs=1,
-                          drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1, easdl=False),
-    "dfer_tiny": dict(_TINY, stage="dfer", dataset="DFEW", data_root="data/synthetic/DFEW",
-                      num_frames=8, frame_sampling="uniform",
-                      init="runs/static_tiny_RAF-DB/best.safetensors", fresh_tma=True,
-                      epochs=8, batch_size=16, lr=1e-3, min_lr=1e-5, warmup_epochs=1,
-                      drop_rate=0.1, mixup=0.0, cutmix=0.0, smoothing=0.1, easdl=True,
-                      easdl_queue=8, easdl_start_epoch=2, easdl_ramp="3:0.1,5:0.5,6:1.0"),
     # Static FER pretraining (ours): the release publishes its static checkpoint, not the
     # recipe; the optimiser and schedule follow the dynamic recipe, the lr and epochs are ours.
-    "static_paper": dict(_PAPER, stage="static", dataset="AffectNet",
-                         data_root="data/AffectNet", num_frames=1, batch_size=64, base_lr=5e-5,
+    "static_paper": dict(_PAPER, stage="static", dataset="AffectNet", num_frames=1, batch_size=64, base_lr=5e-5,
                          epochs=50, vit_weights="vit_base_patch16_224.mae", drop_rate=0.5,
                          mixup=0.8, cutmix=1.0, smoothing=0.1,
                          landmark_weights=RELEASED_LANDMARKS),
     # Temporal adaptation alone (ours, an ablation): the dynamic groups with cross-entropy and
     # label smoothing, no mixup/cutmix, no EASDL.
-    "temporal_paper": dict(_PAPER, stage="temporal", dataset="DFEW", data_root="data/DFEW",
-                           num_frames=16, init=RELEASED_STATIC,
+    "temporal_paper": dict(_PAPER, stage="temporal", dataset="DFEW", num_frames=16, init=RELEASED_STATIC,
                            mixup=0.0, cutmix=0.0, smoothing=0.1,
                            landmark_weights=RELEASED_LANDMARKS),
     # The release's DFER fine-tuning recipe (DFEW; dataset=FERV39k / MAFW apply their recipe).
-    "dfer_paper": dict(_PAPER, stage="dfer", dataset="DFEW", data_root="data/DFEW", num_frames=16,
+    "dfer_paper": dict(_PAPER, stage="dfer", dataset="DFEW", num_frames=16,
                        init=RELEASED_STATIC, mixup=0.8, cutmix=1.0,
                        smoothing=0.1, easdl_top_k=2, easdl_queue=16,
                        landmark_weights=RELEASED_LANDMARKS),
@@ -222,13 +202,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 #: release trains FERV39k with plain cross-entropy (no mixup/cutmix, no smoothing), head
 #: dropout 0 and EASDL; DFEW and MAFW without EASDL.
 DATASET_RECIPES: dict[str, dict[str, Any]] = {
-    "DFEW": dict(data_root="data/DFEW"),
-    "MAFW": dict(data_root="data/MAFW"),
-    "FERV39k": dict(data_root="data/FERV39k", drop_rate=0.0, mixup=0.0, cutmix=0.0, smoothing=0.0,
-                    easdl=True),
-    "RAF-DB": dict(data_root="data/RAF-DB"),
-    "AffectNet": dict(data_root="data/AffectNet"),
+    "FERV39k": dict(drop_rate=0.0, mixup=0.0, cutmix=0.0, smoothing=0.0, easdl=True),
 }
+
+
+def register_preset(name: str, values: Mapping[str, Any]) -> None:
+    """Add (or replace) the preset ``name``: ``values`` are TrainConfig fields, checked now."""
+    TrainConfig(**values)
+    PRESETS[name] = dict(values)
 
 
 def preset(name: str) -> TrainConfig:

@@ -8,6 +8,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .devices import resolve_device
+
 __all__ = ["Dist", "ReleaseOutputs", "setup_distributed", "current", "all_gather", "shard"]
 
 
@@ -28,15 +30,30 @@ class Dist:
         return self.rank == 0
 
 
-def setup_distributed() -> Dist:
-    """Join the process group torchrun (or a spawner) described in the environment (NCCL on GPU,
-    gloo on CPU); a single process needs nothing."""
+def setup_distributed(device: str | torch.device = "auto") -> Dist:
+    """Join the process group torchrun (or a spawner) described in the environment; a single
+    process needs nothing. A run on GPUs first makes ``cuda:<LOCAL_RANK>`` this process's current
+    device, then joins NCCL bound to it: the object collectives and barriers run on the current
+    device, which is ``cuda:0`` in every process until it is set. A run on the CPU joins gloo."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Dist()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    where = resolve_device(device, local_rank)
+    if where.type == "cuda":
+        if where.index is None:
+            where = torch.device("cuda", local_rank)
+        if where.index >= torch.cuda.device_count():
+            raise RuntimeError(f"process with LOCAL_RANK={local_rank} wants {where}, but this node "
+                               f"has {torch.cuda.device_count()} GPUs: start at most that many "
+                               "processes per node (torchrun --nproc-per-node)")
+        torch.cuda.set_device(where)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+        if where.type == "cuda":
+            dist.init_process_group("nccl", device_id=where)
+        else:
+            dist.init_process_group("gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), local_rank)
 
 
 def current() -> Dist:

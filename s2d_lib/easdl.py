@@ -1,4 +1,4 @@
-"""Emotion-Anchors based Self-Distillation (EASDL), design section 7.
+"""Emotion-Anchors based Self-Distillation (EASDL), as ``book/architecture.md`` describes it.
 
 Per class c a FIFO queue holds ``queue_size`` anchors: the clip feature and the softmax
 probabilities of a training clip whose ground-truth label is c. A training clip's soft label is

@@ -69,18 +69,20 @@ def unpack(batch, device: torch.device):
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, num_classes: int, batch_size: int = 32,
              device: torch.device | str = "cpu", class_names: Sequence[str] | None = None,
-             progress: bool = False, amp: bool = False) -> dict:
+             progress: bool = False, amp: bool = False, workers: int = 0) -> dict:
     """WAR/UAR/per-class recall/confusion of ``model`` on ``dataset`` with the softmax averaged
     over test views; also ``loss`` (cross-entropy of the averaged scores), ``probs``, ``labels``.
-    Under torch.distributed each process scores a shard and the results are gathered."""
+    ``workers`` processes decode the items (as training's loader does). Under torch.distributed
+    each process scores a shard and the results are gathered."""
     env = current()
     raw = model.module if isinstance(model, DistributedDataParallel) else model
     was_training = raw.training
     raw.eval()
     indices = shard(len(dataset), env)
-    loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False)
-    probs, labels = [], []
     device = torch.device(device)
+    loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False,
+                        num_workers=workers, pin_memory=device.type == "cuda")
+    probs, labels = [], []
     for batch in progress_bar(loader, desc="eval", disable=not progress, leave=False):
         x, y, lf = unpack(batch, device)
         x = as_video(x)
@@ -148,12 +150,13 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
                         model_name: str = "s2d_base_patch16_224",
                         landmark_weights: str | None = None, batch_size: int = 8,
                         device: str = "auto", progress: bool = True,
-                        sampling: str | None = None, trust: bool = False) -> dict:
+                        sampling: str | None = None, workers: int = 0, trust: bool = False) -> dict:
     """Metrics of ``checkpoint`` on ``split`` (``train`` / ``test``) of ``dataset``, the softmax
     averaged over ``views`` = (N temporal views, M spatial crops). ``sampling`` picks the frames
     (``window`` / ``uniform``, see :mod:`s2d_lib.data.sampling`); None: the one our checkpoint
-    was trained with, else the release's ``window``. ``trust``: a ``.pth`` may hold any pickled
-    object (:func:`~s2d_lib.checkpoints.load_any_checkpoint`)."""
+    was trained with, else the release's ``window``. ``workers``: processes decoding the videos.
+    ``trust``: a ``.pth`` may hold any pickled object
+    (:func:`~s2d_lib.checkpoints.load_any_checkpoint`)."""
     model = load_any_checkpoint(checkpoint, model_name, landmark_weights, trust=trust)
     stage = "static" if model.num_frames == 1 else "dfer"
     sampling = sampling or model.pretrained_cfg.get("frame_sampling") or "window"
@@ -167,7 +170,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
     model.to(dev)
     names = CLASSES[dataset] if len(CLASSES[dataset]) == model.num_classes else None
     result = evaluate(model, data, model.num_classes, batch_size, dev, names, progress=progress,
-                      amp=dev.type == "cuda")
+                      amp=dev.type == "cuda", workers=workers)
     result.pop("probs")
     result["labels"] = result["labels"].tolist()
     result.update(checkpoint=str(checkpoint), dataset=dataset, split=split, fold=fold,
@@ -196,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                              "plain data (runs code from the file: only for a trusted source)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--workers", type=int, default=0, help="processes decoding the videos")
     parser.add_argument("--out", default=None, help="write the metrics here as JSON")
     args = parser.parse_args(argv)
     show_logs(stream=sys.stderr)
@@ -206,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     result = evaluate_checkpoint(args.checkpoint, args.dataset, args.data_root, args.split,
                                  args.fold, (n, m), args.model, args.landmark_weights,
                                  args.batch_size, args.device, sampling=args.sampling,
-                                 trust=args.trust_checkpoint)
+                                 workers=args.workers, trust=args.trust_checkpoint)
     print(f"{args.dataset} {args.split} (fold {args.fold}, {n}x{m} {result['frame_sampling']} views, "
           f"{len(result['labels'])} items): {format_metrics(result)}")
     for name, recall in result["per_class_recall"].items():

@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader, Dataset
 from .model import S2D
 from .progress import progress_bar
 
-__all__ = ["landmark_hash", "landmark_cache", "in_order", "WithLandmarks"]
+__all__ = ["landmark_hash", "landmark_cache", "in_order", "WithLandmarks",
+           "check_cache_compatible"]
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +90,12 @@ class WithLandmarks(Dataset):
     def __getitem__(self, index: int):
         x, label = self.dataset[index][:2]
         return x, label, self.features[index]
+
+
+def check_cache_compatible(cfg) -> None:
+    """Refuse a training config (:class:`~s2d_lib.config.TrainConfig`) that augments the frames
+    the cache's landmark view was computed from."""
+    if cfg.landmark_cache and (cfg.mixup > 0 or cfg.cutmix > 0 or cfg.auto_augment or cfg.reprob > 0):
+        raise ValueError("landmark_cache=true precomputes the landmark view of the un-augmented "
+                         "frames, so it cannot be combined with mixup/cutmix/auto_augment/reprob "
+                         "(set them to 0/none, or landmark_cache=false)")

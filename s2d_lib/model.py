@@ -4,8 +4,8 @@ temporal adapter (TMA), with an I3D-style head on the clip-averaged class token.
 ``forward(video[B,3,T,H,W], landmark_features=None) -> logits[B,K]`` as in timm
 (``forward_features`` -> tokens, ``forward_head(tokens, pre_logits=True)`` -> clip feature);
 ``forward_release`` returns the release's ``(logits, clip_feature)``.
-``num_frames=1`` is the static (image) model. The forward pass follows
-``../shared/design/s2d-architecture.md`` section 5 literally, quirks included, so that the
+``num_frames=1`` is the static (image) model. The forward pass follows the book's architecture
+page (``book/architecture.md``, "The forward pass") literally, quirks included, so that the
 authors' released checkpoints give the same logits here.
 """
 from __future__ import annotations

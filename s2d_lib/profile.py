@@ -8,7 +8,7 @@ because the counter has no formula for the fused CPU kernel.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -30,9 +30,6 @@ class Cost:
     gflops_landmark_view: float
     num_frames: int
     img_size: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
     def __str__(self) -> str:
         return (f"params {self.params_total:,} (trainable {self.params_trainable:,}); "

@@ -46,6 +46,10 @@ def build_split(cfg: TrainConfig, split: str, image_size: int | None = None,
     (augmented) or ``test`` (deterministic ``views`` = N x M, default from ``cfg``)."""
     from .data import video
 
+    if not cfg.data_root:
+        raise ValueError(f"no {cfg.dataset} folder given: set data_root=<folder> (the command "
+                         "line: python -m s2d_lib.train ... data_root=<folder>)")
+
     size = image_size or cfg.image_size
     n, m = views or (cfg.test_clips, cfg.test_crops)
     if cfg.dataset in VIDEO_DATASETS:

@@ -1,7 +1,7 @@
 """Train S2D: static FER pretraining, temporal adaptation and DFER fine-tuning.
 
-``python -m s2d_lib.train --config <preset|yaml> [key=value ...]``, or from Python
-``train(load_config("static_tiny"))``; ``s2d_lib.trainer.fit(cfg, data)`` trains on datasets you
+``python -m s2d_lib.train --config <preset|yaml> data_root=<folder> [key=value ...]``, or from
+Python ``train(load_config("dfer_paper", ["data_root=/data/DFEW"]))``; ``s2d_lib.trainer.fit(cfg, data)`` trains on datasets you
 built yourself. The model and its starting weights come from :mod:`s2d_lib.build`, the datasets
 from :mod:`s2d_lib.splits`, the loop from :mod:`s2d_lib.trainer`; ``fold=0`` on DFEW / MAFW
 runs the five folds here.
@@ -45,7 +45,7 @@ def train(cfg: TrainConfig, callbacks: Sequence[Callable[[dict], None]] = ()) ->
     for metric in ("war", "uar"):
         values = np.array([r["test"][metric] for r in results.values()])
         summary[metric] = {"mean": float(values.mean()), "std": float(values.std())}
-    if setup_distributed().main:
+    if setup_distributed(cfg.device).main:
         (cfg.run_dir / "folds.json").write_text(json.dumps(summary, indent=1))
         log.info(f"{cfg.dataset} 5-fold: WAR {100 * summary['war']['mean']:.2f} ± "
                  f"{100 * summary['war']['std']:.2f}  UAR {100 * summary['uar']['mean']:.2f} ± "
@@ -53,10 +53,11 @@ def train(cfg: TrainConfig, callbacks: Sequence[Callable[[dict], None]] = ()) ->
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
-    """``python -m s2d_lib.train --config <preset|yaml> [key=value ...]``."""
+def main(argv: Sequence[str] | None = None, prog: str = "python -m s2d_lib.train") -> dict:
+    """``python -m s2d_lib.train --config <preset|yaml> [key=value ...]`` (``prog``: the command's
+    name in its help, for a project that registers presets of its own and calls this)."""
     parser = argparse.ArgumentParser(
-        prog="python -m s2d_lib.train", description=__doc__.split("\n\n")[0],
+        prog=prog, description=__doc__.split("\n\n")[0],
         epilog=f"presets: {', '.join(PRESETS)}; any TrainConfig field can be overridden as "
                "key=value")
     parser.add_argument("--config", required=True, help="preset name or YAML file")
@@ -66,8 +67,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
                              "vit_weights=) may hold any pickled Python object (runs code from "
                              "them: only for files from a source you trust)")
     args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not cfg.data_root:
+        parser.error(f"no {cfg.dataset} folder given: add data_root=<folder of its release layout>")
     show_logs(stream=sys.stderr)
-    cfg = load_config(args.config, args.overrides)
     try:
         with trusted_checkpoints(args.trust_checkpoint):
             result = train(cfg)

@@ -6,7 +6,7 @@ to find landmarks. The tiny profile has no such weights, so this trains one at t
 size on the synthetic faces, whose exact iBUG-68 landmarks are known, and reports the NME
 (mean point error over the inter-ocular distance) before and after.
 
-``python -m s2d_lib.train_landmarks --data-root data/synthetic --out runs/landmarks_tiny``
+``python -m s2d_lib.train_landmarks --data-root <AffectNet-layout folder> --out runs/landmarks``
 """
 from __future__ import annotations
 
@@ -170,13 +170,13 @@ def train_and_save(data_root: str | Path, out_dir: str | Path, input_size: int =
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    """``python -m s2d_lib.train_landmarks --data-root data/synthetic/AffectNet --out runs/landmarks_tiny``."""
+    """``python -m s2d_lib.train_landmarks --data-root <folder> [--out runs/landmarks]``."""
     parser = argparse.ArgumentParser(prog="python -m s2d_lib.train_landmarks",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-root", default="data/synthetic/AffectNet",
+    parser.add_argument("--data-root", required=True,
                         help="AffectNet layout with facial_landmarks in its CSVs")
-    parser.add_argument("--out", default="runs/landmarks_tiny", help="output folder")
+    parser.add_argument("--out", default="runs/landmarks", help="output folder")
     default = {k: v.default for k, v in inspect.signature(train_landmarks).parameters.items()}
     parser.add_argument("--input-size", type=int, default=default["input_size"],
                         help="64 for tiny, 112 for paper")

@@ -21,7 +21,6 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.distributed as dist
-from sklearn.model_selection import train_test_split
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from timm.scheduler import CosineLRScheduler
 from torch import nn
@@ -36,7 +35,7 @@ from .distributed import ReleaseOutputs, all_gather, setup_distributed
 from .build import build_model
 from .easdl import EmotionAnchors, easdl_loss, easdl_weight, parse_ramp
 from .evaluate import as_video, evaluate, single_view, unpack
-from .landmark_cache import WithLandmarks, landmark_cache, landmark_hash
+from .landmark_cache import WithLandmarks, check_cache_compatible, landmark_cache, landmark_hash
 from .metrics import format_metrics, selection_metric
 from .mixup import ClipMixup
 from .model import S2D
@@ -45,7 +44,7 @@ from .precision import attention_path, autocast_dtype
 from .pretrained import training_record
 from .progress import progress_bar
 from .seeding import rng_state, seed_everything, set_rng_state
-from .splits import DataSplits, labelled_share
+from .splits import DataSplits, train_val_indices
 from .state_dicts import load_torch_file
 
 __all__ = ["Trainer", "TrainingDiverged", "fit", "STATE_FILE"]
@@ -53,6 +52,9 @@ __all__ = ["Trainer", "TrainingDiverged", "fit", "STATE_FILE"]
 log = logging.getLogger(__name__)
 
 STATE_FILE = "last_state.pt"
+#: Optimiser steps between two reads of the logged losses from the device (the progress bar and
+#: the NaN stop, and each epoch's end): a read waits for the GPU's queued work.
+LOG_EVERY = 20
 
 
 class TrainingDiverged(RuntimeError):
@@ -65,10 +67,10 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, data: DataSplits, model: S2D | None,
                  callbacks: Sequence[Callable[[dict], None]]) -> None:
         self.cfg, self.data, self.callbacks = cfg, data, callbacks
-        self.env = setup_distributed()
+        self.env = setup_distributed(cfg.device)
         self.device = resolve_device(cfg.device, self.env.local_rank)
         self.dir = cfg.run_dir
-        _check_cache_compatible(cfg)
+        check_cache_compatible(cfg)
         seed_everything(cfg.seed + self.env.rank)
         self.model = (model if model is not None else build_model(cfg)).to(self.device)
         # the release's AMP on a GPU (fp16 autocast with a GradScaler); bf16 autocast on a CPU
@@ -95,17 +97,11 @@ class Trainer:
     def _build_data(self) -> None:
         cfg, data, env = self.cfg, self.data, self.env
         labels = list(data.labels)
-        if data.val is not None:
-            train_idx, val = list(range(len(labels))), data.val
-        elif cfg.val_fraction > 0:
-            train_idx, val_idx = train_test_split(list(range(len(labels))),
-                                                  test_size=cfg.val_fraction, stratify=labels,
-                                                  random_state=cfg.seed)
-            val = Subset(data.train_eval, val_idx)
-        else:
-            train_idx, val = list(range(len(labels))), None
-        if cfg.train_fraction < 1:
-            train_idx = labelled_share(train_idx, labels, cfg.train_fraction, cfg.seed)
+        # a validation split of its own, or one carved from train (the claims' split too)
+        train_idx, val_idx = train_val_indices(labels, cfg.val_fraction if data.val is None else 0,
+                                               cfg.train_fraction, cfg.seed)
+        val = data.val if data.val is not None else Subset(data.train_eval, val_idx) if val_idx \
+            else None
         train_source, test = data.train, data.test
         if cfg.landmark_cache:
             key = f"{data.name}-T{cfg.num_frames}"
@@ -139,9 +135,8 @@ class Trainer:
                 self.cfg.progress and self.env.main)
         if self.env.enabled and not self.env.main:
             dist.barrier()
-            return landmark_cache(*args)
         features = landmark_cache(*args)
-        if self.env.enabled:
+        if self.env.enabled and self.env.main:
             dist.barrier()
         return features
 
@@ -249,23 +244,29 @@ class Trainer:
         totals = {"loss": 0.0, "ce": 0.0, "easdl": 0.0, "easdl_steps": 0}
         bar = progress_bar(self.loader, desc=f"{cfg.stage} epoch {self.epoch + 1}/{cfg.epochs}",
                            disable=not (cfg.progress and env.main), leave=False, total=self.steps)
+        pending: list[torch.Tensor] = []  # this interval's (loss, ce, easdl) per step, on device
         for i, batch in enumerate(bar):
             if i == self.steps:
                 break
             x, y, lf = unpack(batch, self.device)
             x, lf = single_view(as_video(x), lf)
-            loss = self._step(i, x, y, lf, weight, fill, totals)
-            bar.set_postfix(loss=f"{loss:.4f}")
+            pending.append(self._step(x, y, lf, weight, fill, totals))
+            if len(pending) == LOG_EVERY:
+                bar.set_postfix(loss=f"{self._read_losses(pending, i, totals):.4f}")
+                pending = []
+        if pending:
+            self._read_losses(pending, self.steps - 1, totals)
         n = self.steps
         return {"train_loss": totals["loss"] / n, "train_ce": totals["ce"] / n,
                 "train_easdl": totals["easdl"] / max(totals["easdl_steps"], 1),
                 "easdl_weight": weight if totals["easdl_steps"] else 0.0,
                 "lr": max(g["lr"] for g in self.optimizer.param_groups)}  # the top layer's
 
-    def _step(self, i: int, x: torch.Tensor, y: torch.Tensor, lf: torch.Tensor | None,
-              weight: float, fill: bool, totals: dict) -> float:
+    def _step(self, x: torch.Tensor, y: torch.Tensor, lf: torch.Tensor | None,
+              weight: float, fill: bool, totals: dict) -> torch.Tensor:
         """One optimiser step on a batch of clips; the EASDL term joins once the anchors are
-        ready. Mixup returns a mixed copy, so the anchors are filled from the clean clips."""
+        ready. Mixup returns a mixed copy, so the anchors are filled from the clean clips.
+        Returns ``(loss, ce, easdl)`` of the step, left on the device."""
         cfg = self.cfg
         inputs, targets = (self.mixup(x, y) if self.mixup is not None else (x, y))
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp), \
@@ -278,7 +279,6 @@ class Trainer:
                 loss_e = easdl_loss(logits.float(), self.anchors.soft_labels(feature))
                 totals["easdl_steps"] += 1
             loss = loss_ce + weight * loss_e
-        self._check_finite(loss, i)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if cfg.clip_grad:
@@ -290,22 +290,31 @@ class Trainer:
         self.scheduler.step_update(self.step)
         if fill:
             self._fill_anchors(x, y, lf, logits, feature)
-        totals["loss"] += float(loss.detach())
-        totals["ce"] += float(loss_ce.detach())
-        totals["easdl"] += float(loss_e.detach())
-        return float(loss.detach())
+        return torch.stack([loss.detach(), loss_ce.detach(), loss_e.detach()]).float()
 
-    def _check_finite(self, loss: torch.Tensor, i: int) -> None:
-        bad = torch.tensor([0.0 if torch.isfinite(loss) else 1.0], device=self.device)
+    def _read_losses(self, pending: list[torch.Tensor], i: int, totals: dict) -> float:
+        """Bring the interval's losses to the host in one copy, add them to ``totals`` step by
+        step (float64, as the per-step sums always were) and stop the run on a non-finite loss;
+        ``i`` is the interval's last step. Returns the interval's mean loss (the progress bar's)."""
+        losses = torch.stack(pending)
+        bad = (~torch.isfinite(losses[:, 0])).any().float().reshape(1)
         if self.env.enabled:
             dist.all_reduce(bad)  # every process stops together
-        if bad.item():
+        values = torch.cat([bad, losses.flatten()]).tolist()  # the one device -> host copy
+        rows = [values[1 + 3 * k:4 + 3 * k] for k in range(len(pending))]
+        if values[0]:  # the interval's first bad loss (the last step's if another process's)
+            k = next((k for k, r in enumerate(rows) if not math.isfinite(r[0])), len(rows) - 1)
             last = self.dir / "last.safetensors"
             where = (f"the last good checkpoint is {last} (epoch {self.epoch})" if last.is_file()
                      else "no checkpoint was written yet")
-            raise TrainingDiverged(f"loss is {float(loss.detach())} at epoch {self.epoch + 1}, step {i + 1}: "
-                                   f"training stopped; {where}. Lower the learning rate "
-                                   f"(now {self.lr:g}) or check the data for NaN/inf.")
+            raise TrainingDiverged(
+                f"loss is {rows[k][0]} at epoch {self.epoch + 1}, step {i - len(rows) + k + 2}: "
+                f"training stopped; {where}. Lower the learning rate (now {self.lr:g}) or check "
+                "the data for NaN/inf.")
+        for row in rows:
+            for key, value in zip(("loss", "ce", "easdl"), row):
+                totals[key] += value
+        return sum(r[0] for r in rows) / len(rows)
 
     @torch.no_grad()
     def _fill_anchors(self, x, y, lf, logits, feature) -> None:
@@ -336,7 +345,7 @@ class Trainer:
             val = None
             if self.val_set is not None:
                 val = evaluate(self.model, self.val_set, cfg.classes, cfg.batch_size, self.device,
-                               self.data.class_names, amp=self.use_amp)
+                               self.data.class_names, amp=self.use_amp, workers=cfg.workers)
                 row.update(val_war=val["war"], val_uar=val["uar"], val_loss=val["loss"])
             self.epoch += 1
             row["seconds"] = time.time() - start
@@ -368,7 +377,7 @@ class Trainer:
             best = read_state_dict(self.dir / "best.safetensors")[0]
             self.model.load_state_dict(split_landmark_stream(best)[0])
             test = evaluate(self.model, self.test_set, cfg.classes, cfg.batch_size, self.device,
-                            self.data.class_names, amp=self.use_amp)
+                            self.data.class_names, amp=self.use_amp, workers=cfg.workers)
             labels = test.pop("labels")
             test.pop("probs")
             counts = np.bincount(labels, minlength=cfg.classes)
@@ -382,13 +391,6 @@ class Trainer:
             (self.dir / "results.json").write_text(json.dumps(
                 {k: v for k, v in result.items() if k != "history"}, indent=1))
         return result
-
-
-def _check_cache_compatible(cfg: TrainConfig) -> None:
-    if cfg.landmark_cache and (cfg.mixup > 0 or cfg.cutmix > 0 or cfg.auto_augment or cfg.reprob > 0):
-        raise ValueError("landmark_cache=true precomputes the landmark view of the un-augmented "
-                         "frames, so it cannot be combined with mixup/cutmix/auto_augment/reprob "
-                         "(set them to 0/none, or landmark_cache=false)")
 
 
 def fit(cfg: TrainConfig, data: DataSplits, model: S2D | None = None,

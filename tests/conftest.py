@@ -9,6 +9,8 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
+import s2d_course  # noqa: F401  (registers the course's tiny presets the tests start from)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = REPO.parent / "shared" / "reference"
 #: torch's thread count before the tests limit it.

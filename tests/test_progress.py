@@ -22,7 +22,6 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 
 LOOP = """
 import time
-from tqdm.auto import tqdm
 from s2d_lib.progress import progress_bar
 t0 = time.perf_counter()
 for _ in {bar}(range(2000), desc="loop", leave={leave}):
@@ -91,13 +90,6 @@ def test_kernel_bar_that_does_not_leave_is_erased(kernel):
     assert "loop:" in streams["stdout"]  # it was drawn live
     assert clean_stream_text(streams["stdout"]).splitlines() == [streams["stdout"].split("\r")[-1].strip()]
     assert clean_stream_text(streams["stdout"]).startswith("seconds ")
-
-
-@pytest.mark.slow
-def test_tqdm_auto_would_leave_widget_state(kernel):
-    # the reason progress_bar exists: tqdm.auto draws an ipywidget in a kernel, ten times a second
-    messages, _ = execute(kernel, LOOP.format(bar="tqdm", leave=True))
-    assert widget_outputs(messages)
 
 
 @pytest.mark.slow

@@ -9,6 +9,8 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import Dataset, TensorDataset
 
+import s2d_course  # noqa: F401  (the tiny presets; spawned DDP workers import this module afresh)
+
 from s2d_lib.checkpoints import checkpoint_metadata, load_checkpoint
 from s2d_lib.config import load_config
 from s2d_lib.model import FROZEN_IN_DYNAMIC

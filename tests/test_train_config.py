@@ -1,6 +1,8 @@
 """Training config: presets, key=value and YAML overrides, errors naming the problem."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from s2d_lib.config import PRESETS, TrainConfig, load_config, parse_overrides
@@ -41,7 +43,7 @@ def test_every_preset_builds_and_paper_presets_carry_the_release_recipe():
     assert load_config("dfer_tiny").frame_sampling == load_config("temporal_tiny").frame_sampling \
         == "uniform"
     ferv = load_config("dfer_paper", ["dataset=FERV39k"])
-    assert (ferv.drop_rate, ferv.data_root, ferv.classes) == (0.0, "data/FERV39k", 7)
+    assert (ferv.drop_rate, ferv.data_root, ferv.classes) == (0.0, None, 7)
     assert load_config("dfer_paper", ["dataset=MAFW"]).classes == 11
     # an explicit override wins over the dataset recipe
     assert load_config("dfer_paper", ["dataset=FERV39k", "drop_rate=0.3"]).drop_rate == 0.3
@@ -68,6 +70,39 @@ def test_invalid_combinations_are_refused():
         load_config("no_such_preset")
     with pytest.raises(ValueError, match="frame_sampling must be one of"):
         load_config("dfer_tiny", ["frame_sampling=random"])
+
+
+def test_library_presets_name_no_file_of_the_checkout_and_the_course_adds_the_tiny_ones():
+    from s2d_course import presets
+
+    repo = Path(__file__).resolve().parents[1]
+    library = {name: values for name, values in PRESETS.items() if name not in presets.TINY_PRESETS}
+    assert set(library) == {"static_paper", "temporal_paper", "dfer_paper"}
+    for name, values in library.items():
+        assert "data_root" not in values and load_config(name).data_root is None, name
+        for key, value in values.items():
+            assert not (isinstance(value, str) and "/" in value and (repo / value).exists()), (name, key)
+    # the course's presets name its own files, which ship with the checkout
+    tiny = load_config("static_tiny")
+    assert (repo / tiny.vit_weights).is_file() and (repo / tiny.landmark_weights).is_file()
+    assert load_config("dfer_tiny").data_root == "data/synthetic/DFEW"
+
+
+def test_cli_without_a_data_root_names_the_setting_it_needs(capsys):
+    with pytest.raises(SystemExit):
+        main(["--config", "dfer_paper"])
+    assert "no DFEW folder given: add data_root=<folder" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"no RAF-DB folder given: set data_root=<folder>"):
+        from s2d_lib.splits import build_split
+        build_split(TrainConfig(), "train")
+
+
+def test_register_preset_checks_its_fields():
+    from s2d_lib.config import register_preset
+
+    with pytest.raises(ValueError, match="num_frames must be 1"):
+        register_preset("broken", dict(stage="static", num_frames=4))
+    assert "broken" not in PRESETS
 
 
 def test_cli_reports_a_missing_static_checkpoint(tmp_path):

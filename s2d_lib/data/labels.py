@@ -1,4 +1,5 @@
-"""Label orders of each dataset (design section 9) and the mapping between their label spaces.
+"""Label orders of each dataset (``book/architecture.md``, "Frames and label orders") and the
+mapping between their label spaces.
 
 Every dataset keeps its own 0-based order, exactly as its annotation files use it. Classes are
 compared through one shared vocabulary of *canonical* names (``CANONICAL``), which is also the

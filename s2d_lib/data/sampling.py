@@ -1,4 +1,4 @@
-"""Which frames and which crops a clip contributes (design section 9).
+"""Which frames and which crops a clip contributes (see ``book/architecture.md``).
 
 Two temporal samplings:
 

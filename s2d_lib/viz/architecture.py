@@ -2,7 +2,7 @@
 frame, one MCP block with its Fovea and its TMA, the I3D head, EASDL's anchor queues, and the
 training stage in which each part learns (by colour).
 
-The figure follows the forward pass of ``s2d_lib.model.S2D`` (and the design card): the image
+The figure follows the forward pass of ``s2d_lib.model.S2D`` (``book/architecture.md``): the image
 view goes through the patch embedding and the ViT blocks; the landmark view is the ``conv_4``
 feature map of a frozen MobileFaceNet, projected to landmark tokens; before every ViT block an
 MCP prompter adds ``A + P`` to the patch tokens, where ``P`` is the Fovea-gated fusion of both
