@@ -16,12 +16,15 @@ from pathlib import Path
 
 from .paths import RESULTS, relative
 
-__all__ = ["TIMES", "TIMING_TAG", "record_time", "run_time"]
+__all__ = ["TIMES", "TIMING_TAG", "README_MARK", "record_time", "run_time", "readme_times",
+           "write_readme_times"]
 
 #: The file ``make reproduce`` writes and the notebooks read.
 TIMES = RESULTS / "notebook_times.json"
 #: The tag of the cell that prints a notebook's :func:`run_time`.
 TIMING_TAG = "run-time"
+#: The two marks around the README's table of run times (:func:`write_readme_times`).
+README_MARK = "<!-- notebook-times -->"
 
 
 def _read(path: Path) -> dict:
@@ -72,3 +75,31 @@ def run_time(name: str, path: str | os.PathLike = TIMES) -> str:
                 f"PyTorch {machine['torch']}, {entry['date']}).")
     except (KeyError, TypeError, ValueError) as err:
         return f"No measured run time: the entry of {name} in results/{path.name} lacks {err}."
+
+
+def readme_times(path: str | os.PathLike = TIMES) -> str:
+    """The README's table of the notebooks' measured run times, each with the machine it ran on,
+    and the total, from ``path``."""
+    times = _read(Path(path))
+    if not times:
+        return f"No measured run times yet: `make reproduce` records them in results/{Path(path).name}."
+    rows = ["| notebook | run time | profile | machine | date |", "|---|---|---|---|---|"]
+    for name, entry in times.items():
+        machine = entry["machine"]
+        settings = entry["profile"] + (", `S2D_TRAIN=1`" if entry.get("train") else "")
+        rows.append(f"| `{name.removesuffix('.ipynb')}` | {float(entry['seconds']):.0f} s | {settings} | "
+                    f"{machine['cpu']}, {machine['threads']} threads, PyTorch {machine['torch']} | "
+                    f"{entry['date']} |")
+    total = sum(float(entry["seconds"]) for entry in times.values())
+    rows.append(f"\nAll {len(times)} notebooks: {total:.0f} s (`results/{Path(path).name}`, written by "
+                "`make reproduce` on the machine it runs on).")
+    return "\n".join(rows)
+
+
+def write_readme_times(readme: str | os.PathLike, path: str | os.PathLike = TIMES) -> None:
+    """Put :func:`readme_times` between the two :data:`README_MARK` marks of ``readme``."""
+    readme = Path(readme)
+    parts = readme.read_text().split(README_MARK)
+    if len(parts) != 3:
+        raise ValueError(f"{relative(readme)}: needs exactly two {README_MARK} marks around the run-time table")
+    readme.write_text(f"{parts[0]}{README_MARK}\n{readme_times(path)}\n{README_MARK}{parts[2]}")

@@ -19,8 +19,8 @@ from s2d_lib.progress import clean_stream_text
 
 from . import float_path
 from .artifacts import train_switch
-from .notebook_times import TIMES, TIMING_TAG, record_time, run_time
-from .paths import FIGURES, NOTEBOOKS
+from .notebook_times import TIMES, TIMING_TAG, record_time, run_time, write_readme_times
+from .paths import FIGURES, NOTEBOOKS, REPO
 
 nbformat = require("nbformat", "notebooks", "s2d_course.reproduce")
 NotebookClient = require("nbclient", "notebooks", "s2d_course.reproduce").NotebookClient
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = run_notebook(nb)
         total += seconds
         print(f"  {nb.name}: {seconds:.0f} s", flush=True)
+    write_readme_times(REPO / "README.md")  # the README's run-time table, from the times just recorded
     print(f"all {len(notebooks)} notebooks: {total:.0f} s; figures in {FIGURES}")
     return 0
 

@@ -90,3 +90,26 @@ def test_reproduce_records_the_time_and_shows_it(tmp_path):
     saved = nbformat.read(path, 4)
     assert [o.text for o in saved.cells[0].outputs] == [run_time("01_small.ipynb", times) + "\n"]
     assert [o.text for o in saved.cells[1].outputs] == ["42\n"]
+
+
+def test_readme_run_times_are_the_recorded_ones_with_their_machine(tmp_path):
+    """The README's table is generated from results/notebook_times.json (no typed time, no
+    machine it did not run on), and a README without the marks is an error that names it."""
+    from s2d_course.notebook_times import README_MARK, readme_times, write_readme_times
+    from s2d_course.paths import REPO
+
+    readme = (REPO / "README.md").read_text()
+    assert readme.split(README_MARK)[1].strip() == readme_times(TIMES)
+    times = tmp_path / "notebook_times.json"
+    record_time("00_a.ipynb", 50, MACHINE, "tiny", path=times, date=DAY)
+    record_time("01_b.ipynb", 10, {**MACHINE, "cpu": "Other CPU"}, "tiny", True, path=times, date=DAY)
+    table = readme_times(times)
+    assert "| `00_a` | 50 s | tiny | Some CPU, 2 threads, PyTorch 2.0 | 2026-01-02 |" in table
+    assert "| `01_b` | 10 s | tiny, `S2D_TRAIN=1` | Other CPU" in table and "All 2 notebooks: 60 s" in table
+    page = tmp_path / "README.md"
+    page.write_text(f"intro\n{README_MARK}\nold\n{README_MARK}\nrest\n")
+    write_readme_times(page, times)
+    assert page.read_text() == f"intro\n{README_MARK}\n{table}\n{README_MARK}\nrest\n"
+    page.write_text("no marks\n")
+    with pytest.raises(ValueError, match="README.md: needs exactly two"):
+        write_readme_times(page, times)
