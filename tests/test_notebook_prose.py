@@ -96,12 +96,7 @@ def test_typed_numbers_are_found_and_references_and_the_papers_are_not():
 
 #: Notebooks whose readings are still typed: each is expected to fail, strictly, so the marker goes
 #: as soon as the notebook computes them.
-_AWAITING = "its readings are written as code but the notebook awaits re-execution (make reproduce)"
-TYPED_READINGS = {"00_faces_data_and_landmarks.ipynb": _AWAITING,
-                  "02_static_fer_pretraining.ipynb": _AWAITING,
-                  "03_temporal_adaptation.ipynb": _AWAITING,
-                  "04_dfer_finetuning_gpu.ipynb": _AWAITING,
-                  "06_your_own_video.ipynb": "notebook 06's readings are still typed markdown"}
+TYPED_READINGS = {"06_your_own_video.ipynb": "notebook 06's readings are still typed markdown"}
 
 
 @pytest.mark.parametrize("path", [
