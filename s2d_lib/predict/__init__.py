@@ -18,7 +18,8 @@ a filmstrip of the face, windows without a face in grey) and ``annotated.mp4`` (
 
 Modules: :mod:`~s2d_lib.predict.windows` (which frames a window holds),
 :mod:`~s2d_lib.predict.engine` (per-frame work shared between windows, precision options),
-:mod:`~s2d_lib.predict.video` (one video -> :class:`Prediction`),
+:mod:`~s2d_lib.predict.stream` (a video read forward in constant memory, upright, at a
+working size), :mod:`~s2d_lib.predict.video` (one video -> :class:`Prediction`),
 :mod:`~s2d_lib.predict.outputs` (files), :mod:`~s2d_lib.predict.cli`, and two readings of a
 result: :mod:`~s2d_lib.predict.confidence` (how sure, and what it says over a stretch) and
 :mod:`~s2d_lib.predict.detection_misses` (which frames a face detector loses).

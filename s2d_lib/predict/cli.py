@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Sequence
 
 from ..checkpoints import CheckpointError, checkpoint_metadata, load_any_checkpoint
-from ..data.decode import VIDEO_EXTENSIONS, ClipReader
+from ..data.decode import VIDEO_EXTENSIONS
 from ..data.errors import DatasetError
 from ..data.labels import CLASSES
 from ..face_detection import DETECTORS, FaceDetectionError
 from ..pretrained import FRAME_RATE
 from .engine import PRECISIONS
 from .outputs import check_out, write_outputs
+from .stream import open_video
 from .video import (MIN_FACE_FRACTION, Prediction, PredictError, class_names_for,
                     predict_video, probe_fps)
 from .windows import training_span
@@ -80,7 +81,8 @@ def summary(prediction: Prediction) -> str:
     verdict = (f"most frequent label: {top} ({count / (n - faceless):.0%} of the windows with a "
                f"face)" if top else "no window shows a face")
     return (f"{p.video}: {p.num_frames} frames at {p.fps:g} fps, {n} windows of {p.window} frames "
-            f"over {how}; face: {p.detector} ({p.detector_note})\n"
+            f"over {how}; face: {p.detector} ({p.detector_note})"
+            + (f"; frames {p.reading}" if p.reading else "") + "\n"
             f"{verdict}; {faceless} of {n} windows without a face; "
             f"{p.num_frames / p.fps / total:.2f} video-seconds/s ({p.precision}; detection + model)")
 
@@ -94,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
         video = Path(args.video)
         if video.is_file() and video.suffix.lower() not in VIDEO_EXTENSIONS:
             probe_fps(video)  # FFmpeg's verdict first: decord opens some text files, logging in C++
-        reader = ClipReader(args.video)  # fail on a bad video before loading a model
+        reader = open_video(args.video)  # fail on a bad video before loading a model
         model = load_any_checkpoint(args.checkpoint, args.model, args.landmark_weights,
                                     trust=args.trust_checkpoint)
         record = model.pretrained_cfg  # the facts the checkpoint carries

@@ -18,8 +18,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from ..data.decode import ClipReader
 from ..face_detection import crop_face
+from .stream import open_video, turned
 from .video import NO_FACE, Prediction, PredictError
 
 __all__ = ["OUTPUT_FILES", "timeline_figure", "annotate_frame", "write_table", "write_outputs",
@@ -31,14 +31,32 @@ BOX_COLOUR = (255, 215, 0)
 NO_FACE_COLOUR = (150, 150, 150)
 
 
-def _open(frames) -> ClipReader | np.ndarray:
-    """A ``ClipReader`` for a path, the reader or (N, H, W, 3) array itself otherwise."""
-    return ClipReader(frames) if isinstance(frames, (str, os.PathLike)) else frames
+def _open(frames, prediction: Prediction):
+    """The frames as the prediction saw them: a path opened as ``predict_video`` opens it, a
+    reader or a (N, H, W, 3) array, turned by the prediction's turn."""
+    if isinstance(frames, (str, os.PathLike)):
+        frames = open_video(frames)
+    elif not hasattr(frames, "read"):
+        frames = _ArrayReader(np.asarray(frames))
+    return turned(frames, prediction.turn)
+
+
+class _ArrayReader:
+    """An (N, H, W, 3) array with a reader's ``read``."""
+
+    def __init__(self, frames: np.ndarray) -> None:
+        self.frames, self.path = frames, "frames"
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def read(self, indices) -> np.ndarray:
+        return self.frames[list(indices)]
 
 
 def _read(frames, indices) -> np.ndarray:
-    """Frames at ``indices`` from a ``ClipReader`` or a (N, H, W, 3) array."""
-    return frames.read(indices) if hasattr(frames, "read") else np.asarray(frames)[list(indices)]
+    """Frames at ``indices`` from a reader."""
+    return frames.read(indices)
 
 
 def _colours(k: int) -> list[tuple[int, int, int]]:
@@ -65,10 +83,11 @@ def _no_face_spans(p: Prediction) -> list[tuple[float, float]]:
 
 def timeline_figure(prediction: Prediction, frames=None, num_thumbs: int = 8) -> Figure:
     """The smoothed (solid) and raw (faint) probabilities over time under a filmstrip of the face
-    crops; windows without a face are a grey band. ``frames``: the video's path, ``ClipReader``
-    or (N, H, W, 3) array; None re-opens it."""
+    crops; windows without a face are a grey band. ``frames``: the video's path, reader or
+    (N, H, W, 3) array as given to ``predict_video`` (turned here by the prediction's turn); None
+    re-opens it."""
     p = prediction
-    frames = _open(frames if frames is not None else p.video)
+    frames = _open(frames if frames is not None else p.video, p)
     duration = p.num_frames / p.fps
     times = (np.arange(num_thumbs) + 0.5) * duration / num_thumbs
     picks = np.minimum((times * p.fps).astype(int), p.num_frames - 1)
@@ -221,7 +240,7 @@ def write_outputs(prediction: Prediction, out_dir: str | os.PathLike, frames=Non
     a temporary folder beside it, renamed when complete). Returns name -> path."""
     out = Path(out_dir)
     check_out(out, overwrite)
-    frames = _open(frames if frames is not None else prediction.video)
+    source = frames if frames is not None else prediction.video
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.{os.getpid()}.{time.time_ns()}.tmp"
     tmp.mkdir()  # not mkdtemp: its 0700 mode would stay on the renamed folder
@@ -229,9 +248,10 @@ def write_outputs(prediction: Prediction, out_dir: str | os.PathLike, frames=Non
         write_table(prediction, tmp / "predictions.csv")
         # NaN is not JSON: windows without a face already hold None.
         (tmp / "predictions.json").write_text(json.dumps(prediction.to_json(), indent=1))
-        timeline_figure(prediction, frames).savefig(tmp / "timeline.png", dpi=120)
+        timeline_figure(prediction, source).savefig(tmp / "timeline.png", dpi=120)
         video_name = "annotated.gif" if gif else "annotated.mp4"
-        (_write_gif if gif else _write_video)(tmp / video_name, prediction, frames)
+        (_write_gif if gif else _write_video)(tmp / video_name, prediction,
+                                              _open(source, prediction))
         _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

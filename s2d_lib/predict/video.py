@@ -14,14 +14,15 @@ import numpy as np
 from ..data.decode import ClipReader
 from ..data.labels import CLASSES
 from ..devices import resolve_device
-from ..face_detection import DLIB_NAME, square_box, track_face
+from ..face_detection import CENTRE_NAME, FaceDetectionError, FaceTrack, square_box, track_face
 from ..model import S2D
 from ..pretrained import FRAME_RATE
 from .engine import prepare_model, resolve_precision, window_probs
+from .stream import VideoStream, open_video, turned
 from .windows import Windows, plan_windows, smooth_probs
 
 __all__ = ["Prediction", "PredictError", "class_names_for", "predict_video", "probe_fps",
-           "MIN_FACE_FRACTION", "NO_FACE"]
+           "find_face", "turn_words", "TURNS", "MIN_FACE_FRACTION", "NO_FACE"]
 
 #: Frame rate assumed when the input (a folder of frames) does not say.
 #: A window whose frames show the face in fewer than this fraction gets no emotion.
@@ -60,6 +61,8 @@ class Prediction:
     detector_note: str
     precision: str = "fp32"
     checkpoint: str = ""
+    turn: int = 0                        # degrees the frames were turned (counter-clockwise)
+    reading: str = ""                    # how the frames were read (size, rotation, turn)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
     @property
@@ -133,6 +136,7 @@ class Prediction:
                 "smooth": self.smooth, "min_face": self.min_face, "precision": self.precision,
                 "class_names": list(self.class_names), "detector": self.detector,
                 "detector_note": self.detector_note, "margin": self.margin,
+                "turn_degrees": self.turn, "reading": self.reading,
                 "windows_without_face": int((~self.has_face).sum()),
                 "seconds": self.seconds, "windows": self.rows(),
                 "face_boxes": np.round(self.boxes, 1).tolist(),
@@ -177,6 +181,40 @@ def probe_fps(path: Path) -> float | None:
     return float(rate) if rate else None
 
 
+#: Turns tried, in order, when no face is found upright (counter-clockwise degrees; 270 is a
+#: quarter turn clockwise): a portrait clip whose rotation tag is missing or ignored.
+TURNS = (270, 90)
+
+
+def turn_words(degrees: int) -> str:
+    """A turn of ``degrees`` counter-clockwise in words."""
+    return {0: "upright", 90: "turned 90° counter-clockwise", 180: "turned 180°",
+            270: "turned 90° clockwise"}[degrees % 360]
+
+
+def find_face(reader, detector: str = "auto", every: int = 5, progress: bool = True,
+              upsample: int = 1) -> tuple[FaceTrack, int]:
+    """:func:`~s2d_lib.face_detection.track_face` on ``reader``; when it finds no face upright,
+    again on the frames turned a quarter turn either way (:data:`TURNS`). Returns the track and
+    the turn (counter-clockwise degrees) under which it was found; raises the upright search's
+    ``FaceDetectionError`` when none finds a face."""
+    try:
+        return track_face(reader, detector, every=every, progress=progress,
+                          upsample=upsample), 0
+    except FaceDetectionError as upright:
+        if detector == "none" or "not installed" in str(upright):
+            raise
+        for degrees in TURNS:
+            try:
+                face = track_face(turned(reader, degrees), detector, every=every,
+                                  progress=progress, upsample=upsample)
+            except FaceDetectionError:
+                continue
+            face.note += f"; no face upright, found with the frames {turn_words(degrees)}"
+            return face, degrees
+        raise upright
+
+
 def _check_arguments(model: S2D, names: Sequence[str], **counts: int) -> None:
     if len(names) != model.num_classes:
         raise PredictError(f"{len(names)} class names for a model with {model.num_classes} classes")
@@ -186,7 +224,7 @@ def _check_arguments(model: S2D, names: Sequence[str], **counts: int) -> None:
                            + " must be at least 1")
 
 
-def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
+def predict_video(video: str | os.PathLike | ClipReader | VideoStream, model: S2D,
                   window_seconds: float | None = None, stride_seconds: float | None = None,
                   consecutive: bool = False, smooth: int = 5, detector: str = "auto",
                   detect_every: int = 5, margin: float = 0.25, min_face: float = MIN_FACE_FRACTION,
@@ -201,14 +239,18 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
     windows; ``detector``: ``auto`` / ``dlib`` / ``none`` (centre crop); ``min_face``: the
     fraction of a window's frames that must show the face for it to get an emotion;
     ``detect_upsample``: dlib's up-sampling of each checked frame (1; 2 finds more faces, slower);
-    ``precision``: see :mod:`s2d_lib.predict.engine`. Raises ``DatasetError`` (unreadable video),
-    ``FaceDetectionError`` (no face at all) or ``PredictError``, each naming the file.
+    ``precision``: see :mod:`s2d_lib.predict.engine`. A video file is read forward in constant
+    memory, upright and at most :data:`~s2d_lib.predict.stream.WORKING_SIDE` pixels wide
+    (:class:`~s2d_lib.predict.stream.VideoStream`); when no face is found upright, the frames
+    turned a quarter turn either way are tried (:func:`find_face`, the turn is recorded).
+    Raises ``DatasetError`` (unreadable video, no video stream), ``FaceDetectionError`` (no
+    face at all) or ``PredictError``, each naming the file.
     """
-    reader = video if isinstance(video, ClipReader) else ClipReader(video)
+    reader = video if hasattr(video, "read") else open_video(video)
     names = tuple(class_names) if class_names is not None else class_names_for(model)
     _check_arguments(model, names, smooth=smooth, detect_every=detect_every,
                      batch_size=batch_size)
-    probed_fps = probe_fps(reader.path)
+    probed_fps = reader.fps if isinstance(reader, VideoStream) else probe_fps(reader.path)
     n, T = len(reader), model.num_frames
     fps = fps or probed_fps
     if fps is None:
@@ -225,10 +267,10 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
     precision = resolve_precision(precision, dev)
 
     clock = time.perf_counter()
-    face = track_face(reader, detector, every=detect_every, progress=progress,
-                      upsample=detect_upsample)
+    face, turn = find_face(reader, detector, detect_every, progress, detect_upsample)
+    reader = turned(reader, turn)
     seconds = {"detection": time.perf_counter() - clock}
-    if face.detector != DLIB_NAME:
+    if face.detector == CENTRE_NAME:
         margin = 0.0  # the centre square is the crop already; a margin would add black borders
 
     clock = time.perf_counter()
@@ -240,9 +282,12 @@ def predict_video(video: str | os.PathLike | ClipReader, model: S2D,
                                batch_size, dev, progress)
     seconds["model"] = time.perf_counter() - clock
     height, width = reader.read([0]).shape[1:3]
+    inner = getattr(reader, "reader", reader)
+    reading = ", ".join(filter(None, [inner.describe() if hasattr(inner, "describe") else "",
+                                      turn_words(turn) if turn else ""]))
     return Prediction(video=str(reader.path), fps=float(fps), num_frames=n,
                       frame_size=(int(width), int(height)), windows=windows, probs=probs,
                       smoothed=smooth_probs(probs, smooth), smooth=smooth, class_names=names,
                       boxes=face.boxes, face_present=face.present, min_face=min_face,
                       margin=margin, detector=face.detector, detector_note=face.note,
-                      precision=precision, seconds=seconds)
+                      precision=precision, seconds=seconds, turn=turn, reading=reading)
