@@ -18,6 +18,7 @@ from s2d_lib.data.labels import CANONICAL
 from s2d_lib.face_detection import iou
 
 from test_predict import ASTRONAUT_FACE
+from test_predict_readings import demo_surprise_frames
 
 #: The sub-sweep in the test: 4 of the 12 identities of the full sweep (12 x 11 expressions x yaw
 #: 0 / 0.35 / 0.7 x roll 0 / 0.35 = 792 faces), every expression and pose: 264 faces.
@@ -81,14 +82,7 @@ def test_finds_the_astronaut_and_her_features(detector):
 def test_finds_the_demo_surprise_face_in_every_frame(detector):
     """The surprise stretch of notebook 06's demo clip (frames 66-89), which dlib's HOG detector
     mostly loses (tests/test_predict_readings.py)."""
-    rng = np.random.default_rng(1)
-    identity = sample_identity(rng)
-    scene = sample_scene(rng, 160, occlusion=0, blur=0)
-    found = []
-    for i in range(66, 90):
-        pose = Pose(scale=0.45, shift=(-0.18 + 0.36 * i / 89, 0.0), roll=0.05 * np.sin(i / 15))
-        image, _ = render_face(identity, expression_aus({"surprise": 1.0}), pose, scene, 160)
-        found.append(len(detector(np.asarray(image.crop((0, 20, 160, 140))))) > 0)
+    found = [len(detector(np.asarray(frame))) > 0 for frame in demo_surprise_frames()]
     assert all(found), np.flatnonzero(~np.array(found))
 
 

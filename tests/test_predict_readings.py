@@ -66,10 +66,9 @@ def test_miss_runs_and_every_frame_detection():
     assert run.line().startswith("fake: face in 4 of 8 frames, 4 missed (frames 1-2, 5, 7)")
 
 
-def test_upsampling_finds_more_of_the_demo_surprise_face(tmp_path):
-    """The surprise stretch of notebook 06's demo clip (frames 66-89, written as H.264): dlib's HOG
-    detector loses most of the drawn, open-mouthed face at its default up-sampling and finds more
-    of it when each frame is doubled once more."""
+def demo_surprise_frames() -> list:
+    """The surprise stretch of notebook 06's demo clip (frames 66-89): the drawn face, open-mouthed
+    and drifting, as 160 x 120 images."""
     rng = np.random.default_rng(1)
     identity = sample_identity(rng)
     scene = sample_scene(rng, 160, occlusion=0, blur=0)
@@ -78,6 +77,14 @@ def test_upsampling_finds_more_of_the_demo_surprise_face(tmp_path):
         pose = Pose(scale=0.45, shift=(-0.18 + 0.36 * i / 89, 0.0), roll=0.05 * np.sin(i / 15))
         image, _ = render_face(identity, expression_aus({"surprise": 1.0}), pose, scene, 160)
         frames.append(image.crop((0, 20, 160, 140)))
+    return frames
+
+
+def test_upsampling_finds_more_of_the_demo_surprise_face(tmp_path):
+    """The surprise stretch of notebook 06's demo clip (frames 66-89, written as H.264): dlib's HOG
+    detector loses most of the drawn, open-mouthed face at its default up-sampling and finds more
+    of it when each frame is doubled once more."""
+    frames = demo_surprise_frames()
     path = tmp_path / "surprise.mp4"
     write_mp4(path, frames, fps=25)
     reader = ClipReader(path)
