@@ -112,8 +112,8 @@ def test_anchors_come_from_the_clean_clips_when_mixup_mixes(tmp_path):
     run.model.forward_release = record
     batch = next(iter(run.loader))
     x = batch[0]
-    run._step(0, x.clone(), batch[1], None, 0.0, True, {"loss": 0, "ce": 0, "easdl": 0,
-                                                         "easdl_steps": 0})
+    run._step(x.clone(), batch[1], None, 0.0, True, {"loss": 0, "ce": 0, "easdl": 0,
+                                                      "easdl_steps": 0})
     assert len(seen) == 1 and torch.equal(seen[0], x)  # the anchor pass saw the un-mixed clips
 
 

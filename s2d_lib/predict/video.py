@@ -224,6 +224,23 @@ def _check_arguments(model: S2D, names: Sequence[str], **counts: int) -> None:
                            + " must be at least 1")
 
 
+def _plan(reader, T: int, fps: float | None, window_seconds: float | None,
+          stride_seconds: float | None, consecutive: bool) -> tuple[float, Windows]:
+    """The video's frame rate (given, probed, or :data:`FRAME_RATE` with a warning) and its
+    windows of ``T`` frames."""
+    fps = fps or (reader.fps if isinstance(reader, VideoStream) else probe_fps(reader.path))
+    if fps is None:
+        warnings.warn(f"{reader.path}: frame rate unknown, assuming {FRAME_RATE} fps",
+                      stacklevel=3)
+        fps = FRAME_RATE
+    if window_seconds is None and not consecutive:
+        consecutive = True  # no span given: the model's own T consecutive frames
+    try:
+        return fps, plan_windows(len(reader), fps, T, window_seconds, stride_seconds, consecutive)
+    except ValueError as exc:
+        raise PredictError(f"{reader.path}: {exc}") from None
+
+
 def predict_video(video: str | os.PathLike | ClipReader | VideoStream, model: S2D,
                   window_seconds: float | None = None, stride_seconds: float | None = None,
                   consecutive: bool = False, smooth: int = 5, detector: str = "auto",
@@ -250,19 +267,8 @@ def predict_video(video: str | os.PathLike | ClipReader | VideoStream, model: S2
     names = tuple(class_names) if class_names is not None else class_names_for(model)
     _check_arguments(model, names, smooth=smooth, detect_every=detect_every,
                      batch_size=batch_size)
-    probed_fps = reader.fps if isinstance(reader, VideoStream) else probe_fps(reader.path)
-    n, T = len(reader), model.num_frames
-    fps = fps or probed_fps
-    if fps is None:
-        warnings.warn(f"{reader.path}: frame rate unknown, assuming {FRAME_RATE} fps",
-                      stacklevel=2)
-        fps = FRAME_RATE
-    if window_seconds is None and not consecutive:
-        consecutive = True  # no span given: the model's own T consecutive frames
-    try:
-        windows = plan_windows(n, fps, T, window_seconds, stride_seconds, consecutive)
-    except ValueError as exc:
-        raise PredictError(f"{reader.path}: {exc}") from None
+    n = len(reader)
+    fps, windows = _plan(reader, model.num_frames, fps, window_seconds, stride_seconds, consecutive)
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev)
 
