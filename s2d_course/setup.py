@@ -18,14 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["REPOSITORY", "REPOSITORY_URL", "COLAB_BADGE", "colab_url", "setup_notebook"]
+__all__ = ["REPOSITORY", "REPOSITORY_URL", "colab_url", "setup_notebook"]
 
-#: Where the course is hosted, ``owner/name`` on GitHub: the notebooks' *Open in Colab* badges and
+#: Where the course is hosted, ``owner/name`` on GitHub: the notebooks' *Open in Colab* links and
 #: their clone line name it (README, "Open the course": change it here and there when you host a copy).
 REPOSITORY = "OWNER/s2d-notebooks"
 REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
-#: The badge image every notebook's first cell shows.
-COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 #: The checkout this file belongs to.
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """The notebooks' first lines (:mod:`s2d_course.setup`): where the course is installed they do
 nothing; where ``s2d_lib`` is missing (a fresh Colab) they pip-install the checkout with its
-``notebooks`` extra and make it importable; each notebook opens with an *Open in Colab* badge and
+``notebooks`` extra and make it importable; each notebook opens with an *Open in Colab* link and
 the clone line, both naming the one repository address."""
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_a_folder_that_is_no_checkout_is_named(monkeypatch, tmp_path):
 def test_each_notebook_opens_in_colab_and_installs_in_one_call(path):
     cells = json.loads(path.read_text())["cells"]
     title, params = "".join(cells[0]["source"]), "".join(cells[2]["source"])
-    assert f"]({course_setup.colab_url('notebooks/' + path.name)})" in title, "no Open in Colab badge"
+    assert f"]({course_setup.colab_url('notebooks/' + path.name)})" in title, "no Open in Colab link"
     first = params.splitlines()[:2]
     assert first[0].startswith("!test -d ../s2d_course") and course_setup.REPOSITORY_URL in first[0]
     assert first[1].endswith("from s2d_course.setup import setup_notebook; setup_notebook()")

@@ -88,11 +88,12 @@ def test_page_renders_figures_and_math_offline(browser, book, name, has_math):
 
 
 def fixture_course(root: Path) -> None:
-    """A course laid out like the repository: a landing page, a benchmark page and one executed
-    notebook with an exercise whose solution is a code cell and a markdown cell, both tagged
-    ``solution``."""
-    (root / "notebooks").mkdir(parents=True)
-    (root / "benchmarks").mkdir()
+    """A course laid out like the repository: a landing page, a benchmark page, the architecture
+    page and one executed notebook with an exercise whose solution is a code cell and a markdown
+    cell, both tagged ``solution``."""
+    for folder in ("notebooks", "benchmarks", "book"):
+        (root / folder).mkdir(parents=True)
+    (root / "book" / "architecture.md").write_text("# Architecture\n\nThe model, part by part.\n")
     (root / "README.md").write_text("# Fixture course\n\nSee [the exercise](notebooks/00_exercise.ipynb).\n")
     (root / "benchmarks" / "RESULTS.md").write_text("# Benchmarks\n\nNone measured.\n")
     nb = nbformat.v4.new_notebook(metadata={
