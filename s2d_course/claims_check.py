@@ -42,7 +42,7 @@ from s2d_lib.config import TrainConfig
 from s2d_lib.metrics import selected_epoch, selection_metric
 
 from . import float_path, paths
-from .claims_moved import tma_change
+from .claims_moved import start_of, tma_change
 from .claims_setup import CLAIMS, Budget, Setup, train_run
 from .paths import file_sha256
 from .shipped import band
@@ -84,12 +84,9 @@ def _config(setup: Setup, kind: str, seed: int) -> TrainConfig:
 def _last_tma_change(cfg: TrainConfig) -> float:
     """How far the TMA weights moved from their start (rebuilt as the trainer builds it: same
     seed, same initialisation) to the last epoch's weights."""
-    from s2d_lib.build import build_model
     from s2d_lib.checkpoints import load_any_checkpoint
-    from s2d_lib.seeding import seed_everything
 
-    seed_everything(cfg.seed)
-    start = build_model(cfg).state_dict()
+    start = start_of(cfg).state_dict()
     end = load_any_checkpoint(cfg.run_dir / "last.safetensors").state_dict()
     return tma_change(start, end)
 

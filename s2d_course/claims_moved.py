@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from s2d_lib.config import TrainConfig
 from s2d_lib.metrics import selected_epoch, selection_metric
 
-__all__ = ["what_moved", "validation_curve", "fovea_sharpness", "tma_change"]
+__all__ = ["what_moved", "start_of", "validation_curve", "fovea_sharpness", "tma_change"]
 
 
 def validation_curve(cfg: TrainConfig, history: list[dict]) -> dict:
@@ -43,17 +43,24 @@ def tma_change(start: dict, end: dict) -> float:
     return float(np.sqrt(moved / size)) if size else float("nan")
 
 
+def start_of(cfg: TrainConfig):
+    """``cfg``'s model as its run started: rebuilt as the trainer builds it (same seed, same
+    initialisation)."""
+    from s2d_lib.build import build_model
+    from s2d_lib.seeding import seed_everything
+
+    seed_everything(cfg.seed)
+    return build_model(cfg)
+
+
 def what_moved(cfg: TrainConfig, history: list[dict], test: Dataset | None) -> dict:
     """What moved in ``cfg``'s finished run (its ``best.safetensors``) from its start (rebuilt
     as the trainer builds it: same seed, same initialisation)."""
-    from s2d_lib.build import build_model
     from s2d_lib.checkpoints import load_any_checkpoint
-    from s2d_lib.seeding import seed_everything
 
     from .tma_attention import attention_stats
 
-    seed_everything(cfg.seed)
-    start_model = build_model(cfg)
+    start_model = start_of(cfg)
     start = {k: v.detach().clone() for k, v in start_model.state_dict().items()}
     end_model = load_any_checkpoint(cfg.run_dir / "best.safetensors")
     end = end_model.state_dict()
