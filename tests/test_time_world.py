@@ -103,7 +103,7 @@ def test_a_pure_talker_and_a_surprise_show_the_same_frames_in_another_order():
 
 
 def test_doses_pair_clip_for_clip():
-    small = {name: replace(PRESETS[name], dfew=60) for name in
+    small = {name: replace(PRESETS[name], dfew=120) for name in
              ("claims3", "claims3_talk25", "claims3_talk50", "claims3_blend25", "claims3_blend75")}
     plans = {k: _plan("DFEW", p, 0) for k, p in small.items()}
     base = plans["claims3"]
@@ -114,12 +114,12 @@ def test_doses_pair_clip_for_clip():
     talk50 = {i for i, t in enumerate(timelines["claims3_talk50"]) if t.lookalike_class}
     blend25 = {i for i, t in enumerate(timelines["claims3_blend25"]) if len(t.blend) > 1}
     blend75 = {i for i, t in enumerate(timelines["claims3_blend75"]) if len(t.blend) > 1}
-    assert talk25 < talk50 and blend25 < blend75 and 15 <= len(talk50) and 15 <= len(blend75)
+    assert talk25 < talk50 and blend25 < blend75 and 8 <= len(talk50) and 30 <= len(blend75)
     for name, changed in (("claims3_talk50", talk50), ("claims3_blend75", blend75)):
         for i, (a, b) in enumerate(zip(timelines["claims3"], timelines[name])):
             same = np.array_equal(frame_features(a), frame_features(b))
             assert same == (i not in changed), (name, i)
-    assert not any(base[i].label in ("surprise", "fear") for i in talk50)
+    assert all(base[i].label == "neutral" for i in talk50)
     assert all(it.written is None for it in plans["claims3_talk50"])
     relabelled = [it for it in plans["claims3_blend75"] if it.written is not None]
     assert relabelled and all(plans["claims3_blend75"].index(it) in blend75 for it in relabelled)

@@ -48,7 +48,7 @@ class Item:
     appearance: float = 0.0    # strength of the appearance cues (.render._draw_appearance)
     apex_share: float | None = None  # clips: the apex held over this share of frames, else neutral
     timing: str | None = None  # clips of the claims3 worlds: "realistic" or "pure" (.timeline)
-    emphatic: float = 0.0      # claims3 worlds: share of the talker classes' clips that talk emphatically
+    emphatic: float = 0.0      # claims3 worlds: share of the neutral clips that talk emphatically
 
     @property
     def annotated(self) -> str:

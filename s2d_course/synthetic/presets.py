@@ -43,7 +43,7 @@ class SuitePreset:
     appearance: float = 0.0         # strength of the appearance cues the landmarks do not carry
     apex_share: float | None = None  # clips: the apex over this share of frames, the rest neutral
     timing: str | None = None       # clips with time in them (.timeline): "realistic" or "pure"
-    emphatic: float = 0.0           # with timing: share of the talker classes' clips that talk emphatically
+    emphatic: float = 0.0           # with timing: share of the neutral clips that talk emphatically
 
     def __post_init__(self) -> None:
         if self.frequencies not in ("balanced", "real"):
@@ -116,7 +116,7 @@ for _share in (0.25, 0.5):
         label_noise=_share / 5)
 #: The worlds with time in them (``results/world_v3_rationale.md``): ``claims2``'s faces, cues and
 #: nuisances in clips of 8 consecutive frames at 15 fps (:mod:`.timeline`), 5,000 DFEW clips (each
-#: fold tests 1,000). Doses, clip for clip: the share of the talker classes' clips that talk
+#: fold tests 1,000). Doses, clip for clip: the share of the neutral clips that talk
 #: emphatically (``talk``: speech whose stressed frames look like surprise or fear), the same in
 #: the ``pure`` world where order is the only cue, and the share of blended clips of the pairs
 #: annotators confuse, trained on one annotator's label (``blend``).

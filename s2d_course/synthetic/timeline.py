@@ -31,9 +31,9 @@ TIMING = {"surprise": (1, 2), "fear": (2, 2), "happiness": (3, 3), "sadness": (4
           "anger": (2, 2), "disgust": (2, 2)}
 #: The expressions a stressed syllable of emphatic speech looks like, and how often each.
 LOOKALIKES = {"surprise": 0.6, "fear": 0.4}
-#: The classes whose clips may talk emphatically (surprise and fear never do).
-TALKERS = ("neutral", "happiness", "sadness", "anger", "disgust", "contempt", "anxiety",
-           "helplessness", "disappointment")
+#: The classes whose clips may talk emphatically: the face is otherwise neutral (revision 1 of
+#: ``results/world_v3_rationale.md``; the other classes' speech stays ordinary).
+TALKERS = ("neutral",)
 #: The pairs that real annotators confuse: a blended clip mixes its class with this partner.
 PARTNERS = {"fear": "surprise", "surprise": "fear", "anger": "disgust", "disgust": "anger",
             "sadness": "neutral", "neutral": "sadness"}
