@@ -153,3 +153,17 @@ def test_older_presets_keep_their_stamps():
     assert _stamp(PRESETS["claims3_talk50"], 0, "DFEW")["preset"]["emphatic"] == 0.5
     with pytest.raises(ValueError, match="timing"):
         replace(PRESETS["claims3"], timing="slow")
+
+
+def test_the_course_samples_every_frame_of_a_timed_clip_in_order():
+    """The rationale's no-aliasing argument: T = 8 frames from an 8-frame clip are the clip's
+    frames in order, in training and in test, under both samplings."""
+    from s2d_lib.data.sampling import test_frames, train_frames
+
+    rng = np.random.default_rng(0)
+    frames = PRESETS["claims3"].frames
+    assert frames == (8, 8)
+    for sampling in ("uniform", "window"):
+        for _ in range(20):
+            assert train_frames(8, 8, rng, sampling) == list(range(8))
+        assert test_frames(8, 8, 1, sampling) == [list(range(8))]

@@ -36,6 +36,12 @@ Its clip folders also hold ``nuisance.json`` (one 0 / 1 list per nuisance, and t
 intensity, per frame), and each dataset folder ``synthetic_labels.csv``: every sample's true
 (rendered) label, the label written to the annotation files, and the blend's second expression.
 All of this is off in the other presets, whose output is unchanged.
+
+The ``claims3`` presets are clips with time in them (:mod:`.timeline`, 8 frames at 15 fps):
+their ``nuisance.json`` also holds ``lookalike`` (the per-frame amplitude of emphatic speech's
+surprise- or fear-like syllables), their DFEW folds are stratified on the clean label, and each
+fold's ``test_set_K.csv`` holds the clean label while ``train_set_K.csv`` holds one annotator's
+(they differ on the blended clips of the ``claims3_blend*`` worlds).
 """
 from __future__ import annotations
 
