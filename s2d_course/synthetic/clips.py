@@ -14,7 +14,7 @@ import numpy as np
 
 from .face import Pose, expression_aus
 
-__all__ = ["ClipPlan", "plan_clip", "envelope", "brief_envelope"]
+__all__ = ["ClipPlan", "plan_clip", "head_motion", "envelope", "brief_envelope"]
 
 
 @dataclass(frozen=True)
@@ -114,11 +114,16 @@ def plan_clip(rng: np.random.Generator, label: str, num_frames: int, base_pose: 
     if rng.random() < talk_prob:
         phase = 2 * np.pi * np.arange(T) * rng.uniform(0.12, 0.3) + rng.uniform(0, 6.3)
         talk = rng.uniform(0.3, 0.7) * np.clip(np.sin(phase), 0, 1) * rng.uniform(0.6, 1, T)
+    return ClipPlan(label=label, blend=blend, intensity=intensity, blink=blink, talk=talk,
+                    poses=head_motion(rng, T, base_pose, motion))
+
+
+def head_motion(rng: np.random.Generator, T: int, base_pose: Pose,
+                motion: float = 1.0) -> tuple[Pose, ...]:
+    """``T`` poses drifting smoothly around ``base_pose`` (roll, yaw, shift, scale)."""
     roll, yaw = _smooth_noise(rng, T, 0.08 * motion), _smooth_noise(rng, T, 0.12 * motion)
     sx, sy, sc = (_smooth_noise(rng, T, a * motion) for a in (0.03, 0.02, 0.03))
-    poses = tuple(Pose(roll=base_pose.roll + roll[t], yaw=base_pose.yaw + yaw[t],
-                       scale=base_pose.scale + sc[t],
-                       shift=(base_pose.shift[0] + sx[t], base_pose.shift[1] + sy[t]))
-                  for t in range(T))
-    return ClipPlan(label=label, blend=blend, intensity=intensity, blink=blink, talk=talk,
-                    poses=poses)
+    return tuple(Pose(roll=base_pose.roll + roll[t], yaw=base_pose.yaw + yaw[t],
+                      scale=base_pose.scale + sc[t],
+                      shift=(base_pose.shift[0] + sx[t], base_pose.shift[1] + sy[t]))
+                 for t in range(T))

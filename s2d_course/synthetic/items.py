@@ -3,19 +3,21 @@ a still image (RAF-DB, AffectNet) or a clip (DFEW, FERV39k, MAFW), each from its
 stream ``(seed, dataset, index)`` so that the result does not depend on the number of workers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from s2d_lib.data.labels import BASIC7, CANONICAL
-from .clips import plan_clip
+from .clips import head_motion, plan_clip
 from .face import AUS, EXPRESSION_GAIN, expression_aus, sample_identity, sample_pose
 from .nuisances import NuisanceRates, blur_vectors, nuisance_flags, plan_nuisances
 from .render import motion_blur, render_face, sample_scene
+from .timeline import TIMED_FPS, TimedPlan, draw_timeline, timed_plan
 from .writers import write_frames, write_mp4
 
-__all__ = ["SUITE_DATASETS", "AFFECTNET_VA", "Item", "item_rng", "clip_frames", "render_item"]
+__all__ = ["SUITE_DATASETS", "AFFECTNET_VA", "Item", "item_rng", "item_timeline", "clip_frames",
+           "render_item"]
 
 SUITE_DATASETS = ("RAF-DB", "AffectNet", "DFEW", "FERV39k", "MAFW")
 #: AffectNet's valence / arousal of each expression (the annotation's centre, before noise).
@@ -45,6 +47,8 @@ class Item:
     gain: float = EXPRESSION_GAIN  # how far the expression moves the landmarks (.face.landmarks)
     appearance: float = 0.0    # strength of the appearance cues (.render._draw_appearance)
     apex_share: float | None = None  # clips: the apex held over this share of frames, else neutral
+    timing: str | None = None  # clips of the claims3 worlds: "realistic" or "pure" (.timeline)
+    emphatic: float = 0.0      # claims3 worlds: share of the neutral clips that talk emphatically
 
     @property
     def annotated(self) -> str:
@@ -98,13 +102,20 @@ def _render_static(item: Item, root: Path) -> dict:
     return meta
 
 
-def clip_frames(item: Item, render: bool = True) -> tuple[list, np.ndarray | None, dict | None, dict]:
-    """Frames, landmarks, nuisance flags (None without nuisances) and metadata of one clip;
-    with ``render=False`` only the metadata (the plan is drawn, nothing is drawn)."""
-    rng = item_rng(item.seed, item.dataset, item.index)
-    idn = sample_identity(rng)
-    base = sample_pose(rng, 0.6)
-    scene = sample_scene(rng, item.size)
+def item_timeline(item: Item) -> TimedPlan:
+    """The timeline of a clip of the ``claims3`` worlds (no head motion), from the clip's own
+    timeline stream: what the calibration reads and the annotation files' label come from."""
+    rng = np.random.default_rng([item.seed, SUITE_DATASETS.index(item.dataset), item.index, 2])
+    return timed_plan(draw_timeline(rng, item.frames), item.label, item.timing, item.emphatic,
+                      item.blend, item.talk)
+
+
+def _plan_clip(item: Item, rng: np.random.Generator, base):
+    """The plan of one clip and its blend's second expression (None without one)."""
+    if item.timing is not None:
+        plan = item_timeline(item)
+        plan = replace(plan, poses=head_motion(rng, plan.num_frames, base))
+        return plan, next((c for c in plan.blend if c != item.label), None)
     T = int(rng.integers(item.frames[0], item.frames[1] + 1))
     options = CANONICAL if item.dataset == "MAFW" else BASIC7
     if item.apex_share is None:  # the older worlds' order of draws
@@ -112,8 +123,19 @@ def clip_frames(item: Item, render: bool = True) -> tuple[list, np.ndarray | Non
     else:  # both draws always: worlds that differ only in their blend share keep every other draw
         u, pick = rng.random(), str(rng.choice(options))
         second = pick if u < item.blend else None
-    plan = plan_clip(rng, item.label, T, base, second, talk_prob=item.talk,
-                     apex_share=item.apex_share)
+    return plan_clip(rng, item.label, T, base, second, talk_prob=item.talk,
+                     apex_share=item.apex_share), second
+
+
+def clip_frames(item: Item, render: bool = True) -> tuple[list, np.ndarray | None, dict | None, dict]:
+    """Frames, landmarks, nuisance flags (None without nuisances) and metadata of one clip;
+    with ``render=False`` only the metadata (the plan is drawn, nothing is drawn)."""
+    rng = item_rng(item.seed, item.dataset, item.index)
+    idn = sample_identity(rng)
+    base = sample_pose(rng, 0.6)
+    scene = sample_scene(rng, item.size)
+    plan, second = _plan_clip(item, rng, base)
+    T = plan.num_frames
     meta = {"second": second if second != item.label else None, "quality": scene.jpeg_quality}
     if not render:
         return [], None, None, meta
@@ -134,6 +156,8 @@ def clip_frames(item: Item, render: bool = True) -> tuple[list, np.ndarray | Non
         blur = blur_vectors(lms, nuisances.exposure)
         frames = [motion_blur(img, v) for img, v in zip(frames, blur)]
         flags = nuisance_flags(plan, nuisances, blur, item.size)
+        if isinstance(plan, TimedPlan):  # the stressed syllables' look-alike, frame by frame
+            flags["lookalike"] = [round(float(v), 3) for v in plan.lookalike]
     return frames, lms, flags, meta
 
 
@@ -143,7 +167,7 @@ def _render_clip(item: Item, root: Path) -> dict:
     for f in () if done else item.files:
         path = root / f
         if path.suffix == ".mp4":
-            write_mp4(path, frames)
+            write_mp4(path, frames, *((int(TIMED_FPS),) if item.timing else ()))
         else:
             write_frames(path.parent, frames, lms, meta["quality"], flags)
     return {"second": meta["second"]}

@@ -1,6 +1,7 @@
 """The synthetic suite's presets: how many images and clips of each dataset, and for the harder
-worlds (``claims``, ``claims2`` and its dose variants) their class frequencies, ambiguity,
-nuisances, expression geometry and appearance cues (:class:`SuitePreset`, :data:`PRESETS`)."""
+worlds (``claims``, ``claims2``, ``claims3`` and their dose variants) their class frequencies,
+ambiguity, nuisances, expression geometry, appearance cues and timing (:class:`SuitePreset`,
+:data:`PRESETS`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -8,7 +9,7 @@ from dataclasses import dataclass, replace
 from .face import EXPRESSION_GAIN
 from .nuisances import NuisanceRates
 
-__all__ = ["SuitePreset", "PRESETS", "CLAIMS2_GAIN", "CLAIMS2_APPEARANCE"]
+__all__ = ["SuitePreset", "PRESETS", "CLAIMS2_GAIN", "CLAIMS2_APPEARANCE", "CLAIMS3_DOSES"]
 
 #: The ``claims2`` world's expression geometry (landmark displacement, :data:`.face.EXPRESSION_GAIN`
 #: elsewhere) and appearance-cue strength, set by the calibration of ``results/claims_plan.md``.
@@ -41,10 +42,14 @@ class SuitePreset:
     gain: float = EXPRESSION_GAIN   # the expression's geometry (landmark displacement) scale
     appearance: float = 0.0         # strength of the appearance cues the landmarks do not carry
     apex_share: float | None = None  # clips: the apex over this share of frames, the rest neutral
+    timing: str | None = None       # clips with time in them (.timeline): "realistic" or "pure"
+    emphatic: float = 0.0           # with timing: share of the neutral clips that talk emphatically
 
     def __post_init__(self) -> None:
         if self.frequencies not in ("balanced", "real"):
             raise ValueError(f"frequencies must be 'balanced' or 'real', not {self.frequencies!r}")
+        if self.timing not in (None, "realistic", "pure"):
+            raise ValueError(f"timing must be None, 'realistic' or 'pure', not {self.timing!r}")
 
     @property
     def nuisances(self) -> NuisanceRates:
@@ -59,7 +64,8 @@ _LATER_FIELDS = {"layout": "synthetic", "stratified": False}
 #: (``nuisance.json``, ``synthetic_labels.csv``).
 _WORLD_FIELDS = {"frequencies": "balanced", "blend": (0.10, 0.15), "label_noise": 0.0, "talk": 0.35,
                  "hand": 0.0, "motion_blur": 0.0, "out_of_view": 0.0, "turn": 0.0,
-                 "gain": EXPRESSION_GAIN, "appearance": 0.0, "apex_share": None}
+                 "gain": EXPRESSION_GAIN, "appearance": 0.0, "apex_share": None, "timing": None,
+                 "emphatic": 0.0}
 _LATER_FIELDS.update(_WORLD_FIELDS)
 
 
@@ -108,3 +114,21 @@ for _share in (0.25, 0.5):
     PRESETS[f"claims2_ambiguity{round(100 * _share)}"] = replace(
         PRESETS["claims2"], name=f"claims2_ambiguity{round(100 * _share)}", blend=(0.10, _share),
         label_noise=_share / 5)
+#: The worlds with time in them (``results/world_v3_rationale.md``): ``claims2``'s faces, cues and
+#: nuisances in clips of 8 consecutive frames at 15 fps (:mod:`.timeline`), 5,000 DFEW clips (each
+#: fold tests 1,000). Doses, clip for clip: the share of the neutral clips that talk
+#: emphatically (``talk``: speech whose stressed frames look like surprise or fear), the same in
+#: the ``pure`` world where order is the only cue, and the share of blended clips of the pairs
+#: annotators confuse, trained on one annotator's label (``blend``).
+CLAIMS3_DOSES = {"talk": (0.25, 0.5), "pure": (0.0, 0.5), "blend": (0.25, 0.5, 0.75)}
+PRESETS["claims3"] = replace(PRESETS["claims2"], name="claims3", dfew=5000, frames=(8, 8),
+                             blend=(0.10, 0.0), apex_share=None, timing="realistic")
+for _share in CLAIMS3_DOSES["talk"]:
+    PRESETS[f"claims3_talk{round(100 * _share)}"] = replace(
+        PRESETS["claims3"], name=f"claims3_talk{round(100 * _share)}", emphatic=_share)
+for _share in CLAIMS3_DOSES["pure"]:
+    PRESETS[f"claims3_pure{round(100 * _share)}"] = replace(
+        PRESETS["claims3"], name=f"claims3_pure{round(100 * _share)}", timing="pure", emphatic=_share)
+for _share in CLAIMS3_DOSES["blend"]:
+    PRESETS[f"claims3_blend{round(100 * _share)}"] = replace(
+        PRESETS["claims3"], name=f"claims3_blend{round(100 * _share)}", blend=(0.10, _share))

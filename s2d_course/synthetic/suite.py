@@ -36,6 +36,12 @@ Its clip folders also hold ``nuisance.json`` (one 0 / 1 list per nuisance, and t
 intensity, per frame), and each dataset folder ``synthetic_labels.csv``: every sample's true
 (rendered) label, the label written to the annotation files, and the blend's second expression.
 All of this is off in the other presets, whose output is unchanged.
+
+The ``claims3`` presets are clips with time in them (:mod:`.timeline`, 8 frames at 15 fps):
+their ``nuisance.json`` also holds ``lookalike`` (the per-frame amplitude of emphatic speech's
+surprise- or fear-like syllables), their DFEW folds are stratified on the clean label, and each
+fold's ``test_set_K.csv`` holds the clean label while ``train_set_K.csv`` holds one annotator's
+(they differ on the blended clips of the ``claims3_blend*`` worlds).
 """
 from __future__ import annotations
 
@@ -55,14 +61,14 @@ from s2d_lib.data.layouts import (AFFECTNET_IMAGES, DFEW_FRAMES_16F, DFEW_FRAMES
                                   FERV39K_FRAMES, FOLDS, MAFW_FRAMES, MAFW_FRAMES_224,
                                   RAFDB_IMAGES)
 from .frequencies import confuse, split_counts
-from .items import SUITE_DATASETS, Item, render_item
+from .items import SUITE_DATASETS, Item, item_timeline, render_item
 from .presets import _LATER_FIELDS, PRESETS, SuitePreset, _records
 from .writers import (LANDMARKS_FILE, SYNTHETIC_LABELS, write_affectnet_csv, write_dfew_splits,
                       write_ferv39k_annotations, write_mafw_annotations, write_rafdb_labels,
                       write_synthetic_labels)
 
 __all__ = ["SuitePreset", "PRESETS", "build_suite", "DFEW_FRAMES", "MAFW_FRAMES",
-           "FERV39K_SCENES", "SUITE_DATASETS", "dataset_paths"]
+           "FERV39K_SCENES", "SUITE_DATASETS", "dataset_paths", "clean_folds"]
 
 DFEW_FRAMES = DFEW_FRAMES_112
 FERV39K_SCENES = ("Action", "Argue", "Business", "Conflict", "Contest", "Crime", "Crisis",
@@ -192,6 +198,8 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[Item]:
     else:
         sizes = {"DFEW": (p.dfew,), "FERV39k": p.ferv39k, "MAFW": (p.mafw,)}[dataset]
         labels, written = _noisy(dataset, p, seed, _labels(dataset, p, sizes, rng), sizes)
+        if p.timing is not None and dataset == "DFEW":  # one annotator's label (training folds)
+            written = [_annotated(dataset, p, seed, i, y) for i, y in enumerate(labels)]
         folders = _CLIP_FOLDERS[p.layout]
         frames = p.frames
         nuisances = p.nuisances if _records(p) else None
@@ -211,8 +219,24 @@ def _plan(dataset: str, p: SuitePreset, seed: int) -> list[Item]:
                 files = (f"MAFW/{folders['MAFW']}/{i + 1:05d}/{LANDMARKS_FILE}",)
             items.append(Item(dataset, i, y, files, p.frame_size, seed, frames, blend=clip_blend,
                                written=written[i], talk=p.talk, nuisances=nuisances,
-                               gain=p.gain, appearance=p.appearance, apex_share=p.apex_share))
+                               gain=p.gain, appearance=p.appearance, apex_share=p.apex_share,
+                               timing=p.timing, emphatic=p.emphatic))
     return items
+
+
+def clean_folds(items: list[Item], seed: int) -> list[int]:
+    """DFEW fold (1..5) of each clip of a ``claims3`` world (``items`` in index order),
+    stratified on the clean label: the same clips in every fold at every dose."""
+    rng = np.random.default_rng([seed, SUITE_DATASETS.index("DFEW"), 10**6 + 1])
+    return _folds([it.label for it in items], rng)
+
+
+def _annotated(dataset: str, p: SuitePreset, seed: int, index: int, label: str) -> str | None:
+    """The label one annotator gives clip ``index`` of a ``claims3`` world (None: ``label``)."""
+    item = Item(dataset, index, label, (), p.frame_size, seed, p.frames, blend=p.blend[1],
+                talk=p.talk, timing=p.timing, emphatic=p.emphatic)
+    annotated = item_timeline(item).annotated
+    return None if annotated == label else annotated
 
 
 def _write_annotations(dataset: str, p: SuitePreset, seed: int, root: Path,
@@ -258,9 +282,14 @@ def _write_annotations(dataset: str, p: SuitePreset, seed: int, root: Path,
         else:
             samples = [f"{it.index + 1:05d}" for it, _ in results]
             ids = {n: names.index(y) for n, y in zip(samples, labels)}
-            folds = dict(zip(ids, _folds(labels, rng)))
-            writer = write_dfew_splits if dataset == "DFEW" else write_mafw_annotations
-            writer(root / dataset, folds, ids)
+            if p.timing is not None and dataset == "DFEW":  # folds of the clean labels, clean tests
+                clean = {n: names.index(it.label) for n, (it, _) in zip(samples, results)}
+                folds = dict(zip(ids, clean_folds([it for it, _ in results], seed)))
+                write_dfew_splits(root / dataset, folds, ids, test_labels=clean)
+            else:
+                folds = dict(zip(ids, _folds(labels, rng)))
+                writer = write_dfew_splits if dataset == "DFEW" else write_mafw_annotations
+                writer(root / dataset, folds, ids)
             split = {it.index: str(folds[n]) for n, (it, _) in zip(samples, results)}
     if _records(p):
         write_synthetic_labels(root / dataset / SYNTHETIC_LABELS, [

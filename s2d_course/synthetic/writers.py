@@ -95,13 +95,15 @@ def write_affectnet_csv(path: Path, rows: Sequence[dict]) -> None:
 
 
 def write_dfew_splits(root: Path, folds: dict[str, int], labels: dict[str, int],
-                      num_folds: int = FOLDS) -> None:
-    """``EmoLabel_DataSplit/{train,test}(single-labeled)/{train,test}_set_K.csv``: ``video_name,label``."""
+                      num_folds: int = FOLDS, test_labels: dict[str, int] | None = None) -> None:
+    """``EmoLabel_DataSplit/{train,test}(single-labeled)/{train,test}_set_K.csv``: ``video_name,label``
+    (the test files with ``test_labels`` when given: clean labels beside annotators' ones)."""
     for k in range(1, num_folds + 1):
         for split, in_split in (("test", lambda f: f == k), ("train", lambda f: f != k)):
             names = sorted(n for n, f in folds.items() if in_split(f))
+            given = test_labels if split == "test" and test_labels is not None else labels
             _write_csv(root / "EmoLabel_DataSplit" / DFEW_SPLIT_DIRS[split] / f"{split}_set_{k}.csv",
-                       ("video_name", "label"), ((n, labels[n]) for n in names))
+                       ("video_name", "label"), ((n, given[n]) for n in names))
 
 
 def write_ferv39k_annotations(root: Path, splits: dict[str, list[tuple[str, int]]]) -> None:
