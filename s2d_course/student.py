@@ -164,7 +164,17 @@ def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if id(cell) in words_after:
             new_cells.append(_answer("markdown", words_after[id(cell)]))
     edition.cells = new_cells
+    _clear_after_first_skeleton(edition)
     return edition
+
+
+def _clear_after_first_skeleton(edition: nbformat.NotebookNode) -> None:
+    """In a lab, the code cells from the first skeleton on lose the outputs the solutions gave
+    (a check would otherwise show "matches the library" before the part is written)."""
+    at = next((i for i, c in enumerate(edition.cells) if SKELETON_TAG in _tags(c)), None)
+    for cell in edition.cells[at:] if at is not None else []:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
 
 
 def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:

@@ -111,6 +111,9 @@ def test_each_skeleton_names_its_part_and_function(path):
     edition = student_edition(nbformat.read(path, as_version=4))
     skeletons = [c for c in edition.cells if SKELETON_TAG in tags(c)]
     assert skeletons and all(ANSWER_TAG in tags(c) for c in skeletons)
+    first = edition.cells.index(skeletons[0])
+    assert not any(c.get("outputs") for c in edition.cells[first:] if c.cell_type == "code"), \
+        "the student edition shows the solutions' outputs"
     for cell in skeletons:
         part = re.match(r"# Part \((\w)\)", cell.source).group(1)
         namespace: dict = {}
@@ -130,12 +133,17 @@ def first_error(path):
     from nbclient.exceptions import CellExecutionError
 
     edition = student_edition(nbformat.read(path, as_version=4))
+    for cell in edition.cells:  # what runs now, and only that, shows an output
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     client = NotebookClient(edition, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     with pytest.raises(CellExecutionError) as stopped:
         client.execute()
-    ran = [c for c in edition.cells if c.cell_type == "code" and c.get("outputs")]
-    return stopped.value, edition, ran[-1]
+    failed = [c for c in edition.cells if c.cell_type == "code"
+              and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert len(failed) == 1, f"{len(failed)} cells show an error"
+    return stopped.value, edition, failed[0]
 
 
 @pytest.mark.slow
@@ -148,8 +156,11 @@ def test_student_edition_stops_at_the_first_unfinished_part(path):
     cells = edition.cells
     first_skeleton = next(i for i, c in enumerate(cells) if SKELETON_TAG in tags(c))
     assert last is cells[first_skeleton + 1], "the edition stopped elsewhere than at part (a)'s check"
-    assert not any(o.get("output_type") == "error" for c in cells[:first_skeleton + 1]
-                   for o in c.get("outputs", [])), "a cell before part (a)'s check failed"
+    code = [c for c in cells if c.cell_type == "code"]
+    ran = [c.execution_count is not None for c in code]
+    stop = code.index(last)
+    assert ran == [True] * (stop + 1) + [False] * (len(code) - stop - 1), \
+        "the edition did not run every cell up to part (a)'s check, and none after it"
 
 
 # --------------------------------------------------------------------------- the checks' words
