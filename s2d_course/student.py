@@ -107,7 +107,7 @@ def _unfinished(part: str, func: ast.FunctionDef, lines: list[str]) -> list[str]
     what = doc.split("\n\n")[0].replace("\n", " ").strip()
     indent = " " * (func.body[0].col_offset)
     message = (f"Part ({part}) is not written yet: write the body of {func.name}()"
-               + (f", {what[0].lower()}{what[1:].rstrip('.')}" if what else "")
+               + (f" ({what.rstrip('.')})" if what else "")
                + ". Then run the check below it again.")
     return head + [f"{indent}raise NotImplementedError({message!r})"]
 

@@ -207,7 +207,7 @@ def test_a_lab_solution_gives_way_to_its_skeleton():
     assert cell.source == (
         '# Part (b) · the gate\nimport torch\n\n\ndef gate(z, s):\n    """The gate of z, per row.\n\n'
         '    More words."""\n    raise NotImplementedError(\'Part (b) is not written yet: write the body of '
-        'gate(), the gate of z, per row. Then run the check below it again.\')\n\n\n'
+        'gate() (The gate of z, per row). Then run the check below it again.\')\n\n\n'
         "def helper(x):\n    raise NotImplementedError('Part (b) is not written yet: write the body of "
         "helper(). Then run the check below it again.')\n")
     namespace: dict = {}
