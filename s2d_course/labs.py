@@ -111,13 +111,13 @@ def _artifacts():
 def shipped_model(stage: str, device: str = "cpu") -> torch.nn.Module:
     """The trained tiny model of ``stage`` (``static``, ``temporal`` or ``dfer``) that ships in
     ``trained/``, in eval mode: the same weights, so the same numbers, on every machine."""
+    if stage not in ("static", "temporal", "dfer"):
+        raise ValueError(f"stage must be 'static', 'temporal' or 'dfer', got {stage!r}")
     art = _artifacts()
     if stage == "static":
         run = art.static_run("tiny")
-    elif stage in ("temporal", "dfer"):
-        run = art.video_run(stage, "tiny")
     else:
-        raise ValueError(f"stage must be 'static', 'temporal' or 'dfer', got {stage!r}")
+        run = art.video_run(stage, "tiny")
     return art.load_best(run, device)
 
 

@@ -16,7 +16,7 @@ import torch
 from conftest import REPO
 
 from s2d_course import setup as course_setup
-from s2d_course.labs import LabCheckError, compare, expect, same_parameters, train_steps
+from s2d_course.labs import LabCheckError, compare, expect, same_parameters, shipped_model, train_steps
 from s2d_course.notebook_times import TIMING_TAG
 from s2d_course.student import ANSWER_TAG, SKELETON_TAG, course_notebooks, skeleton, student_edition
 
@@ -213,3 +213,8 @@ def test_reference_epoch_steps_the_optimiser_then_the_schedule():
     losses = train_steps(model, batches, opt, sched)
     assert len(losses) == 3 and all(isinstance(v, float) for v in losses)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1 / 4) and not torch.equal(before, model[1].weight)
+
+
+def test_a_lab_asks_for_a_shipped_stage_by_name():
+    with pytest.raises(ValueError, match="stage must be 'static', 'temporal' or 'dfer', got 'mae'"):
+        shipped_model("mae")
