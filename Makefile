@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.s2d-installed
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# the reference notebooks in teaching order, then the labs (notebooks/labs/L1_... to L4_...)
+LABS := $(sort $(wildcard notebooks/labs/L[0-9]_*.ipynb))
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)) $(LABS)
 # every extra of pyproject.toml: the face detector, JupyterLab, the tests, the book and browser tests
 EXTRAS := face,notebooks,dev,docs
 BOOK_OUT := book/_build/html
@@ -27,7 +29,7 @@ help:
 	@echo "make test       unit tests, the notebooks under nbval, the claims check, the browser tests (what CI runs)"
 	@echo "make test-fast  the unit tests under 10 s each (about a minute)"
 	@echo "make book       the course as a static HTML book -> $(BOOK_OUT)/index.html"
-	@echo "make student    the notebooks with answer cells for their solutions -> student/"
+	@echo "make student    the notebooks with answer cells for their solutions, the labs with skeletons -> student/"
 	@echo "make lab        open JupyterLab"
 	@echo "make bench      speed / memory / FLOPs table -> benchmarks/RESULTS.md"
 	@echo "make claims     the paper's ablations in miniature -> results/claims.json, figures/claims.png"

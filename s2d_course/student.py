@@ -19,6 +19,7 @@ folder is not committed: it is rebuilt from the notebooks.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import os
 import re
@@ -31,11 +32,14 @@ from .paths import NOTEBOOKS, REPO
 
 nbformat = require("nbformat", "notebooks", "s2d_course.student")
 
-__all__ = ["SOLUTION_TAG", "ANSWER_TAG", "WRITTEN_ANSWER", "is_solution", "exercises",
-           "asks_for_words", "student_edition", "write_student_editions"]
+__all__ = ["SOLUTION_TAG", "ANSWER_TAG", "SKELETON_TAG", "WRITTEN_ANSWER", "is_solution", "exercises",
+           "asks_for_words", "skeleton", "student_edition", "write_student_editions", "course_notebooks"]
 
 SOLUTION_TAG = "solution"
 ANSWER_TAG = "answer"
+#: The tag of a lab's solution cell that gives way to its skeleton (:func:`skeleton`).
+SKELETON_TAG = "skeleton"
+PART = re.compile(r"^#\s*Part\s*\((?P<part>\w+)\)")
 #: The source of a markdown answer cell.
 WRITTEN_ANSWER = "*Your answer:*"
 
@@ -92,6 +96,45 @@ def _answer(kind: str, number: str | None) -> nbformat.NotebookNode:
                                      metadata=meta)
 
 
+def _unfinished(part: str, func: ast.FunctionDef, lines: list[str]) -> list[str]:
+    """``func``'s signature and docstring lines, then a body that raises the part's message."""
+    body = func.body[0]
+    has_doc = isinstance(body, ast.Expr) and isinstance(body.value, ast.Constant) \
+        and isinstance(body.value.value, str)
+    end = body.end_lineno if has_doc else func.body[0].lineno - 1
+    head = lines[func.lineno - 1 - len(func.decorator_list):end]
+    doc = ast.get_docstring(func) or ""
+    what = doc.split("\n\n")[0].replace("\n", " ").strip()
+    indent = " " * (func.body[0].col_offset)
+    message = (f"Part ({part}) is not written yet: write the body of {func.name}()"
+               + (f" ({what.rstrip('.')})" if what else "")
+               + ". Then run the check below it again.")
+    return head + [f"{indent}raise NotImplementedError({message!r})"]
+
+
+def skeleton(source: str) -> str:
+    """The student's start of a lab's solution cell ``source``: its first comment (``# Part (a)
+    ...``), its imports, and each of its functions with signature and docstring, the body a
+    ``NotImplementedError`` that names the part and the function. Raises ``ValueError`` when the
+    cell names no part or defines no function."""
+    lines = source.splitlines()
+    part = PART.match(lines[0]) if lines else None
+    if part is None:
+        raise ValueError(f"a {SKELETON_TAG} cell must start with '# Part (x) ...'; it starts {source[:40]!r}")
+    tree = ast.parse(source)
+    out = [lines[0]]
+    functions = 0
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out += lines[node.lineno - 1:node.end_lineno]
+        elif isinstance(node, ast.FunctionDef):
+            out += ["", ""][:2 if len(out) > 1 else 0] + _unfinished(part.group("part"), node, lines)
+            functions += 1
+    if not functions:
+        raise ValueError(f"the {SKELETON_TAG} cell of part ({part.group('part')}) defines no function")
+    return "\n".join(out) + "\n"
+
+
 def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` in which every solution cell gives way to an answer cell of its kind
     and each exercise that asks for words gets a markdown answer cell after its last code one."""
@@ -112,16 +155,44 @@ def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if not is_solution(cell):
             new_cells.append(cell)
             continue
+        if SKELETON_TAG in _tags(cell):
+            new_cells.append(nbformat.v4.new_code_cell(skeleton(cell["source"]),
+                                                       metadata={"tags": [ANSWER_TAG, SKELETON_TAG]}))
+            continue
         kind = "code" if cell["cell_type"] == "code" else "markdown"
         new_cells.append(_answer(kind, number_of.get(id(cell))))
         if id(cell) in words_after:
             new_cells.append(_answer("markdown", words_after[id(cell)]))
     edition.cells = new_cells
+    _clear_after_first_skeleton(edition)
     return edition
 
 
+def _clear_after_first_skeleton(edition: nbformat.NotebookNode) -> None:
+    """In a lab, the code cells from the first skeleton on lose the outputs the solutions gave
+    (a check would otherwise show "matches the library" before the part is written)."""
+    at = next((i for i, c in enumerate(edition.cells) if SKELETON_TAG in _tags(c)), None)
+    for cell in edition.cells[at:] if at is not None else []:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+
+
+def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The course's notebooks in teaching order: ``NN_*.ipynb``, then the labs ``labs/L*_*.ipynb``."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted(folder.glob("labs/L[0-9]_*.ipynb"))
+
+
+def _target(path: Path, out: Path) -> Path:
+    """Where the edition of ``path`` goes: its place under ``notebooks/`` kept (``labs/``)."""
+    try:
+        return out / path.resolve().relative_to(NOTEBOOKS)
+    except ValueError:
+        return out / path.name
+
+
 def write_student_editions(notebooks: list[Path], out: Path) -> list[Path]:
-    """Write the student edition of each notebook under ``out`` with the same file name."""
+    """Write the student edition of each notebook under ``out`` with the same file name (in the
+    same subfolder for a notebook under ``notebooks/``, such as a lab)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
@@ -129,8 +200,13 @@ def write_student_editions(notebooks: list[Path], out: Path) -> list[Path]:
             nb = nbformat.read(path, as_version=4)
         except (OSError, ValueError) as err:
             raise ValueError(f"{path}: cannot read the notebook ({err})") from err
-        target = out / path.name
-        nbformat.write(student_edition(nb), target)
+        target = _target(path, out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            edition = student_edition(nb)
+        except (SyntaxError, ValueError) as err:
+            raise ValueError(f"{path}: {err}") from err
+        nbformat.write(edition, target)
         written.append(target)
     return written
 
@@ -140,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=REPO / "student")
     args = parser.parse_args(argv)
-    notebooks = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = args.notebooks or course_notebooks()
     written = write_student_editions(notebooks, args.out)
     print(f"{len(written)} student notebooks in {os.path.relpath(args.out)}")
     return 0

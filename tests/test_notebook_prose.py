@@ -24,7 +24,9 @@ from conftest import REPO
 #: The float path changes nothing here (the notebooks' text against their saved outputs): CI's second pass leaves it out.
 pytestmark = pytest.mark.once
 
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: The reference notebooks and the labs (notebooks/labs/).
+NOTEBOOKS = (sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+             + sorted((REPO / "notebooks").glob("labs/L[0-9]_*.ipynb")))
 READING = "**What to see"
 
 #: Numbers typed markdown may carry: the paper's (arXiv 2312.05447: its tables, its parameter and

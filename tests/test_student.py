@@ -16,8 +16,9 @@ import nbformat
 import pytest
 from conftest import REPO
 
-from s2d_course.student import (ANSWER_TAG, HEADING, SOLUTION_TAG, WRITTEN_ANSWER, asks_for_words,
-                                exercises, is_solution, student_edition, write_student_editions)
+from s2d_course.student import (ANSWER_TAG, HEADING, SKELETON_TAG, SOLUTION_TAG, WRITTEN_ANSWER,
+                                asks_for_words, course_notebooks, exercises, is_solution, skeleton,
+                                student_edition, write_student_editions)
 from s2d_course.student import main as student_main
 
 #: The float path changes nothing here (the student edition's cells): CI's second pass leaves it out.
@@ -188,3 +189,49 @@ def test_unreadable_notebook_is_named(tmp_path):
 def test_every_notebook_has_graded_exercises_with_solutions(path):
     problems = exercise_problems(nbformat.read(path, as_version=4))
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- labs: skeletons
+GATE = ('# Part (b) · the gate\nimport torch\n\n\ndef gate(z, s):\n    """The gate of z, per row.\n\n'
+        '    More words."""\n    return torch.softmax(s * z, -1)\n\n\ndef helper(x):\n    return x\n')
+
+
+def test_a_lab_solution_gives_way_to_its_skeleton():
+    nb = nbformat.v4.new_notebook(cells=[
+        md("## Part (b) · Write the gate"), code(GATE, metadata={"tags": [SOLUTION_TAG, SKELETON_TAG]}),
+        code("print(gate(1, 2))"), md("### Exercise 1 · More ★\n\n**Hint.** Try."), solution("print(1)", "1\n")])
+    edition = student_edition(nb)
+    assert kinds(edition.cells) == ["markdown", "code answer", "code", "markdown", "code answer"]
+    cell = edition.cells[1]
+    assert cell.metadata["tags"] == [ANSWER_TAG, SKELETON_TAG] and "softmax" not in cell.source
+    assert cell.source == (
+        '# Part (b) · the gate\nimport torch\n\n\ndef gate(z, s):\n    """The gate of z, per row.\n\n'
+        '    More words."""\n    raise NotImplementedError(\'Part (b) is not written yet: write the body of '
+        'gate() (The gate of z, per row). Then run the check below it again.\')\n\n\n'
+        "def helper(x):\n    raise NotImplementedError('Part (b) is not written yet: write the body of "
+        "helper(). Then run the check below it again.')\n")
+    namespace: dict = {}
+    exec(cell.source, namespace)
+    with pytest.raises(NotImplementedError, match=r"^Part \(b\) is not written yet: write the body of gate\(\)"):
+        namespace["gate"](1, 2)
+    assert edition.cells[4].source == "# Your answer to exercise 1"  # an exercise's solution as before
+
+
+def test_a_skeleton_cell_names_its_part_and_defines_a_function(tmp_path):
+    with pytest.raises(ValueError, match=r"must start with '# Part \(x\) \.\.\.'"):
+        skeleton("def f():\n    return 1\n")
+    with pytest.raises(ValueError, match=r"part \(a\) defines no function"):
+        skeleton("# Part (a) · nothing\nx = 1\n")
+    bad = tmp_path / "L9_bad.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        code("# Part (a)\nx = 1", metadata={"tags": [SOLUTION_TAG, SKELETON_TAG]})]), bad)
+    with pytest.raises(ValueError, match=r"L9_bad.ipynb: the skeleton cell of part \(a\) defines no function"):
+        write_student_editions([bad], tmp_path / "out")
+
+
+def test_a_lab_edition_keeps_its_folder(tmp_path):
+    lab = course_notebooks()[-1]
+    assert lab.parent.name == "labs"
+    assert write_student_editions([lab], tmp_path) == [tmp_path / "labs" / lab.name]
+    edition = nbformat.read(tmp_path / "labs" / lab.name, 4)
+    assert any(SKELETON_TAG in c.metadata.get("tags", []) for c in edition.cells)
