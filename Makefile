@@ -70,7 +70,7 @@ claims: $(STAMP)
 	$(PY) -m s2d_course.claims
 
 weights: $(STAMP)
-	$(PY) -m s2d_course.weights
+	$(PY) -m s2d_course.artifacts.regenerate
 
 # the browser tests open the built book and run notebook 05 in JupyterLab (needs chromium)
 test-browser: book

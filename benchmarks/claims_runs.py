@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from s2d_course import claims
+from s2d_course.claims.setup import Budget, Setup, build_world
 from s2d_lib.splits import build_data
 from s2d_lib.trainer import fit
 from s2d_course.paths import REPO
@@ -40,7 +40,7 @@ def _seconds(cfg, data) -> float:
     return time.perf_counter() - start
 
 
-def measure(setup: claims.Setup) -> list[tuple[str, str, int, float]]:
+def measure(setup: Setup) -> list[tuple[str, str, int, float]]:
     """``(stage, way, optimiser steps, seconds)`` for the static and the video reference run."""
     b = setup.budget
     static = setup.static_config({}, 1.0, 0)
@@ -69,7 +69,7 @@ def measure(setup: claims.Setup) -> list[tuple[str, str, int, float]]:
     return rows
 
 
-def render(rows, info: dict[str, str], runtime: float, b: claims.Budget) -> str:
+def render(rows, info: dict[str, str], runtime: float, b: Budget) -> str:
     """The section: method, one row per stage and way, speed-up of the first way over each."""
     first = {stage: seconds for stage, way, _, seconds in rows if way == WAYS[0]}
     lines = [SECTION, "",
@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     info, start = describe(), time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        setup = claims.Setup(runs=Path(tmp))
-        claims.build_world(setup)
+        setup = Setup(runs=Path(tmp))
+        build_world(setup)
         rows = measure(setup)
     section = render(rows, info, time.perf_counter() - start, setup.budget)
     write_section(args.out, section, SECTION)

@@ -50,10 +50,10 @@ STEPS, WARMUP, PROFILED = 8, 2, 4
 
 
 def _trainer(stage: str, option: str, seed: int, out: Path):
-    from s2d_course import claims_setup
+    from s2d_course.claims.setup import Setup
     from s2d_lib.trainer import Trainer
 
-    setup = claims_setup.Setup(runs=out)
+    setup = Setup(runs=out)
     cfg = setup.static_config({}, 1.0, seed) if stage == "static" else setup.video_config({}, seed)
     if stage == "video" and not Path(cfg.init).is_file():
         raise FileNotFoundError(f"{cfg.init}: run `python -m benchmarks.training_steps` (it trains "
@@ -201,15 +201,14 @@ def main(argv: list[str] | None = None) -> str:
         return ""
     import tempfile
 
-    from s2d_course import claims_setup
-    from s2d_course.claims_setup import train_run
+    from s2d_course.claims.setup import Setup, build_world, train_run
 
     info, start = describe(), time.perf_counter()
     limit = matmul_limit(torch.device("cpu"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        setup = claims_setup.Setup(runs=out)
-        claims_setup.build_world(setup)
+        setup = Setup(runs=out)
+        build_world(setup)
         train_run(setup, setup.static_config({}, 1.0, 0))  # the video runs start from it
         train_run(setup, setup.static_config({}, 1.0, 1))
         results, flops = {}, {}

@@ -5,18 +5,19 @@ from pathlib import Path
 
 import pytest
 
-from s2d_course import artifacts, run_cache
+from s2d_course import artifacts, paths
+from s2d_course.artifacts import run_cache
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.landmarks import MobileFaceNet
 
 
 def test_paths_are_taken_from_the_repository_root(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # notebooks run from notebooks/, scripts from anywhere
-    assert artifacts.repo_path("runs/x") == artifacts.REPO / "runs" / "x"
-    assert artifacts.repo_path(tmp_path) == tmp_path
-    assert artifacts.relative(artifacts.REPO / "figures" / "a.png") == "figures/a.png"
-    assert artifacts.relative(tmp_path) == str(tmp_path.resolve())
-    assert (artifacts.REPO / "s2d_course" / "artifacts.py").is_file()
+    assert paths.repo_path("runs/x") == paths.REPO / "runs" / "x"
+    assert paths.repo_path(tmp_path) == tmp_path
+    assert paths.relative(paths.REPO / "figures" / "a.png") == "figures/a.png"
+    assert paths.relative(tmp_path) == str(tmp_path.resolve())
+    assert (paths.REPO / "s2d_course" / "artifacts" / "__init__.py").is_file()
 
 
 def test_existing_landmark_weights_are_reused_not_retrained(tmp_path, monkeypatch):
@@ -63,7 +64,7 @@ def test_a_run_of_another_config_is_trained_afresh(tmp_path, monkeypatch, caplog
     monkeypatch.setattr("s2d_lib.train.train", _finish(called))
     artifacts.trained_run("static_tiny", [f"out_dir={run}"])
     (run / run_cache.KEY_FILE).unlink()  # as a run finished before keys were recorded
-    with caplog.at_level("WARNING", logger="s2d_course.run_cache"):
+    with caplog.at_level("WARNING", logger="s2d_course.artifacts.run_cache"):
         artifacts.trained_run("static_tiny", [f"out_dir={run}", "epochs=3"])
     assert len(called) == 2 and called[1].epochs == 3 and called[1].resume is False
     assert "another config" in caplog.text and "epochs" in caplog.text
@@ -81,7 +82,7 @@ def test_a_run_older_than_a_config_field_is_trained_afresh(tmp_path, monkeypatch
     config = run / "config.yaml"
     config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
                               if not line.startswith("precision:")))
-    with caplog.at_level("WARNING", logger="s2d_course.run_cache"):
+    with caplog.at_level("WARNING", logger="s2d_course.artifacts.run_cache"):
         artifacts.trained_run("static_tiny", [f"out_dir={run}"])
     assert len(called) == 2 and "precision" in caplog.text
 

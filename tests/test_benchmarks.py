@@ -123,7 +123,7 @@ def test_inference_quick_measures_each_option_and_replaces_only_its_section(tmp_
 def test_claims_runs_section_gives_each_way_against_make_claims_way(tmp_path):
     from benchmarks import claims_runs
     from benchmarks.inference import write_section
-    from s2d_course.claims import Budget
+    from s2d_course.claims.setup import Budget
 
     rows = [("static", claims_runs.WAYS[0], 135, 40.0), ("static", claims_runs.WAYS[2], 135, 60.0)]
     info = {"CPU": "a CPU", "torch": "torch", "load average at start": "0.1"}

@@ -8,7 +8,7 @@ import pytest
 import torch
 from skimage.data import astronaut
 
-from s2d_course import shipped
+from s2d_course.artifacts import shipped
 from s2d_course.paths import file_sha256
 from s2d_course.synthetic.face import Pose, expression_aus, sample_identity
 from s2d_course.synthetic.render import render_face, sample_scene

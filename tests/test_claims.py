@@ -11,9 +11,9 @@ import torch
 from scipy import stats
 
 import s2d_lib.model  # noqa: F401  (registers the models)
-from s2d_course import claims
-from s2d_course.claims_setup import WIDE_QK_STD
-from s2d_course.paths import file_sha256
+from s2d_course.claims import measure, report, statistics
+from s2d_course.claims.setup import CLAIMS, WIDE_QK_STD, Budget, Setup
+from s2d_course.paths import REPO, file_sha256
 from s2d_lib.config import load_config
 from s2d_lib.model import set_trainable
 
@@ -64,7 +64,7 @@ def test_paired_difference_matches_a_paired_t_test():
     rng = np.random.default_rng(0)
     a = rng.uniform(0.5, 0.7, 5)
     b = a + rng.normal(0.03, 0.02, 5)
-    d = claims.paired_difference(a, b)
+    d = statistics.paired_difference(a, b)
     res = stats.ttest_rel(b, a)
     ci = res.confidence_interval(0.95)
     assert d["mean"] == pytest.approx((b - a).mean())
@@ -87,8 +87,8 @@ def test_a_label_share_is_stratified_and_repeated_to_the_splits_length():
 
 
 def test_every_dose_level_gets_the_same_epochs_and_steps(tmp_path):
-    setup = claims.Setup(world=tmp_path, runs=tmp_path / "runs")
-    claim = claims.CLAIMS["landmark_view"]
+    setup = Setup(world=tmp_path, runs=tmp_path / "runs")
+    claim = CLAIMS["landmark_view"]
     configs = [setup.config(claim, arm, level, 0) for arm in ("landmark view", "no landmark branch")
                for level in claim.levels]
     b = setup.budget
@@ -101,8 +101,8 @@ def test_every_dose_level_gets_the_same_epochs_and_steps(tmp_path):
 
 
 def test_video_doses_pick_their_world_and_share_the_reference_run(tmp_path):
-    setup = claims.Setup(world=tmp_path, runs=tmp_path / "runs")
-    tma, easdl, pre = (claims.CLAIMS[n] for n in ("temporal_attention", "easdl", "static_pretraining"))
+    setup = Setup(world=tmp_path, runs=tmp_path / "runs")
+    tma, easdl, pre = (CLAIMS[n] for n in ("temporal_attention", "easdl", "static_pretraining"))
     reference = setup.config(tma, "TMA attention over frames", 1.0, 3)
     assert setup.config(easdl, "cross-entropy", 0.0, 3).out_dir == reference.out_dir
     assert setup.config(pre, "from the static checkpoint", 1.0, 3).out_dir == reference.out_dir
@@ -117,23 +117,23 @@ def test_video_doses_pick_their_world_and_share_the_reference_run(tmp_path):
 
 
 def test_mde_and_slope():
-    d = claims.paired_difference([0.5] * 5, [0.52, 0.55, 0.51, 0.53, 0.54])
+    d = statistics.paired_difference([0.5] * 5, [0.52, 0.55, 0.51, 0.53, 0.54])
     sd = np.std([0.02, 0.05, 0.01, 0.03, 0.04], ddof=1)
     assert d["mde"] == pytest.approx((stats.t.ppf(0.975, 4) + stats.t.ppf(0.8, 4)) * sd / np.sqrt(5))
     gaps = {"0.1": {0: 0.10, 1: 0.12}, "0.3": {0: 0.05, 1: 0.08}, "1": {0: 0.0, 1: 0.04}}
-    s = claims.slope(gaps)
+    s = statistics.slope(gaps)
     assert s["per_seed"] == pytest.approx([-0.05, -0.04]) and s["mean"] == pytest.approx(-0.045)
     assert s["ci95"][0] < s["mean"] < s["ci95"][1]
 
 
 def test_a_control_that_did_not_train_is_not_a_comparison():
-    from s2d_course.claims_report import verdict
+    from s2d_course.claims.report import verdict
 
     at_prior = {"uar": {"mean": 1 / 7, "std": 0.0, "per_seed": [1 / 7] * 5}}
-    assert not claims._trains(at_prior, 1 / 7)["valid"]
+    assert not statistics.trains(at_prior, 1 / 7)["valid"]
     learns = {"uar": {"mean": 0.4, "std": 0.02, "per_seed": [0.4] * 5}}
-    assert claims._trains(learns, 1 / 7)["valid"]
-    assert not claims._trains(learns, 1 / 7, bar=0.45)["valid"]  # below the pixel baseline
+    assert statistics.trains(learns, 1 / 7)["valid"]
+    assert not statistics.trains(learns, 1 / 7, bar=0.45)["valid"]  # below the pixel baseline
     d = {"mean": 0.01, "ci95": [-0.01, 0.03], "mde": 0.025}
     assert verdict(d) == "not detectable at this power (MDE 2.5 points)"
     assert verdict(d, control_trains=False).startswith("no comparison")
@@ -150,7 +150,7 @@ def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
     from s2d_lib.checkpoints import save_checkpoint
     from s2d_lib.landmarks import MobileFaceNet
     from s2d_lib.mae import MaskedAutoencoder
-    from s2d_course.claims_plot import plot_claims
+    from s2d_course.claims.plot import plot_claims
     from s2d_course.synthetic import PRESETS, build_suite
 
     world = tmp_path / "world"
@@ -164,18 +164,16 @@ def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
     mae = tmp_path / "mae.safetensors"
     from safetensors.torch import save_file
     save_file(MaskedAutoencoder("s2d_tiny_patch8_64").encoder_state_dict(), str(mae))
-    monkeypatch.setitem(claims.CLAIMS, "landmark_view",
-                        replace(claims.CLAIMS["landmark_view"], levels=(0.5, 1.0)))
-    monkeypatch.setitem(claims.CLAIMS, "temporal_attention",
-                        replace(claims.CLAIMS["temporal_attention"], levels=(1.0, 0.5),
+    monkeypatch.setitem(CLAIMS, "landmark_view", replace(CLAIMS["landmark_view"], levels=(0.5, 1.0)))
+    monkeypatch.setitem(CLAIMS, "temporal_attention",
+                        replace(CLAIMS["temporal_attention"], levels=(1.0, 0.5),
                                 only={"TMA, wider q/k start": (0.5,)}))
-    budget = claims.Budget(seeds=2, static_epochs=2, static_steps=2, static_batch=8,
-                           video_epochs=1, video_steps=2, video_batch=4, warmup_steps=1)
-    setup = claims.Setup(world=world, landmarks=landmarks, mae=mae, runs=tmp_path / "runs",
-                         budget=budget)
+    budget = Budget(seeds=2, static_epochs=2, static_steps=2, static_batch=8,
+                    video_epochs=1, video_steps=2, video_batch=4, warmup_steps=1)
+    setup = Setup(world=world, landmarks=landmarks, mae=mae, runs=tmp_path / "runs", budget=budget)
     names = ("landmark_view", "temporal_attention")  # a static and a video claim
-    result = claims.summarise(claims.run_claims(setup, names), budget,
-                              {"path": str(world), "landmarks_sha256": file_sha256(landmarks)})
+    result = measure.summarise(measure.run_claims(setup, names), budget,
+                               {"path": str(world), "landmarks_sha256": file_sha256(landmarks)})
     assert set(result["claims"]) == set(names)
     for entry in result["claims"].values():
         for levels in entry["arms"].values():
@@ -191,15 +189,15 @@ def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
     static = result["claims"]["landmark_view"]
     assert set(result["pixel_baselines"]) == {"0.5", "1"}
     assert "above_pixel_baseline" in static["arms"]["no landmark branch"]["1"]["trains"]
-    table = claims.claims_table(result)
+    table = report.claims_table(result)
     rows = sum(len(c["levels"]) for e in result["claims"].values() for c in e["comparisons"].values())
     assert table.count("\n") == 2 + rows
-    assert "not detectable" in claims.describe_claim(result, "temporal_attention") or \
-        "better" in claims.describe_claim(result, "temporal_attention") or \
-        "worse" in claims.describe_claim(result, "temporal_attention") or \
-        "no comparison" in claims.describe_claim(result, "temporal_attention")
-    assert "entropy" in claims.describe_attention(result)
-    from s2d_course.claims_report import claim_reading, predictions_table
+    assert "not detectable" in report.describe_claim(result, "temporal_attention") or \
+        "better" in report.describe_claim(result, "temporal_attention") or \
+        "worse" in report.describe_claim(result, "temporal_attention") or \
+        "no comparison" in report.describe_claim(result, "temporal_attention")
+    assert "entropy" in report.describe_attention(result)
+    from s2d_course.claims.report import claim_reading, predictions_table
 
     reading = claim_reading(result, "landmark_view")
     assert reading.startswith("Landmark view against no landmark branch: at ")
@@ -214,17 +212,17 @@ def test_every_claim_runs_in_miniature(tmp_path, monkeypatch):
 
 
 def _committed():
-    if not claims.RESULTS.is_file():
+    if not measure.RESULTS.is_file():
         pytest.skip("results/claims.json not measured yet (make claims)")
-    return json.loads(claims.RESULTS.read_text())
+    return json.loads(measure.RESULTS.read_text())
 
 
 def test_committed_claims_have_the_seeds_and_test_sizes_a_claim_needs():
     result = _committed()
-    assert set(result["claims"]) == set(claims.CLAIMS)
+    assert set(result["claims"]) == set(CLAIMS)
     for name, entry in result["claims"].items():
         for arm, levels in entry["arms"].items():
-            assert set(levels) == {f"{v:g}" for v in claims.CLAIMS[name].levels_of(arm)}, (name, arm)
+            assert set(levels) == {f"{v:g}" for v in CLAIMS[name].levels_of(arm)}, (name, arm)
             for level, a in levels.items():
                 assert len(a["seeds"]) >= 5, (name, arm, level)
                 assert a["test_size"] >= 200, (name, arm, level)
@@ -237,9 +235,9 @@ def test_committed_claims_have_the_seeds_and_test_sizes_a_claim_needs():
 
 def test_readme_claims_table_is_the_committed_results(tmp_path):
     result = _committed()
-    from s2d_course.claims_report import readme_is_current
+    from s2d_course.claims.report import readme_is_current
 
-    stale = readme_is_current(result, claims.paths.REPO / "README.md")
+    stale = readme_is_current(result, REPO / "README.md")
     assert not stale, f"{stale}: run python -m s2d_course.claims --readme README.md"
 
 
@@ -248,7 +246,7 @@ def test_the_reading_says_where_a_control_was_still_at_its_best_on_its_last_epoc
     at equal training there); a minority is not."""
     import copy
 
-    from s2d_course.claims_report import claim_reading
+    from s2d_course.claims.report import claim_reading
 
     result = _committed()
     arms = result["claims"]["static_pretraining"]["arms"]["from the MAE backbone"]
@@ -266,13 +264,13 @@ def test_the_reading_says_where_a_control_was_still_at_its_best_on_its_last_epoc
 def test_the_longer_control_is_read_with_its_written_predictions():
     """The README's longer-control block is what the committed results write, and the verdicts
     follow the predictions of the plan's deviation 11 (rise >= 5 points, gap CI above +20)."""
-    from s2d_course.claims_budget import LONGER_FILE, load_longer_control
-    from s2d_course.claims_report import longer_control_reading, readme_is_current
+    from s2d_course.claims.budget import LONGER_FILE, load_longer_control
+    from s2d_course.claims.report import longer_control_reading, readme_is_current
 
     if LONGER_FILE.is_file():
-        assert not readme_is_current(_committed(), claims.paths.REPO / "README.md",
+        assert not readme_is_current(_committed(), REPO / "README.md",
                                      load_longer_control()), \
-            "run python -m s2d_course.claims_budget --longer-control --readme README.md"
+            "run python -m s2d_course.claims.budget --longer-control --readme README.md"
     diff = lambda mean, low: {"mean": mean, "ci95": [low, mean + 0.05]}  # noqa: E731
     runs = [{"uar": 0.6, "best_is_last": False}] * 5
     longer = {"claim": "static_pretraining", "control": "from the MAE backbone", "epochs": 8,
@@ -291,7 +289,7 @@ def test_the_longer_control_is_read_with_its_written_predictions():
 
 
 def test_the_run_time_names_the_machine_and_what_was_built():
-    from s2d_course.claims_report import run_time
+    from s2d_course.claims.report import run_time
 
     result = {"seconds": 4905.0, "machine": {"cpu": "Some CPU", "threads": 2, "kernels": "AVX2"},
               "world": {"status": {"base": {"RAF-DB": "built", "DFEW": "built"},
@@ -304,6 +302,6 @@ def test_the_run_time_names_the_machine_and_what_was_built():
 
 
 def test_load_claims_never_starts_a_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(claims, "main", lambda *a, **k: pytest.fail("load_claims started a run"))
+    monkeypatch.setattr("s2d_course.claims.__main__.main", lambda *a, **k: pytest.fail("load_claims started a run"))
     with pytest.raises(FileNotFoundError, match="make claims"):
-        claims.load_claims(tmp_path / "claims.json")
+        measure.load_claims(tmp_path / "claims.json")

@@ -1,17 +1,17 @@
-"""The claims' budget: chosen on validation by ``python -m s2d_course.claims_budget`` and used."""
+"""The claims' budget: chosen on validation by ``python -m s2d_course.claims.budget`` and used."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from s2d_course.claims_budget import BUDGET_FILE, STATIC_GRID, VIDEO_GRID
-from s2d_course.claims_setup import Budget
+from s2d_course.claims.budget import BUDGET_FILE, STATIC_GRID, VIDEO_GRID
+from s2d_course.claims.setup import Budget
 
 
 def test_the_budget_is_the_calibrated_choice():
     if not BUDGET_FILE.is_file():
-        pytest.skip("results/claims_budget.json not written yet (python -m s2d_course.claims_budget)")
+        pytest.skip("results/claims_budget.json not written yet (python -m s2d_course.claims.budget)")
     chosen = json.loads(BUDGET_FILE.read_text())
     b = Budget()
     assert (b.static_epochs, b.static_steps, b.static_lr) == (
@@ -31,8 +31,8 @@ def test_the_budget_is_the_calibrated_choice():
 def test_the_longer_control_pairs_its_runs_with_the_measured_ones(tmp_path, monkeypatch):
     """The longer control trains the control only, at twice the video epochs and nothing else
     changed, and pairs each seed's test UAR with the measured control (rise) and arm (gap)."""
-    from s2d_course import claims_budget
-    from s2d_course.claims_setup import CLAIMS, Setup
+    from s2d_course.claims import budget
+    from s2d_course.claims.setup import CLAIMS, Setup
 
     setup = Setup(runs=tmp_path / "runs")
     trained = []
@@ -48,11 +48,11 @@ def test_the_longer_control_pairs_its_runs_with_the_measured_ones(tmp_path, monk
         return {"uar": uar, "war": uar, "seconds": 1.0, "moved": {"validation": {
             "best_epoch": 8, "curve": [uar] * 8, "best_is_last": cfg.seed < 3}}}
 
-    monkeypatch.setattr(claims_budget, "train_run", fake_run)
+    monkeypatch.setattr(budget, "train_run", fake_run)
     measured = {"raw": {"static_pretraining": {
         "from the MAE backbone": {lv: [{"uar": 0.4} for _ in range(5)] for lv in ("0.25", "1")},
         "from the static checkpoint": {lv: [{"uar": 0.9} for _ in range(5)] for lv in ("0.25", "1")}}}}
-    result = claims_budget.longer_control(setup, measured, path=tmp_path / "longer.json")
+    result = budget.longer_control(setup, measured, path=tmp_path / "longer.json")
     assert sorted(trained) == sorted((lv, s) for lv in (0.25, 1.0) for s in range(5))
     assert json.loads((tmp_path / "longer.json").read_text()) == result
     for level in ("0.25", "1"):

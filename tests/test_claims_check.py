@@ -10,7 +10,9 @@ import pytest
 import torch
 from conftest import CPU_THREADS
 
-from s2d_course import claims, claims_check, float_path
+from s2d_course import float_path
+from s2d_course.claims import check
+from s2d_course.claims.setup import Budget, Setup, build_world
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.landmarks import MobileFaceNet
 
@@ -31,11 +33,11 @@ def mini_setup(tmp_path_factory):
     torch.manual_seed(0)
     landmarks = save_checkpoint(MobileFaceNet(64), tmp / "lm.safetensors")
     save_file(MaskedAutoencoder("s2d_tiny_patch8_64").encoder_state_dict(), str(tmp / "mae.safetensors"))
-    budget = claims.Budget(seeds=2, static_epochs=3, static_steps=2, static_batch=8,
-                           video_epochs=3, video_steps=2, video_batch=4, warmup_steps=1)
-    setup = claims.Setup(world=world, landmarks=landmarks, mae=tmp / "mae.safetensors",
-                         runs=tmp / "runs", budget=budget)
-    calibration = claims_check.calibrate(setup, seeds=2, path=tmp / "calibration.json")
+    budget = Budget(seeds=2, static_epochs=3, static_steps=2, static_batch=8,
+                    video_epochs=3, video_steps=2, video_batch=4, warmup_steps=1)
+    setup = Setup(world=world, landmarks=landmarks, mae=tmp / "mae.safetensors",
+                  runs=tmp / "runs", budget=budget)
+    calibration = check.calibrate(setup, seeds=2, path=tmp / "calibration.json")
     return setup, tmp, calibration
 
 
@@ -50,24 +52,24 @@ def test_the_check_repeats_exactly_here_and_within_the_band_elsewhere(mini_setup
     video = calibration["runs"]["video"]
     assert [(r["seed"], r["float_path"]) for r in video] == [(0, 0), (1, 0), (0, 1), (1, 1)]
     assert all(r["tma_change"] > 0 and r["epochs"] == 3 for r in video)
-    again = claims_check.with_runs(setup, tmp / "again")
-    assert claims_check.check(calibration, again, exact=True) == []  # one float path: the same bits
+    again = check.with_runs(setup, tmp / "again")
+    assert check.check(calibration, again, exact=True) == []  # one float path: the same bits
     changed = json.loads(json.dumps(calibration))
     changed["runs"]["static"][0]["train_loss"] += 1e-7
-    assert any("train_loss" in p for p in claims_check.check(changed, again, exact=True))
-    assert claims_check.check(changed, again) == []  # (the default: within the band)
+    assert any("train_loss" in p for p in check.check(changed, again, exact=True))
+    assert check.check(changed, again) == []  # (the default: within the band)
     # another float path: within the band of the runs (finished runs are read back)
     elsewhere = json.loads(json.dumps(calibration))
     for path in elsewhere["float_paths"]:
         path["kernels"] = "ANOTHER"
-    assert claims_check.check(elsewhere, again) == []
-    assert "no exact comparison" in claims_check.check(elsewhere, again, exact=True)[0]
+    assert check.check(elsewhere, again) == []
+    assert "no exact comparison" in check.check(elsewhere, again, exact=True)[0]
     for run in elsewhere["runs"]["video"]:
         run["tma_change"] = 5.0  # every run the same: the band is that one value
-    problems = claims_check.check(elsewhere, again)
+    problems = check.check(elsewhere, again)
     assert len(problems) == 1 and "tma_change" in problems[0]
     # a calibration of another budget is not compared with
-    assert "calibrate again" in claims_check.check(calibration, replace(again, budget=claims.Budget()))[0]
+    assert "calibrate again" in check.check(calibration, replace(again, budget=Budget()))[0]
 
 
 @pytest.mark.slow
@@ -81,7 +83,7 @@ def test_the_check_does_not_see_which_epoch_validation_selected(mini_setup, tmp_
     from s2d_lib.state_dicts import read_state_dict
 
     setup, tmp, calibration = mini_setup
-    natural = {r["best_epoch"] for kind in claims_check.CHECKED for r in calibration["runs"][kind]
+    natural = {r["best_epoch"] for kind in check.CHECKED for r in calibration["runs"][kind]
                if r["seed"] == 0 and r["float_path"] == 0}
     epochs = calibration["runs"]["video"][0]["epochs"]
     forced_epoch = next(e for e in range(1, epochs + 1) if e not in natural)
@@ -102,16 +104,16 @@ def test_the_check_does_not_see_which_epoch_validation_selected(mini_setup, tmp_
 
     monkeypatch.setattr(trainer.Trainer, "_build_data", remember_test)
     monkeypatch.setattr(trainer, "evaluate", forced)
-    run = claims_check.with_runs(setup, tmp_path)
-    assert claims_check.check(calibration, run, exact=True) == []
+    run = check.with_runs(setup, tmp_path)
+    assert check.check(calibration, run, exact=True) == []
     print(f"validation forced to keep epoch {forced_epoch} (the calibration kept {sorted(natural)})")
     print(capsys.readouterr().out)  # the check's lines, for the record
-    for kind in claims_check.CHECKED:
-        got = claims_check.run_statistics(run, kind, 0)
+    for kind in check.CHECKED:
+        got = check.run_statistics(run, kind, 0)
         want = calibration["runs"][kind][0]
         assert got["best_epoch"] == forced_epoch != want["best_epoch"] and got["epochs"] == epochs
-        assert all(got[name] == want[name] for name in claims_check.STATISTICS[kind])
-    video = claims_check._config(run, "video", 0).run_dir
+        assert all(got[name] == want[name] for name in check.STATISTICS[kind])
+    video = check._config(run, "video", 0).run_dir
     best, last = (read_state_dict(video / f"{n}.safetensors")[0] for n in ("best", "last"))
     if forced_epoch != epochs:
         assert any(not torch.equal(best[k], last[k]) for k in last if ".TMA." in k)
@@ -121,14 +123,14 @@ def test_the_check_does_not_see_which_epoch_validation_selected(mini_setup, tmp_
 def reference(tmp_path_factory):
     """The check as ``make claims`` calibrated it: the claims world, the shipped landmark network,
     the two reference runs of seed 0 re-trained once for the module, and their problems."""
-    if not claims_check.CALIBRATION.is_file():
+    if not check.CALIBRATION.is_file():
         pytest.skip("results/claims_check.json not calibrated yet (python -m s2d_course.claims --calibrate)")
-    calibration = json.loads(claims_check.CALIBRATION.read_text())
-    setup = claims.Setup(runs=tmp_path_factory.mktemp("reference_runs"))
-    claims.build_world(setup, progress=False, folders=("base",))
+    calibration = json.loads(check.CALIBRATION.read_text())
+    setup = Setup(runs=tmp_path_factory.mktemp("reference_runs"))
+    build_world(setup, progress=False, folders=("base",))
     torch.set_num_threads(CPU_THREADS)  # as make claims trains (the thread count is in the float path)
     try:
-        return setup, calibration, claims_check.check(calibration, setup)
+        return setup, calibration, check.check(calibration, setup)
     finally:
         torch.set_num_threads(1)
 
@@ -148,8 +150,8 @@ def test_a_broken_landmark_view_fails_the_check(reference, tmp_path, all_threads
     setup, calibration, _ = reference
     torch.manual_seed(1)
     broken = save_checkpoint(MobileFaceNet(64), tmp_path / "untrained.safetensors")
-    problems = claims_check.check(calibration, replace(setup, landmarks=broken, runs=tmp_path / "runs"),
-                                  kinds=("static",))
+    problems = check.check(calibration, replace(setup, landmarks=broken, runs=tmp_path / "runs"),
+                           kinds=("static",))
     assert any("train_loss" in p for p in problems) and any("val_loss" in p for p in problems)
 
 
@@ -164,7 +166,7 @@ def test_a_frozen_tma_fails_the_check(reference, tmp_path, monkeypatch, all_thre
     from s2d_lib import trainer
 
     setup, calibration, _ = reference
-    static = claims_check._config(setup, "static", 0).run_dir  # trained by the reference fixture
+    static = check._config(setup, "static", 0).run_dir  # trained by the reference fixture
     shutil.copytree(static, tmp_path / static.name)
     build = trainer.build_model
 
@@ -177,7 +179,7 @@ def test_a_frozen_tma_fails_the_check(reference, tmp_path, monkeypatch, all_thre
         return model
 
     monkeypatch.setattr(trainer, "build_model", frozen_tma)
-    problems = claims_check.check(calibration, replace(setup, runs=tmp_path), kinds=("video",))
+    problems = check.check(calibration, replace(setup, runs=tmp_path), kinds=("video",))
     assert any("tma_change" in p for p in problems)
 
 
@@ -185,9 +187,9 @@ def test_the_tma_band_is_taken_on_the_log_scale():
     """Five seeds of a ratio as spread as the TMA's movement: on the plain scale the band reaches
     below zero (a frozen TMA would pass), on the log scale it stays above zero."""
     values = [0.077, 0.052, 0.032, 0.052, 0.075]
-    from s2d_course.shipped import band
+    from s2d_course.artifacts.shipped import band
 
     assert band(values)[0] < 0
-    low, high = claims_check._band("tma_change", values)
+    low, high = check._band("tma_change", values)
     assert 0 < low < min(values) and max(values) < high
-    assert claims_check._band("train_loss", values) == band(values)
+    assert check._band("train_loss", values) == band(values)

@@ -44,7 +44,7 @@ from s2d_lib.predict import predict_video
 from s2d_lib.splits import DataSplits
 from s2d_lib.trainer import fit
 import s2d_lib.viz  # the core plots import without the extras
-import s2d_course.claims  # the claims engine too
+import s2d_course.claims.__main__, s2d_course.claims.budget, s2d_course.claims.plot  # the claims engine too
 
 
 torch.manual_seed(0)

@@ -98,7 +98,8 @@ def test_header_prerequisites_goals_and_measured_run_time(path):
 
 def test_every_figure_is_written_by_a_notebook():
     # (or by `make claims`, which draws figures/claims.png)
-    texts = "".join(p.read_text() for p in NOTEBOOKS) + (REPO / "s2d_course" / "claims.py").read_text()
+    texts = "".join(p.read_text() for p in NOTEBOOKS) + (REPO / "s2d_course" / "claims"
+                                                         / "measure.py").read_text()
     pngs = sorted((REPO / "figures").glob("*.png"))
     assert pngs, "figures/ is empty"
     orphans = [p.name for p in pngs if p.name not in texts]

@@ -11,7 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from s2d_course import artifacts, shipped, weights
+from s2d_course import artifacts, paths
+from s2d_course.artifacts import regenerate, shipped
 from s2d_lib.state_dicts import read_state_dict, split_landmark_stream
 
 pytestmark = pytest.mark.skipif(not (shipped.TRAINED / shipped.MANIFEST).is_file(),
@@ -78,7 +79,7 @@ def test_a_changed_file_is_refused_with_its_name(tmp_path):
 
 def test_the_notebooks_get_the_shipped_runs_unless_they_train(monkeypatch):
     monkeypatch.setattr("s2d_lib.train.train", lambda cfg: pytest.fail("nothing may train"))
-    data = f"data_root={artifacts.repo_path('data/synthetic/RAF-DB')}"
+    data = f"data_root={paths.repo_path('data/synthetic/RAF-DB')}"
     assert artifacts.static_run() == artifacts.static_run("tiny", [data]) == shipped.TRAINED / "static_tiny_RAF-DB"
     assert artifacts.video_run("temporal", "tiny", ["fold=1"]) == shipped.TRAINED / "temporal_tiny_DFEW"
     assert artifacts.video_run() == shipped.TRAINED / "dfer_tiny_DFEW"
@@ -127,7 +128,7 @@ def test_the_shipped_weights_score_here_what_the_manifest_says(stage):
     one item's share of the metric; NME within 1e-4)."""
     artifacts.synthetic_data()
     entry = shipped.manifest()["runs"][stage]
-    got = weights.score_shipped(stage, shipped.shipped_run(stage))
+    got = regenerate.score_shipped(stage, shipped.shipped_run(stage))
     if stage == "landmarks":
         assert got["nme"] == pytest.approx(entry["shipped"]["nme"], abs=1e-4)
         return
@@ -140,7 +141,8 @@ def test_the_shipped_weights_score_here_what_the_manifest_says(stage):
 
 def test_readme_table_is_the_manifest():
     readme = (shipped.TRAINED.parent / "README.md").read_text()
-    assert shipped.readme_table() in readme, "run python -m s2d_course.weights --readme README.md"
+    assert shipped.readme_table() in readme, \
+        "run python -m s2d_course.artifacts.regenerate --readme README.md"
 
 
 def test_the_shipped_static_run_starts_from_the_shipped_mae_encoder():

@@ -1,6 +1,7 @@
 """Make the shipped weights: train the course's runs for several seeds, ship seed 0 in float16
-into ``trained/`` with its manifest (hashes, the seeds' spread): ``python -m s2d_course.weights``
-(``make weights``), after a change to the pipeline. Reading them is :mod:`s2d_course.shipped`.
+into ``trained/`` with its manifest (hashes, the seeds' spread):
+``python -m s2d_course.artifacts.regenerate`` (``make weights``), after a change to the pipeline.
+Reading them is :mod:`.shipped`.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from safetensors.torch import load_file, save_file
 
 from s2d_lib.state_dicts import landmark_stream_by_reference, split_landmark_stream
 
-from . import artifacts, float_path, paths
+from .. import float_path, paths
+from . import landmark_weights, synthetic_data, trained_run
 from .shipped import (MAE_RUN, MANIFEST, METRICS, RUNS, TABLE_MARK, TRAINED, shipped_run, spread,
                       test_metrics, write_readme_table)
 
@@ -32,14 +34,14 @@ def _chain(seed: int, runs: Path, mae: Path, landmarks: Path | None = None) -> d
     """Train the course's four runs for ``seed``, the static one from the MAE encoder ``mae``
     (each reused when already finished; ``landmarks``: a landmark network's folder to use
     instead of training one)."""
-    out = {"landmarks": landmarks or artifacts.landmark_weights(
+    out = {"landmarks": landmarks or landmark_weights(
         runs / RUNS["landmarks"][0], seed=seed, train=True).parent}
     weights = out["landmarks"] / "mobilefacenet.safetensors"
     common = [f"seed={seed}", f"landmark_weights={weights}"]
-    out["static"] = artifacts.trained_run("static_tiny", common + [
+    out["static"] = trained_run("static_tiny", common + [
         f"vit_weights={mae}", f"out_dir={runs / RUNS['static'][0]}"])
     for stage in ("temporal", "dfer"):
-        out[stage] = artifacts.trained_run(f"{stage}_tiny", common + [
+        out[stage] = trained_run(f"{stage}_tiny", common + [
             f"init={out['static'] / 'best.safetensors'}", f"out_dir={runs / RUNS[stage][0]}"])
     return out
 
@@ -54,9 +56,9 @@ def score_shipped(stage: str, run: Path) -> dict:
 
     if stage == "landmarks":
         net = load_checkpoint(run / "mobilefacenet.safetensors").eval()
-        _, test = landmark_datasets(artifacts.repo_path("data/synthetic/AffectNet"), net.input_size)
+        _, test = landmark_datasets(paths.repo_path("data/synthetic/AffectNet"), net.input_size)
         return {"nme": evaluate_nme(net, test)}
-    cfg = load_config(f"{stage}_tiny", [f"data_root={artifacts.repo_path(load_config(f'{stage}_tiny').data_root)}"])
+    cfg = load_config(f"{stage}_tiny", [f"data_root={paths.repo_path(load_config(f'{stage}_tiny').data_root)}"])
     model = load_checkpoint(run / "best.safetensors").eval()
     test = evaluate(model, build_split(cfg, "test"), cfg.classes, cfg.batch_size, "cpu")
     counts = np.bincount(np.asarray(test["labels"]), minlength=cfg.classes)
@@ -103,7 +105,7 @@ def _record(stage: str, source: Path, target: Path) -> None:
     if "pretrained_cfg" in info:
         return
     cfg = load_config(source / "config.yaml")
-    cfg.data_root = str(artifacts.repo_path(load_config(f"{stage}_tiny").data_root))
+    cfg.data_root = str(paths.repo_path(load_config(f"{stage}_tiny").data_root))
     model = load_checkpoint(target / "best.safetensors")
     names = list(CLASSES[cfg.dataset])[:cfg.classes]
     model.pretrained_cfg = training_record(model, cfg.frame_sampling, names, build_split(cfg, "train"),
@@ -117,11 +119,11 @@ def ship_mae(runs: Path, folder: Path = TRAINED) -> dict:
     images (in ``runs/mae_tiny``, reused when its key matches), ship it in float16 into
     ``folder/mae_tiny`` and return its manifest entry. The shipped record's ``mae_sha256`` is the
     float16 encoder's, the one every static run starts from."""
-    from .mae_artifact import RECIPE, ensure_mae
+    from .mae import RECIPE, ensure_mae
 
     name, files = MAE_RUN
     source = runs / name
-    ensure_mae(source / "mae.safetensors", artifacts.repo_path("data/synthetic"))
+    ensure_mae(source / "mae.safetensors", paths.repo_path("data/synthetic"))
     target = folder / name
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -143,8 +145,8 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED,
     network instead of training it again (the claims measure their world with it, so a new one
     would void their runs); seeds 1 and up train theirs."""
     start = time.perf_counter()
-    runs = runs or artifacts.repo_path("runs/shipped")
-    artifacts.synthetic_data()
+    runs = runs or paths.repo_path("runs/shipped")
+    synthetic_data()
     kept = None
     if keep_landmarks:
         kept = runs / "seed0" / f"kept_{RUNS['landmarks'][0]}"
@@ -172,7 +174,8 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED,
             if stage != "landmarks" else {"epochs": 2, "input_size": 64},
             "shipped": score_shipped(stage, target),
             "seeds": [{"seed": s, **test_metrics(stage, chain[stage])} for s, chain in enumerate(chains)]}
-    made_by = f"python -m s2d_course.weights --seeds {seeds}" + (" --keep-landmarks" if keep_landmarks else "")
+    made_by = (f"python -m s2d_course.artifacts.regenerate --seeds {seeds}"
+               + (" --keep-landmarks" if keep_landmarks else ""))
     result = {"made_by": made_by, "machine": float_path.describe(),
               "seconds": round(time.perf_counter() - start), "runs": entries}
     (folder / MANIFEST).write_text(json.dumps(result, indent=1))
@@ -180,10 +183,12 @@ def regenerate(seeds: int = 5, runs: Path | None = None, folder: Path = TRAINED,
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    """``python -m s2d_course.weights [--seeds N] [--keep-landmarks] [--readme README.md]``."""
+    """``python -m s2d_course.artifacts.regenerate [--seeds N] [--keep-landmarks]
+    [--readme README.md]``."""
     from s2d_lib.logs import show_logs
 
-    parser = argparse.ArgumentParser(prog="python -m s2d_course.weights", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.artifacts.regenerate",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the recipe (seed 0 ships)")
     parser.add_argument("--readme", type=Path, help="write the table of the shipped runs into this "
                         f"README (between its {TABLE_MARK} marks) and stop")

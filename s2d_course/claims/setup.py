@@ -2,7 +2,7 @@
 the budget every arm gets, where the worlds, the landmark network, the MAE backbone and the runs
 are (:class:`Setup`), and one run trained or read back when it is already finished
 (:func:`train_run`). Used by the claims engine (:mod:`s2d_course.claims`) and its check
-(:mod:`s2d_course.claims_check`); the plan they follow is ``results/claims_plan.md``.
+(:mod:`s2d_course.claims.check`); the plan they follow is ``results/claims_plan.md``.
 
 Each claim compares an S2D arm with a control across the levels of one dose (the paper's
 mechanism predicts where the part helps more). A run is named by what it trains (its overrides
@@ -22,8 +22,9 @@ from s2d_lib.data.memory import InMemory
 from s2d_lib.splits import DataSplits, build_data
 from s2d_lib.trainer import fit
 
-from . import paths, run_cache
-from .shipped import shipped_run
+from .. import paths
+from ..artifacts import run_cache
+from ..artifacts.shipped import shipped_run
 
 __all__ = ["WORLD", "WORLDS", "LANDMARKS", "MAE", "RUNS", "FRAME_AVERAGE", "Claim", "CLAIMS",
            "Budget", "Setup", "slug", "train_run", "build_world"]
@@ -34,7 +35,8 @@ WORLD = paths.DATA / "claims2"
 WORLDS = {"base": "claims2", "apex50": "claims2_apex50", "apex25": "claims2_apex25",
           "ambiguity25": "claims2_ambiguity25", "ambiguity50": "claims2_ambiguity50"}
 LANDMARKS = paths.TINY_LANDMARKS  # the shipped network
-#: The MAE backbone of the claims' world (``python -m s2d_course.weights --mae`` re-trains it).
+#: The MAE backbone of the claims' world (:func:`build_world` trains it when missing:
+#: :func:`s2d_course.artifacts.mae.ensure_mae`).
 MAE = paths.TRAINED / "mae_claims2" / "mae.safetensors"
 RUNS = paths.RUNS / "claims2"
 #: The arm that is not a training run: the static model of the seed scoring each frame alone,
@@ -217,8 +219,8 @@ def slug(overrides: dict) -> str:
 
 def train_run(setup: Setup, cfg: TrainConfig) -> dict:
     """One run (or its finished result from disk): test UAR / WAR / size, seconds, and what
-    moved while it trained (:func:`s2d_course.claims_moved.what_moved`)."""
-    from .claims_moved import what_moved
+    moved while it trained (:func:`s2d_course.claims.moved.what_moved`)."""
+    from .moved import what_moved
 
     done = cfg.run_dir / "results.json"
     if run_cache.reusable(cfg):
@@ -246,7 +248,7 @@ def build_world(setup: Setup, progress: bool = True, folders: tuple[str, ...] = 
     when missing, and the MAE backbone trained on the base world's unlabelled training images
     when missing; the runs see the worlds through the shipped tiny landmark network (the same on
     every machine)."""
-    from .synthetic import build_suite
+    from ..synthetic import build_suite
 
     status = {}
     for folder in folders:
@@ -256,7 +258,7 @@ def build_world(setup: Setup, progress: bool = True, folders: tuple[str, ...] = 
                                      progress=progress)
     if setup.landmarks == LANDMARKS:
         shipped_run("landmarks")  # checks the shipped network against its recorded SHA-256
-    from .mae_artifact import ensure_mae
+    from ..artifacts.mae import ensure_mae
     mae = ensure_mae(setup.mae, setup.world / "base", progress=progress)
     where = (str(setup.world.relative_to(paths.REPO)) if setup.world.is_relative_to(paths.REPO)
              else str(setup.world))

@@ -1,6 +1,6 @@
 """The claims' training budget, chosen on validation before any test number is read
-(``results/claims_plan.md``, section 1): ``python -m s2d_course.claims_budget`` writes
-``results/claims_budget.json``, and :class:`~s2d_course.claims_setup.Budget`'s defaults are its
+(``results/claims_plan.md``, section 1): ``python -m s2d_course.claims.budget`` writes
+``results/claims_budget.json``, and :class:`~s2d_course.claims.setup.Budget`'s defaults are its
 choice (a test holds them together).
 
 * **Static**: for seed 0, the landmark-view arm and the no-landmark control (all labels) are
@@ -29,9 +29,10 @@ import numpy as np
 
 from s2d_lib.logs import show_logs
 
-from . import paths
-from .claims_report import write_readme_table
-from .claims_setup import CLAIMS, Budget, Setup, build_world, train_run
+from .. import paths
+from .report import write_readme_table
+from .setup import CLAIMS, Budget, Setup, build_world, train_run
+from .statistics import paired_difference
 
 __all__ = ["STATIC_GRID", "VIDEO_GRID", "BUDGET_FILE", "LONGER_FILE", "calibrate_budget",
            "pixel_validation", "longer_control", "load_longer_control"]
@@ -46,12 +47,12 @@ VIDEO_GRID = ((4, 14), (6, 14), (8, 14))
 
 def pixel_validation(setup: Setup, seed: int = 0, side: int = 32) -> dict:
     """The pixel logistic regression (grey ``side`` x ``side``, the control's bar of
-    :func:`s2d_course.claims.pixel_baselines`) trained on the training images of ``seed``'s
+    :func:`s2d_course.claims.measure.pixel_baselines`) trained on the training images of ``seed``'s
     static run and scored on its validation images (UAR, WAR)."""
     from s2d_lib.data.static import RAFDB
     from s2d_lib.splits import train_val_indices
 
-    from .synthetic.calibration import grey_images, pixel_scores
+    from ..synthetic.calibration import grey_images, pixel_scores
 
     train = RAFDB(setup.dataset("RAF-DB"), "train", image_size=64)
     cfg = setup.static_config({}, seed)
@@ -138,9 +139,7 @@ def longer_control(setup: Setup, measured: dict, factor: int = 2, path: Path | N
     """``claim``'s ``control`` trained for ``factor`` times the video epochs (same seeds, levels
     and everything else) and scored once on test; per level, how far its test UAR rose over the
     ``measured`` claims' runs (``results/claims.json``) and the gap ``arm`` - longer control,
-    each paired by seed (:func:`s2d_course.claims.paired_difference`). Written to ``path``."""
-    from .claims import paired_difference
-
+    each paired by seed (:func:`s2d_course.claims.statistics.paired_difference`). Written to ``path``."""
     epochs, steps = factor * setup.budget.video_epochs, setup.budget.video_steps
     trial = _trial(setup, f"video-{epochs}x{steps}-{control.replace(' ', '_')}", video_epochs=epochs)
     raw, levels = measured["raw"][claim], {}
@@ -172,12 +171,12 @@ def load_longer_control(path: str | Path = LONGER_FILE) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no longer-control results; run `python -m "
-                                "s2d_course.claims_budget --longer-control` after `make claims`")
+                                "s2d_course.claims.budget --longer-control` after `make claims`")
     return json.loads(path.read_text())
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m s2d_course.claims_budget",
+    parser = argparse.ArgumentParser(prog="python -m s2d_course.claims.budget",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help=f"default {BUDGET_FILE}, or "
                         f"{LONGER_FILE} with --longer-control")
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
     setup = Setup(budget=Budget())
     build_world(setup)
     if args.longer_control:
-        from .claims import load_claims
+        from .measure import load_claims
 
         measured = load_claims()
         result = longer_control(setup, measured, path=args.out or LONGER_FILE)

@@ -1,8 +1,17 @@
-"""Load-or-compute the artifacts the notebooks share: the synthetic suite, the landmark network,
-the static checkpoint and the video checkpoints.
+"""Where a trained file comes from. This module answers what a notebook gets: load-or-compute
+the artifacts the notebooks share (the synthetic suite, the landmark network, the MAE encoder, the
+static checkpoint and the video checkpoints). Each other question has its own module (import a
+name from the module that defines it):
+
+* :mod:`.shipped`: which trained files ship in ``trained/`` (checked against the manifest's
+  SHA-256), and how a reader's run compares with the seeds' spread;
+* :mod:`.regenerate`: how the shipped files are made (``python -m s2d_course.artifacts.regenerate``,
+  ``make weights``);
+* :mod:`.mae`: the MAE backbone a tiny static run starts from, pretrained once per world;
+* :mod:`.run_cache`: whether a finished run (or an artifact folder) may be reused for a config.
 
 Every notebook runs on its own: it asks for what it needs here. A trained model comes from the
-weights that ship in ``trained/`` (:mod:`s2d_course.shipped`: the same numbers on every machine)
+weights that ship in ``trained/`` (:mod:`.shipped`: the same numbers on every machine)
 unless the caller asks to train (``train=True``, the notebooks' ``TRAIN`` / ``S2D_TRAIN=1``) or
 asks for another recipe: then it comes from ``runs/`` when an earlier notebook already trained it,
 and is trained otherwise. Paths are relative to the repository root, whatever the caller's
@@ -21,17 +30,18 @@ from s2d_lib.checkpoints import load_checkpoint
 from s2d_lib.config import load_config
 from s2d_lib.landmarks import MobileFaceNet
 from s2d_lib.model import S2D
+from ..paths import repo_path
 from . import run_cache
-from .paths import REPO, relative, repo_path
 from .shipped import shipped_run
 
-__all__ = ["REPO", "train_switch", "repo_path", "relative", "synthetic_data", "landmark_weights",
-           "mae_weights", "landmark_net", "trained_run", "static_run", "video_run", "load_best"]
+__all__ = ["train_switch", "synthetic_data", "landmark_weights", "mae_weights", "landmark_net",
+           "trained_run", "static_run", "video_run", "load_best"]
+
 
 def synthetic_data(root: str | os.PathLike = "data/synthetic", preset: str = "tiny",
                    seed: int = 0) -> Path:
     """The synthetic suite under ``root``, built when missing (reused when already there)."""
-    from .synthetic import build_suite
+    from ..synthetic import build_suite
 
     root = repo_path(root)
     build_suite(root, preset, seed)

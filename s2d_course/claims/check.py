@@ -41,11 +41,11 @@ import numpy as np
 from s2d_lib.config import TrainConfig
 from s2d_lib.metrics import selected_epoch, selection_metric
 
-from . import float_path, paths
-from .claims_moved import start_of, tma_change
-from .claims_setup import CLAIMS, Budget, Setup, train_run
-from .paths import file_sha256
-from .shipped import band
+from .. import float_path, paths
+from ..artifacts.shipped import band
+from ..paths import file_sha256
+from .moved import start_of, tma_change
+from .setup import CLAIMS, Budget, Setup, train_run
 
 __all__ = ["CHECKED", "CALIBRATION", "STATISTICS", "FLOAT_PATHS", "run_statistics", "calibrate",
            "check"]
@@ -136,7 +136,7 @@ def calibrate(setup: Setup, seeds: int = 5, path: Path = CALIBRATION,
             spec, out = Path(tmp) / f"{which}.json", Path(tmp) / f"{which}-runs.json"
             spec.write_text(json.dumps(_spec(setup, seeds, setup.runs / which)))
             jobs.append((which, out, subprocess.Popen(
-                [sys.executable, "-m", "s2d_course.claims_check", str(spec), str(out)],
+                [sys.executable, "-m", "s2d_course.claims.check", str(spec), str(out)],
                 env=_path_env(which), cwd=paths.REPO)))
         parts = []
         for which, out, job in jobs:
@@ -176,8 +176,8 @@ LOG_SCALE = ("tma_change",)
 
 
 def _band(name: str, values: Sequence[float], seeds: int | None = None) -> tuple[float, float]:
-    """The 99 % band of ``values`` (:func:`~s2d_course.shipped.band`; ``seeds`` independent draws
-    among them), on the log scale for the statistics of :data:`LOG_SCALE`."""
+    """The 99 % band of ``values`` (:func:`~s2d_course.artifacts.shipped.band`; ``seeds``
+    independent draws among them), on the log scale for the statistics of :data:`LOG_SCALE`."""
     if name in LOG_SCALE:
         low, high = band(np.log(values), n=seeds)
         return float(np.exp(low)), float(np.exp(high))

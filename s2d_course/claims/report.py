@@ -118,7 +118,7 @@ def run_time(result: dict) -> str:
 
 def longer_control_reading(longer: dict) -> str:
     """The plan's deviation 11 read aloud from ``results/claims_longer_control.json`` (written by
-    ``python -m s2d_course.claims_budget --longer-control``): the control at the longer budget,
+    ``python -m s2d_course.claims.budget --longer-control``): the control at the longer budget,
     how far it rose, the gap left, and whether the written predictions held (a rise of at least
     5 points, a gap whose 95 % interval lies above +20 points)."""
     levels = longer["levels"]
@@ -144,7 +144,7 @@ def longer_control_reading(longer: dict) -> str:
 
 
 def _readme_blocks(result: dict, longer: dict | None = None) -> dict[str, str]:
-    from .claims_setup import CLAIMS
+    from .setup import CLAIMS
 
     readings = "\n\n".join(f"**{name.replace('_', ' ').capitalize()}.** {CLAIMS[name].question}\n\n"
                              + claim_reading(result, name)

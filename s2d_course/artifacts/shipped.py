@@ -8,7 +8,7 @@ checkpoint stored in float16 beside its training log. ``trained/manifest.json`` 
 file's SHA-256, the recipe, the test metrics of the shipped float16 weights, and the same
 metrics for every seed of the recipe: the spread that a run on another machine falls in.
 
-``python -m s2d_course.weights`` (``make weights``) trains every seed and rewrites the folder;
+``python -m s2d_course.artifacts.regenerate`` (``make weights``) trains every seed and rewrites the folder;
 run it when the pipeline changes, and commit the result.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from . import paths
-from .paths import file_sha256
+from .. import paths
+from ..paths import file_sha256
 
 __all__ = ["TRAINED", "RUNS", "MAE_RUN", "METRICS", "ShippedError", "manifest", "shipped_run", "spread",
            "band", "summary", "compare", "report", "test_metrics", "readme_table",
@@ -57,7 +57,7 @@ def manifest(folder: Path = TRAINED) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise ShippedError(f"{path} is missing: the shipped weights are made by "
-                           "`python -m s2d_course.weights` (make weights)")
+                           "`python -m s2d_course.artifacts.regenerate` (make weights)")
     return json.loads(path.read_text())
 
 
@@ -70,10 +70,11 @@ def shipped_run(stage: str, folder: Path = TRAINED) -> Path:
         path = run / name
         if not path.is_file():
             raise ShippedError(f"{path} is missing (the manifest lists it); restore it with git "
-                               "or rebuild the folder with `python -m s2d_course.weights`")
+                               "or rebuild the folder with `python -m s2d_course.artifacts.regenerate`")
         if file_sha256(path) != digest:
             raise ShippedError(f"{path}: its SHA-256 is not the manifest's {digest[:12]}...: the file "
-                               "was changed; restore it with git or rebuild with `python -m s2d_course.weights`")
+                               "was changed; restore it with git or rebuild with "
+                               "`python -m s2d_course.artifacts.regenerate`")
     return run
 
 

@@ -54,7 +54,7 @@ def _trained(config: dict) -> dict:
 
 def _file_key(value: str | None) -> str | None:
     """A starting file by its content (``none``/``scratch`` and missing files by their value)."""
-    from .paths import file_sha256
+    from ..paths import file_sha256
 
     return file_sha256(value) if value and Path(value).is_file() else value
 

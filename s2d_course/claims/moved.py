@@ -58,7 +58,7 @@ def what_moved(cfg: TrainConfig, history: list[dict], test: Dataset | None) -> d
     as the trainer builds it: same seed, same initialisation)."""
     from s2d_lib.checkpoints import load_any_checkpoint
 
-    from .tma_attention import attention_stats
+    from ..tma_attention import attention_stats
 
     start_model = start_of(cfg)
     start = {k: v.detach().clone() for k, v in start_model.state_dict().items()}
