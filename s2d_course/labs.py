@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from .paths import relative
+
 __all__ = ["LabCheckError", "expect", "compare", "same_parameters", "shipped_model", "lab_data",
            "train_steps", "flat_parameters"]
 
@@ -127,7 +129,7 @@ def lab_data(dataset: str) -> list[str]:
     art = _artifacts()
     root = Path(art.synthetic_data()) / dataset
     if not root.is_dir():
-        raise ValueError(f"{dataset}: no such synthetic dataset under {art.relative(root.parent)}")
+        raise ValueError(f"{dataset}: no such synthetic dataset under {relative(root.parent)}")
     return [f"data_root={root}", f"landmark_weights={art.landmark_weights()}",
             f"vit_weights={art.mae_weights()}"]
 

@@ -122,11 +122,12 @@ def test_the_check_does_not_see_which_epoch_validation_selected(mini_setup, tmp_
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The check as ``make claims`` calibrated it: the claims world, the shipped landmark network,
-    the two reference runs of seed 0 re-trained once for the module, and their problems."""
+    the check's budget, the two reference runs of seed 0 re-trained once for the module, and
+    their problems."""
     if not check.CALIBRATION.is_file():
         pytest.skip("results/claims_check.json not calibrated yet (python -m s2d_course.claims --calibrate)")
     calibration = json.loads(check.CALIBRATION.read_text())
-    setup = Setup(runs=tmp_path_factory.mktemp("reference_runs"))
+    setup = check.for_check(Setup(runs=tmp_path_factory.mktemp("reference_runs")))
     build_world(setup, progress=False, folders=("base",))
     torch.set_num_threads(CPU_THREADS)  # as make claims trains (the thread count is in the float path)
     try:

@@ -49,12 +49,12 @@ def main(argv: Sequence[str] | None = None) -> dict | list:
     start = time.perf_counter()
     world = build_world(setup, folders=("base",) if args.check or args.calibrate else tuple(WORLDS))
     if args.calibrate:
-        return check.calibrate(setup, args.seeds)
+        return check.calibrate(check.for_check(setup), args.seeds)
     if args.check:
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             problems = check.check(json.loads(check.CALIBRATION.read_text()),
-                                   check.with_runs(setup, Path(tmp)))
+                                   check.with_runs(check.for_check(setup), Path(tmp)))
         print(f"claims check: {len(problems)} problem(s) in {time.perf_counter() - start:.0f} s")
         if problems:
             sys.exit(1)

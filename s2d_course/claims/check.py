@@ -1,5 +1,6 @@
 """The claims check (``python -m s2d_course.claims --check``, part of ``make test``): re-train the
-two reference runs of the claims and ask whether they still train as they did.
+two reference runs of the claims, shortened (:data:`CHECK_BUDGET`), and ask whether they still
+train as they did.
 
 A short run's test accuracy is a poor check on another CPU type: the rounding sends it anywhere
 among its seeds. Nor may the check read anything that validation *selected*: which epoch wins
@@ -47,8 +48,8 @@ from ..paths import file_sha256
 from .moved import start_of, tma_change
 from .setup import CLAIMS, Budget, Setup, train_run
 
-__all__ = ["CHECKED", "CALIBRATION", "STATISTICS", "FLOAT_PATHS", "run_statistics", "calibrate",
-           "check"]
+__all__ = ["CHECKED", "CALIBRATION", "CHECK_BUDGET", "STATISTICS", "FLOAT_PATHS", "for_check",
+           "run_statistics", "calibrate", "check"]
 
 CALIBRATION = paths.RESULTS / "claims_check.json"
 
@@ -59,6 +60,11 @@ CHECKED = {"static": ("landmark_view", "landmark view"),
 #: The statistics checked per run (all read at the last epoch), and those only reported.
 STATISTICS = {"static": ("train_loss", "val_loss"), "video": ("train_loss", "val_loss", "tma_change")}
 REPORTED = ("uar", "war", "best_epoch")
+#: The check's budget: the claims' reference runs, shortened (static: 3 epochs of 20 steps, video:
+#: 2 epochs of 10) to about a minute each on two cores, so every ``make test`` affords them. A
+#: broken landmark view or a frozen TMA still lands far outside the bands at this length
+#: (``tests/test_claims_check.py``).
+CHECK_BUDGET = dict(static_epochs=3, static_steps=20, video_epochs=2, video_steps=10)
 #: The float paths a calibration trains on: this machine's own, and another CPU type's.
 FLOAT_PATHS = ("own", "other")
 
@@ -228,6 +234,11 @@ def check(calibration: dict, setup: Setup, kinds: Sequence[str] = tuple(CHECKED)
         if got["n"] != want["n"]:
             problems.append(f"{kind} reference: test size {got['n']} vs calibration {want['n']}")
     return problems
+
+
+def for_check(setup: Setup) -> Setup:
+    """``setup`` with the check's shorter budget (:data:`CHECK_BUDGET`), sharing its datasets."""
+    return replace(setup, budget=replace(setup.budget, **CHECK_BUDGET), _data=setup._data)
 
 
 def with_runs(setup: Setup, runs: Path) -> Setup:
