@@ -30,7 +30,7 @@ from s2d_lib.checkpoints import load_any_checkpoint, load_landmark_weights
 from s2d_lib.predict.engine import (PROBABILITY_TOLERANCE, prepare_model, resolve_precision,
                                     window_probs)
 from s2d_lib.predict.windows import Windows, plan_windows, training_span
-from s2d_lib.pretrained import FRAME_RATE
+from s2d_lib.data.video import FRAME_RATE
 from s2d_course.paths import REPO
 
 from .machine import describe, use_all_cores

@@ -176,8 +176,8 @@ def test_skip_corrupt_counts_in_training_only(suite: Path, tmp_path: Path):
 def test_evaluate_reads_the_frames_the_checkpoint_was_trained_on(suite: Path, tmp_path: Path):
     torch.manual_seed(0)
     model = timm.create_model("s2d_tiny_patch8_64", num_classes=7, num_frames=2)
-    model.pretrained_cfg = {**model.pretrained_cfg, "frame_sampling": "uniform"}  # as trained
-    ckpt = save_checkpoint(model, tmp_path / "dfer.safetensors", {"stage": "dfer", "dataset": "DFEW"})
+    ckpt = save_checkpoint(model, tmp_path / "dfer.safetensors",
+                           {"stage": "dfer", "dataset": "DFEW", "frame_sampling": "uniform"})
     kw = dict(dataset="DFEW", data_root=str(suite / "DFEW"), views=(1, 1), batch_size=4,
               progress=False)
     trained = evaluate_checkpoint(ckpt, **kw)

@@ -95,7 +95,7 @@ def _render(seed: int, timeline: list[tuple[str, np.ndarray]]) -> list[Image.Ima
 def _train_on_uniform_3s_clips(seed: int = 0, steps: int = 120) -> torch.nn.Module:
     """A small S2D (the tiny architecture, smaller) trained on uniform 8-frame samples of 3 s
     clips of three expressions by 8 identities (about 20 s on two idle CPU cores)."""
-    from s2d_lib.data.sampling import train_segments
+    from s2d_lib.data.frame_sampling import train_segments
     from s2d_lib.data.transforms import normalize
 
     torch.manual_seed(seed)
