@@ -328,8 +328,13 @@ def _create(variant: str, pretrained: bool, defaults: dict, kwargs: dict) -> S2D
     if pretrained and not (kwargs.get("pretrained_cfg_overlay") or {}).get("file"):
         raise ValueError(f"{variant}: S2D weights are not downloaded by this library; download "
                          "the released checkpoint and pass pretrained_cfg_overlay=dict(file=PATH)")
-    return build_model_with_cfg(S2D, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
-                                kwargs_filter=("in_chans",), **{**defaults, **kwargs})
+    model = build_model_with_cfg(S2D, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
+                                 kwargs_filter=("in_chans",), **{**defaults, **kwargs})
+    size = model.config["img_size"]
+    if tuple(model.pretrained_cfg["input_size"]) != (3, size, size):  # built at another size
+        model.pretrained_cfg = model.default_cfg = {**model.pretrained_cfg,
+                                                    "input_size": (3, size, size)}
+    return model
 
 
 @register_model

@@ -67,6 +67,9 @@ def test_a_saved_model_names_its_variant_and_comes_back_through_timm(tmp_path):
     assert not {"frame_sampling", "clip_seconds", "label_names", "dataset"} & set(again.pretrained_cfg)
     assert (again.num_frames, again.num_classes) == (2, 3)
     assert checkpoint_metadata(path) == {"dataset": "DFEW"}
+    small = timm.create_model("s2d_tiny_patch8_64", img_size=32, landmark_input_size=32)
+    small = load_checkpoint(save_checkpoint(small, tmp_path / "small"))
+    assert small.pretrained_cfg["input_size"] == (3, 32, 32)  # the size the weights were built at
     with torch.no_grad():
         video = torch.randn(1, 3, 2, 64, 64)
         assert torch.equal(again.eval()(video), model(video))
