@@ -4,14 +4,16 @@ the one setting for every device.
 * ``fp32``: float32 throughout, on a GPU too.
 * ``fp16``: the release's mixed precision: float16 autocast of the forward pass with a
   ``GradScaler`` (on a GPU; a CPU runs it too, slowly, which tests the path).
-* ``bf16``: bfloat16 autocast of the forward pass; the weights, the optimiser and
-  the loss stay float32. On the CPU, Attention then takes SDPA's math path: the fused flash kernel's
+* ``bf16``: bfloat16 autocast of the forward pass; the weights, the optimiser and the loss
+  stay float32. On the CPU, attention then takes SDPA's math path: the fused flash kernel's
   bfloat16 backward is slower on the CPU than its float32 one, and the math path is where
   bfloat16 pays (``benchmarks/RESULTS.md``, "Training steps", measures both on the tiny
   static and video steps).
 * ``auto`` (default): ``fp16`` on a GPU (the release's); on a CPU, ``bf16`` where it computes
-  bfloat16 natively (AMX or AVX-512 BF16, and oneDNN allowed to use it), ``fp32`` elsewhere. Emulated bfloat16 is slower than float32,
-  so machines without it keep float32.
+  bfloat16 natively (AMX or AVX-512 BF16, and oneDNN allowed to use it), ``fp32`` elsewhere.
+  Emulated bfloat16 is slower than float32, so machines without it keep float32.
+
+It replaces the former ``amp`` flag (a GPU's half of the choice): see ``config._retired``.
 
 bfloat16 rounds otherwise than float32: a run trained in one differs from the same seed trained
 in the other as much as two CPU types differ (the spread of seeds, not a change of result). A
