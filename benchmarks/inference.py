@@ -26,11 +26,11 @@ import numpy as np
 import timm
 import torch
 
-from s2d_lib.checkpoints import load_any_checkpoint, load_landmark_weights
+from s2d_lib.checkpoints import checkpoint_metadata, load_any_checkpoint, load_landmark_weights
 from s2d_lib.predict.engine import (PROBABILITY_TOLERANCE, prepare_model, resolve_precision,
                                     window_probs)
 from s2d_lib.predict.windows import Windows, plan_windows, training_span
-from s2d_lib.pretrained import FRAME_RATE
+from s2d_lib.data.video import FRAME_RATE
 from s2d_course.paths import REPO
 
 from .machine import describe, use_all_cores
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> str:
     models, rows = {}, []
     if args.tiny_checkpoint.is_file():
         tiny = load_any_checkpoint(args.tiny_checkpoint)
-        meta = tiny.pretrained_cfg  # the facts the checkpoint carries
+        meta = checkpoint_metadata(args.tiny_checkpoint)  # the facts the checkpoint carries
         models["tiny"] = f"trained DFEW model `{args.tiny_checkpoint.relative_to(REPO)}`"
     else:
         tiny, meta = timm.create_model("s2d_tiny_patch8_64", num_frames=8).eval(), {}

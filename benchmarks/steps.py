@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import s2d_lib  # noqa: F401  (registers the S2D models with timm)
 from s2d_lib.model import S2D, set_trainable
-from s2d_lib.profile import profile
+from s2d_lib.cost import profile
 from s2d_course.paths import REPO
 
 from .machine import peak_rss_mib, reset_peak_rss, rss_mib, time_fn, use_all_cores
@@ -211,7 +211,7 @@ def measure_here(case: Case) -> dict:
 def count_gflops(case: Case) -> float:
     """Useful GFLOPs of one step of ``case``, counted on a meta-device twin (nothing computed).
 
-    Forward: ``s2d_lib.profile.profile`` (the landmark view added when it is computed). Training
+    Forward: ``s2d_lib.cost.profile`` (the landmark view added when it is computed). Training
     step: ``FlopCounterMode`` around the real step (forward, loss, backward). Recomputation
     under gradient checkpointing is not counted (it is the option's price, not useful work), nor
     is the AdamW update (elementwise, a few FLOPs per trainable parameter).

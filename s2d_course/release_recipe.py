@@ -26,7 +26,7 @@ RELEASE: dict[str, Any] = {
     "mixup": 0.8, "cutmix": 1.0, "smoothing": 0.1, "easdl": False, "easdl_top_k": 2,
     "easdl_queue": 16, "easdl_start_epoch": 20, "easdl_ramp": "30:0.01,50:0.1,60:0.5,80:1.0",
     "test_clips": 2, "test_crops": 2, "test_resize": "square", "fresh_tma": False,
-    "init": RELEASED_STATIC, "amp": True, "class_balanced": False,
+    "init": RELEASED_STATIC, "precision": "auto", "class_balanced": False,
     "landmark_cache": False,
 }
 #: What the release's FERV39k script changes: plain cross-entropy, no head dropout, EASDL.
@@ -70,7 +70,7 @@ ROWS: list[tuple[str, Callable[[TrainConfig], str]]] = [
     ("model selection", lambda c: f"val split {c.val_fraction:g}, "
      + ("UAR" if c.dataset in ("DFEW", "FERV39k", "MAFW") else "WAR")),
     ("landmark view", lambda c: "cached" if c.landmark_cache else "on the fly"),
-    ("AMP", lambda c: "fp16 (GPU)" if c.amp else "–"),
+    ("AMP", lambda c: "fp16 (GPU)" if c.precision in ("auto", "fp16") else "–"),
 ]
 
 #: The columns of each profile's table: its presets, DFER on each video dataset for paper.

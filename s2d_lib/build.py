@@ -17,8 +17,8 @@ from pathlib import Path
 import timm
 
 from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
-from .checkpoints import (inflate, load_landmark_weights, load_vit_backbone, read_state_dict,
-                          split_landmark_stream)
+from .checkpoints import (checkpoint_metadata, inflate, load_landmark_weights, load_vit_backbone,
+                          read_state_dict, split_landmark_stream)
 from .adapters import widen_attention
 from .config import TrainConfig
 from .model import S2D, set_trainable
@@ -43,9 +43,7 @@ def build_model(cfg: TrainConfig) -> S2D:
     else:
         check_init(cfg)
         if cfg.init != SCRATCH:
-            inflate(model, cfg.init, cfg.fresh_tma, target_dataset=cfg.dataset)
-            if _has_landmark_stream(cfg.init):
-                load_landmark_weights(model, cfg.init)
+            _start_from(model, cfg)
         elif cfg.vit_weights:  # no static pretraining: the frozen ViT as MAE left it
             load_vit_backbone(model, _vit_source(cfg.vit_weights))
         if cfg.tma_qk_std is not None and (cfg.fresh_tma or cfg.init == SCRATCH):
@@ -71,8 +69,16 @@ def check_init(cfg: TrainConfig) -> None:
                                 "stage first, or point init= at the released .pth)")
 
 
-def _has_landmark_stream(path: str) -> bool:
-    return path.endswith(".safetensors") and bool(split_landmark_stream(read_state_dict(path)[0])[1])
+def _start_from(model: S2D, cfg: TrainConfig) -> None:
+    """Inflate ``model`` from ``cfg.init``, read once (its metadata from the header alone), and
+    take its landmark network when the file carries one (ours do)."""
+    tensors = read_state_dict(cfg.init)[0]
+    source_dataset = checkpoint_metadata(cfg.init).get("dataset")  # None for a released file
+    inflate(model, tensors, cfg.fresh_tma, target_dataset=cfg.dataset,
+            source_dataset=source_dataset)
+    stream = split_landmark_stream(tensors)[1]
+    if stream:
+        load_landmark_weights(model, stream)
 
 
 def _vit_source(spec: str):

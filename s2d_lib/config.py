@@ -22,7 +22,7 @@ from timm.models import get_pretrained_cfg
 from . import model as _model  # noqa: F401  (registers the s2d_* models with timm)
 from .data.labels import CLASSES
 from .data.layouts import FOLDS
-from .data.sampling import SAMPLINGS
+from .data.frame_sampling import SAMPLINGS
 from .precision import PRECISIONS
 from .data.transforms import RELEASE_AUTO_AUGMENT
 from .easdl import RELEASE_RAMP
@@ -86,7 +86,7 @@ class TrainConfig:
     mixup: float = 0.8
     cutmix: float = 1.0
     smoothing: float = 0.1
-    class_balanced: bool = False       # oversample rare classes (data.samplers.BalancedSampler)
+    class_balanced: bool = False       # oversample rare classes (data.balanced_sampler.BalancedSampler)
     # EASDL (book/architecture.md, "EASDL")
     easdl: bool = False                # the release uses it for FERV39k only
     easdl_top_k: int = 2
@@ -103,8 +103,8 @@ class TrainConfig:
     # Engine
     landmark_cache: bool = False       # precompute the landmark view once per dataset
     cache_dir: str = "data/cache"
-    amp: bool = True                   # mixed precision (GPU only)
-    precision: str = "auto"            # CPU: auto (bf16 where native) | fp32 | bf16 (s2d_lib.precision)
+    precision: str = "auto"            # auto (GPU: fp16; CPU: bf16 where native) | fp32 | bf16 | fp16
+                                       # (s2d_lib.precision; replaces amp, see _retired)
     device: str = "auto"
     seed: int = 0
     workers: int = 2
@@ -257,6 +257,9 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
+        if key == "amp" and sep:
+            _retired({key: value.strip()}, "overrides")
+            continue
         if not sep:
             raise ValueError(f"override {item!r} is not key=value")
         if key not in types:
@@ -266,7 +269,19 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def _retired(changes: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """``changes`` without ``amp``, the GPU's half of what ``precision`` now says alone:
+    ``amp: true`` (every config saved before) is what ``precision=auto`` does on a GPU and is
+    dropped; ``amp: false`` asks for float32 on a GPU, which is ``precision=fp32``."""
+    changes = dict(changes)
+    if "amp" in changes and _coerce("amp", changes.pop("amp"), bool) is False:
+        raise ValueError(f"{origin}: amp=false is retired: precision alone says it now; for "
+                         "float32 on a GPU write precision=fp32 (float32 on every device)")
+    return changes
+
+
 def _apply(base: dict[str, Any], changes: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    changes = _retired(changes, origin)
     types = _field_types()
     unknown = sorted(set(changes) - set(types))
     if unknown:

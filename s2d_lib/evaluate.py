@@ -29,14 +29,13 @@ from .checkpoints import checkpoint_metadata, load_any_checkpoint
 from .config import load_config
 from .data.labels import CLASSES
 from .data.layouts import FOLDS
-from .data.sampling import SAMPLINGS
+from .data.frame_sampling import SAMPLINGS
 from .devices import resolve_device
 from .distributed import current, shard
 from .landmark_cache import in_order
 from .logs import show_logs
 from .metrics import average_views, classification_metrics, format_metrics
 from .model import S2D
-from .pretrained import read_record
 from .progress import progress_bar
 from .splits import build_split
 
@@ -140,9 +139,10 @@ def frame_average_baseline(static_model: S2D, dataset: Dataset, num_classes: int
 
 
 def frame_sampling_of(checkpoint: str | os.PathLike) -> str:
-    """The frame sampling the checkpoint was trained with (its record, :mod:`s2d_lib.pretrained`;
-    a released file's is the release's ``window``)."""
-    return read_record(checkpoint).get("frame_sampling") or "window"
+    """The frame sampling the checkpoint was trained with (its metadata,
+    :func:`~s2d_lib.checkpoints.checkpoint_metadata`; a released file's is the release's
+    ``window``)."""
+    return checkpoint_metadata(checkpoint).get("frame_sampling") or "window"
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: str,
@@ -153,14 +153,15 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, dataset: str, data_root: 
                         sampling: str | None = None, workers: int = 0, trust: bool = False) -> dict:
     """Metrics of ``checkpoint`` on ``split`` (``train`` / ``test``) of ``dataset``, the softmax
     averaged over ``views`` = (N temporal views, M spatial crops). ``sampling`` picks the frames
-    (``window`` / ``uniform``, see :mod:`s2d_lib.data.sampling`); None: the one our checkpoint
+    (``window`` / ``uniform``, see :mod:`s2d_lib.data.frame_sampling`); None: the one our checkpoint
     was trained with, else the release's ``window``. ``workers``: processes decoding the videos.
     ``trust``: a ``.pth`` may hold any pickled object
     (:func:`~s2d_lib.checkpoints.load_any_checkpoint`)."""
     model = load_any_checkpoint(checkpoint, model_name, landmark_weights, trust=trust)
     stage = "static" if model.num_frames == 1 else "dfer"
-    sampling = sampling or model.pretrained_cfg.get("frame_sampling") or "window"
-    resize = checkpoint_metadata(checkpoint).get("test_resize", "square")  # square: the release's
+    meta = checkpoint_metadata(checkpoint)
+    sampling = sampling or meta.get("frame_sampling") or "window"
+    resize = meta.get("test_resize", "square")  # square: the release's
     cfg = load_config(None, dict(stage=stage, dataset=dataset, data_root=data_root, fold=max(fold, 1),
                                  num_classes=model.num_classes, num_frames=model.num_frames,
                                  test_clips=views[0], test_crops=views[1],

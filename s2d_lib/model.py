@@ -20,13 +20,12 @@ from timm.models.vision_transformer import Block
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .checkpoints.foreign import RELEASED, checkpoint_filter_fn
 from .landmarks import FEATURE_CHANNELS, LandmarkStream, MobileFaceNet
 from .prompters import MCPrompter
-from .pretrained import MEAN, STD, model_record
-from .state_dicts import LoadReport, StateDict
 
-__all__ = ["S2D", "I3DHead", "set_trainable", "count_parameters", "checkpoint_filter_fn",
-           "PARAMETER_SETS", "FROZEN_IN_DYNAMIC"]
+__all__ = ["S2D", "I3DHead", "set_trainable", "count_parameters", "PARAMETER_SETS",
+           "FROZEN_IN_DYNAMIC"]
 
 #: Parameter-name prefixes of the image ViT, frozen during dynamic (video) fine-tuning.
 FROZEN_IN_DYNAMIC = ("patch_embed.", "cls_token", "pos_embed", "blocks.")
@@ -121,11 +120,10 @@ class S2D(nn.Module):
         self.ln_post = nn.LayerNorm(embed_dim, eps=1e-6)
         self.head = I3DHead(embed_dim, num_classes, drop_rate)
         self._init_weights()
-        self.pretrained_cfg = self.default_cfg = model_record(img_size, num_frames, num_classes)
         # The frozen landmark network is a wrapper held outside the module tree, so that S2D's
         # parameters, state dict, optimiser groups and parameter counts are the release's; it
         # follows .to()/.half() (``_apply``), and our files keep its tensors under
-        # ``landmark_stream.`` by the one rule of :mod:`s2d_lib.state_dicts`.
+        # ``landmark_stream.`` by the one rule of :mod:`s2d_lib.checkpoints.tensors`.
         self._landmark_stream: LandmarkStream | None = None
         if with_landmark_stream:
             self.attach_landmark_stream(LandmarkStream(MobileFaceNet(landmark_input_size)))
@@ -268,8 +266,6 @@ class S2D(nn.Module):
         self.head = I3DHead(self.embed_dim, num_classes, self.head.dropout.p).to(
             self.head.fc_cls.weight.device)
         self.num_classes = self.config["num_classes"] = num_classes
-        self.pretrained_cfg = {**self.pretrained_cfg, "num_classes": num_classes,
-                               "label_names": None}
 
 
 def set_trainable(model: S2D, stage: str) -> tuple[int, int]:
@@ -314,53 +310,12 @@ def count_parameters(params: Iterable[nn.Parameter]) -> tuple[int, int]:
     return trainable, total
 
 
-def checkpoint_filter_fn(state_dict: StateDict, model: nn.Module,
-                         report: LoadReport | None = None) -> dict[str, torch.Tensor]:
-    """Turn a released S2D state dict into ours (the documented conversions, nothing else).
-
-    1. a ``module.`` prefix (saved from DistributedDataParallel) is stripped;
-    2. keys of the landmark network (containing ``landmark``) are dropped: it loads separately;
-    3. a final norm saved as ``norm.*`` becomes ``ln_post.*``;
-    4. a static (T=1) ``temporal_embedding`` is repeated over the model's T frames, so every
-       frame starts with the embedding the static model was trained with;
-    5. a classifier with another class count is dropped and the model's own (freshly
-       initialised) one is kept.
-    """
-    report = report if report is not None else LoadReport("<state dict>")
-    own = model.state_dict()
-    out: dict[str, torch.Tensor] = {}
-    if any(k.startswith("module.") for k in state_dict):
-        report.conversions.append("stripped the 'module.' prefix")
-    for key, value in state_dict.items():
-        key = key[len("module."):] if key.startswith("module.") else key
-        if "landmark" in key:
-            report.dropped.append(key)
-            continue
-        if key.startswith("norm."):
-            new = "ln_post." + key[len("norm."):]
-            report.conversions.append(f"renamed {key} -> {new}")
-            key = new
-        out[key] = value
-    te = out.get("temporal_embedding")
-    if te is not None and "temporal_embedding" in own:
-        t_model = own["temporal_embedding"].shape[1]
-        if te.shape[1] == 1 and t_model > 1:
-            out["temporal_embedding"] = te.expand(-1, t_model, -1).clone()
-            report.conversions.append(f"temporal_embedding: static T=1 repeated to T={t_model}")
-    for key in ("head.fc_cls.weight", "head.fc_cls.bias"):
-        if key in out and key in own and out[key].shape[0] != own[key].shape[0]:
-            report.reinitialised.append(
-                f"{key}: checkpoint has {out[key].shape[0]} classes, model has {own[key].shape[0]}")
-            out[key] = own[key]
-    return out
-
-
 def _cfg(**kwargs) -> dict:
-    """The pretrained config of a released S2D file: the user brings the file
-    (``pretrained_cfg_overlay=dict(file=...)``); nothing is downloaded."""
-    return {"num_classes": 7, "input_size": (3, 224, 224), "mean": MEAN,
-            "std": STD, "first_conv": "patch_embed.proj",
-            "classifier": "head.fc_cls", "license": "see the authors' release", **kwargs}
+    """timm's pretrained config of a released S2D file (:data:`~s2d_lib.checkpoints.RELEASED`):
+    the user brings the file (``pretrained_cfg_overlay=dict(file=...)``); nothing is downloaded."""
+    return {**{k: RELEASED[k] for k in ("num_classes", "input_size", "mean", "std")},
+            "first_conv": "patch_embed.proj", "classifier": "head.fc_cls",
+            "license": "see the authors' release", **kwargs}
 
 
 default_cfgs = generate_default_cfgs({
@@ -373,13 +328,12 @@ def _create(variant: str, pretrained: bool, defaults: dict, kwargs: dict) -> S2D
     if pretrained and not (kwargs.get("pretrained_cfg_overlay") or {}).get("file"):
         raise ValueError(f"{variant}: S2D weights are not downloaded by this library; download "
                          "the released checkpoint and pass pretrained_cfg_overlay=dict(file=PATH)")
-    model = build_model_with_cfg(S2D, variant, pretrained,
-                                 pretrained_filter_fn=checkpoint_filter_fn,
+    model = build_model_with_cfg(S2D, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
                                  kwargs_filter=("in_chans",), **{**defaults, **kwargs})
-    # timm's entry (file, license, tag) and what this model's architecture fixes
-    model.pretrained_cfg = model.default_cfg = {
-        **model.pretrained_cfg, **model_record(model.config["img_size"], model.num_frames,
-                                               model.num_classes)}
+    size = model.config["img_size"]
+    if tuple(model.pretrained_cfg["input_size"]) != (3, size, size):  # built at another size
+        model.pretrained_cfg = model.default_cfg = {**model.pretrained_cfg,
+                                                    "input_size": (3, size, size)}
     return model
 
 

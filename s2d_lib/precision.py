@@ -1,14 +1,19 @@
-"""Which arithmetic a training step computes in: ``precision=auto|fp32|bf16`` of a config.
+"""Which arithmetic a training step computes in: ``precision=auto|fp32|bf16|fp16`` of a config,
+the one setting for every device.
 
-* ``fp32``: float32 throughout (on a GPU, ``amp=true`` keeps the release's float16 autocast).
-* ``bf16``: bfloat16 autocast of the forward pass on the CPU; the weights, the optimiser and
-  the loss stay float32. Attention then takes SDPA's math path: the fused flash kernel's
+* ``fp32``: float32 throughout, on a GPU too.
+* ``fp16``: the release's mixed precision: float16 autocast of the forward pass with a
+  ``GradScaler`` (on a GPU; a CPU runs it too, slowly, which tests the path).
+* ``bf16``: bfloat16 autocast of the forward pass; the weights, the optimiser and the loss
+  stay float32. On the CPU, attention then takes SDPA's math path: the fused flash kernel's
   bfloat16 backward is slower on the CPU than its float32 one, and the math path is where
   bfloat16 pays (``benchmarks/RESULTS.md``, "Training steps", measures both on the tiny
   static and video steps).
-* ``auto`` (default): ``bf16`` on a CPU that computes bfloat16 natively (AMX or AVX-512 BF16,
-  and oneDNN allowed to use it), ``fp32`` elsewhere. Emulated bfloat16 is slower than float32,
-  so machines without it keep float32.
+* ``auto`` (default): ``fp16`` on a GPU (the release's); on a CPU, ``bf16`` where it computes
+  bfloat16 natively (AMX or AVX-512 BF16, and oneDNN allowed to use it), ``fp32`` elsewhere.
+  Emulated bfloat16 is slower than float32, so machines without it keep float32.
+
+It replaces the former ``amp`` flag (a GPU's half of the choice): see ``config._retired``.
 
 bfloat16 rounds otherwise than float32: a run trained in one differs from the same seed trained
 in the other as much as two CPU types differ (the spread of seeds, not a change of result). A
@@ -26,7 +31,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 __all__ = ["PRECISIONS", "native_bf16", "autocast_dtype", "attention_path"]
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) under which it cannot use bfloat16 instructions
 _NO_BF16_ISA = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
 
@@ -52,15 +57,16 @@ def native_bf16() -> bool:
     return bool(_cpu_flags() & {"amx_bf16", "avx512_bf16"})
 
 
-def autocast_dtype(precision: str, device: torch.device, amp: bool) -> torch.dtype | None:
-    """The autocast dtype of a training step, or None for float32."""
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a training step on ``device``, or None for float32 (float16 takes
+    a ``GradScaler``)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if device.type == "cuda":
-        return torch.float16 if amp else None  # the release's AMP, with a GradScaler
-    if device.type != "cpu" or precision == "fp32":
+    if device.type not in ("cpu", "cuda") or precision == "fp32":
         return None
-    return torch.bfloat16 if precision == "bf16" or native_bf16() else None
+    if precision == "auto":
+        precision = "fp16" if device.type == "cuda" else "bf16" if native_bf16() else "fp32"
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
 
 
 def attention_path(dtype: torch.dtype | None, device: torch.device):

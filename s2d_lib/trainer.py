@@ -27,9 +27,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
-from .checkpoints import CheckpointError, read_state_dict, save_checkpoint, split_landmark_stream
+from .checkpoints import (CheckpointError, checkpoint_metadata, load_torch_file, read_state_dict,
+                          save_checkpoint, split_landmark_stream)
 from .config import TrainConfig
-from .data.samplers import BalancedSampler
+from .data.balanced_sampler import BalancedSampler
+from .data.video import clip_seconds
 from .devices import resolve_device
 from .distributed import ReleaseOutputs, all_gather, setup_distributed
 from .build import build_model
@@ -41,11 +43,9 @@ from .mixup import ClipMixup
 from .model import S2D
 from .optim import param_groups
 from .precision import attention_path, autocast_dtype
-from .pretrained import training_record
 from .progress import progress_bar
 from .seeding import rng_state, seed_everything, set_rng_state
 from .splits import DataSplits, train_val_indices
-from .state_dicts import load_torch_file
 
 __all__ = ["Trainer", "TrainingDiverged", "fit", "STATE_FILE"]
 
@@ -73,15 +73,15 @@ class Trainer:
         check_cache_compatible(cfg)
         seed_everything(cfg.seed + self.env.rank)
         self.model = (model if model is not None else build_model(cfg)).to(self.device)
-        # the release's AMP on a GPU (fp16 autocast with a GradScaler); bf16 autocast on a CPU
-        # that computes it natively (s2d_lib.precision)
-        dtype = autocast_dtype(cfg.precision, self.device, cfg.amp)
+        # precision: fp16 autocast with a GradScaler (a GPU's auto), bf16, or fp32 (s2d_lib.precision)
+        dtype = autocast_dtype(cfg.precision, self.device)
         self.use_amp, self.amp_dtype = dtype is not None, dtype or torch.float32
         self._build_data()
         stream = self.model.landmark_stream
-        self.model.pretrained_cfg = training_record(  # the facts prediction reads from the file
-            self.model, cfg.frame_sampling, data.class_names, self.train_set,
-            landmark_hash(self.model) if stream is not None else None)
+        self.facts = {  # what prediction reads from the file: the span T uniform frames covered
+            "clip_seconds": clip_seconds(self.train_set) if cfg.frame_sampling == "uniform"
+            and cfg.num_frames > 1 else None,
+            "landmark_hash": landmark_hash(self.model) if stream is not None else None}
         self._build_optimisation()
         self.anchors = (EmotionAnchors(cfg.classes, self.model.embed_dim, cfg.easdl_queue,
                                        cfg.easdl_top_k).to(self.device) if cfg.easdl else None)
@@ -157,7 +157,7 @@ class Trainer:
             self.optimizer, t_initial=max(cfg.epochs * steps - warmup, 2), lr_min=min_lr,
             warmup_t=warmup, warmup_lr_init=0.0, warmup_prefix=True, t_in_epochs=False)
         self.scaler = torch.amp.GradScaler(
-            "cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+            self.device.type, enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.mixup = None
         if cfg.mixup > 0 or cfg.cutmix > 0:
             self.mixup = ClipMixup(mixup_alpha=cfg.mixup, cutmix_alpha=cfg.cutmix,
@@ -187,7 +187,7 @@ class Trainer:
         video = ({"frame_sampling": self.cfg.frame_sampling, "test_resize": self.cfg.test_resize}
                  if self.cfg.num_frames > 1 else {})
         return {"stage": self.cfg.stage, "dataset": self.cfg.dataset, "epoch": self.epoch,
-                "class_names": list(self.data.class_names), **video, **extra}
+                "class_names": list(self.data.class_names), **video, **self.facts, **extra}
 
     def save_last(self) -> None:
         """``last`` weights and the full training state, each written atomically."""
@@ -205,7 +205,7 @@ class Trainer:
             return False
         state = load_torch_file(path)  # weights-only: tensors, numbers, NumPy's RNG state
         weights = self.dir / "last.safetensors"
-        meta = json.loads(weights.with_suffix(".json").read_text())["metadata"]
+        meta = checkpoint_metadata(weights)
         if meta.get("epoch") != state["epoch"]:
             raise CheckpointError(f"{weights} (epoch {meta.get('epoch')}) and {path} (epoch "
                                   f"{state['epoch']}) disagree: the run was killed while saving; "

@@ -12,12 +12,15 @@ import torch
 from safetensors.torch import load_file
 
 import s2d_lib  # noqa: F401
-from s2d_lib.checkpoints import (CheckpointError, checkpoint_metadata, load_checkpoint,
-                                 load_landmark_weights, save_checkpoint)
+from s2d_lib.build import build_model
+from s2d_lib.checkpoints import (CheckpointError, checkpoint_filter_fn, checkpoint_metadata, inflate,
+                                 landmark_stream_by_reference, load_checkpoint,
+                                 load_landmark_weights, load_released, read_header,
+                                 read_state_dict, save_checkpoint, split_landmark_stream,
+                                 with_landmark_stream)
+from s2d_lib.checkpoints import tensors as tensors_module
+from s2d_lib.config import load_config
 from s2d_lib.landmarks import MobileFaceNet
-from s2d_lib.state_dicts import (landmark_stream_by_reference, read_state_dict,
-                                 split_landmark_stream, with_landmark_stream)
-from s2d_lib.checkpoints import inflate, load_released
 
 from conftest import random_state_dict
 
@@ -172,12 +175,42 @@ def test_own_checkpoint_round_trip(tmp_path):
         torch.testing.assert_close(loaded(video), model(video))
 
 
-def test_own_checkpoint_needs_both_files(tmp_path):
+def test_own_checkpoint_is_one_file_the_json_is_for_the_eye(tmp_path):
     model = timm.create_model("s2d_tiny_patch8_64", num_frames=1)
-    path = save_checkpoint(model, tmp_path / "m.safetensors")
+    path = save_checkpoint(model, tmp_path / "m.safetensors", {"stage": "static"})
     path.with_suffix(".json").unlink()
-    with pytest.raises(CheckpointError, match="m.json: missing"):
-        load_checkpoint(path)
+    assert checkpoint_metadata(path) == {"stage": "static"}
+    assert load_checkpoint(path).num_frames == 1
+
+
+def test_the_filter_drops_a_landmark_module_by_its_prefix_only(released, base16):
+    sd = released("s2d_base_patch16_224_T16")
+    sd["landmark_model.conv1.conv.weight"] = torch.zeros(64, 3, 3, 3)  # a module of its own
+    sd["blocks.0.landmark_gate"] = torch.zeros(1)  # a name that merely contains the word
+    converted = checkpoint_filter_fn(sd, base16)
+    assert "landmark_model.conv1.conv.weight" not in converted
+    assert "blocks.0.landmark_gate" in converted
+    with pytest.raises(CheckpointError, match="unexpected \\(1\\): blocks.0.landmark_gate"):
+        load_released(base16, sd)
+
+
+def test_a_run_reads_its_starting_file_once_and_its_facts_from_the_header(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    static = timm.create_model("s2d_tiny_patch8_64", num_classes=7, num_frames=1)
+    with torch.no_grad():
+        static.landmark_stream.net.conv1.bn.running_mean.add_(0.3)
+    path = save_checkpoint(static, tmp_path / "static.safetensors", {"dataset": "RAF-DB"})
+    reads = []
+    real = tensors_module._read_safetensors
+    monkeypatch.setattr(tensors_module, "_read_safetensors", lambda p: reads.append(p) or real(p))
+    cfg = load_config("dfer_tiny", dict(init=str(path), landmark_weights=None, num_frames=2,
+                                        dataset="DFEW"))
+    model = build_model(cfg)
+    assert reads == [path]
+    assert torch.equal(model.landmark_stream.net.conv1.bn.running_mean,
+                       static.landmark_stream.net.conv1.bn.running_mean)
+    rafdb_row_of_dfew_class = [3, 4, 6, 5, 0, 2, 1]  # the header's dataset re-orders the classifier
+    assert torch.equal(model.head.fc_cls.weight, static.head.fc_cls.weight[rafdb_row_of_dfew_class])
 
 
 def test_a_checkpoint_can_name_its_landmark_network_instead_of_holding_it(tmp_path):
@@ -191,8 +224,8 @@ def test_a_checkpoint_can_name_its_landmark_network_instead_of_holding_it(tmp_pa
     landmarks = save_checkpoint(model.landmark_stream.net, tmp_path / "landmarks" / "net")
     run = tmp_path / "run"
     run.mkdir()
-    slim = landmark_stream_by_reference(read_state_dict(full)[0], landmarks, run / "best.safetensors")
-    run.joinpath("best.json").write_text(full.with_suffix(".json").read_text())
+    slim = landmark_stream_by_reference(read_state_dict(full)[0], landmarks, run / "best.safetensors",
+                                        read_header(full))
     assert not split_landmark_stream(load_file(str(slim)))[1]  # no copy inside
     assert slim.stat().st_size < full.stat().st_size - landmarks.stat().st_size / 2
     assert read_state_dict(slim)[0].keys() == read_state_dict(full)[0].keys()

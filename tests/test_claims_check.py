@@ -80,7 +80,7 @@ def test_the_check_does_not_see_which_epoch_validation_selected(mini_setup, tmp_
     (the forced epoch scores best, every other one worst): other checkpoints are kept, yet every
     checked statistic comes out bit for bit the same, so the check passes exactly as before."""
     from s2d_lib import trainer
-    from s2d_lib.state_dicts import read_state_dict
+    from s2d_lib.checkpoints import read_state_dict
 
     setup, tmp, calibration = mini_setup
     natural = {r["best_epoch"] for kind in check.CHECKED for r in calibration["runs"][kind]

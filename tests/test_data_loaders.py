@@ -15,7 +15,7 @@ from s2d_lib.data import (DFEW, MAFW, RAFDB, AffectNet, CLASSES, DatasetError, F
 from s2d_lib.data.decode import ClipReader
 from s2d_lib.checkpoints import save_checkpoint
 from s2d_lib.config import load_config
-from s2d_lib.data import sampling
+from s2d_lib.data import frame_sampling
 from s2d_course.synthetic import dataset_paths
 from s2d_lib.evaluate import evaluate_checkpoint
 from s2d_lib.splits import build_split
@@ -41,30 +41,30 @@ def test_label_orders_and_map():
 
 
 def test_sampling():
-    assert sampling.train_window(5, 8, np.random.default_rng(0)) == [0, 1, 2, 3, 4, 4, 4, 4]
-    w = sampling.train_window(40, 16, np.random.default_rng(0))
+    assert frame_sampling.train_window(5, 8, np.random.default_rng(0)) == [0, 1, 2, 3, 4, 4, 4, 4]
+    w = frame_sampling.train_window(40, 16, np.random.default_rng(0))
     assert w == list(range(w[0], w[0] + 16))
-    assert sampling.test_windows(40, 16, 2) == [list(range(16)), list(range(24, 40))]
-    assert sampling.test_windows(10, 16, 2)[0] == list(range(10)) + [9] * 6
-    assert sampling.spatial_crops(64, 80, 64, 2) == [(0, 0), (0, 16)]
-    assert sampling.spatial_crops(72, 72, 64, 2) == [(0, 0), (8, 8)]
+    assert frame_sampling.test_windows(40, 16, 2) == [list(range(16)), list(range(24, 40))]
+    assert frame_sampling.test_windows(10, 16, 2)[0] == list(range(10)) + [9] * 6
+    assert frame_sampling.spatial_crops(64, 80, 64, 2) == [(0, 0), (0, 16)]
+    assert frame_sampling.spatial_crops(72, 72, 64, 2) == [(0, 0), (8, 8)]
 
 
 def test_uniform_sampling_spans_the_whole_clip():
     rng = np.random.default_rng(0)
     for _ in range(20):  # one frame from every fifth of the clip, in order
-        picks = sampling.train_segments(40, 8, rng)
+        picks = frame_sampling.train_segments(40, 8, rng)
         assert [p // 5 for p in picks] == list(range(8))
-    assert sampling.test_segments(40, 8, 1) == [[2, 7, 12, 17, 22, 27, 32, 37]]
-    assert sampling.test_segments(40, 8, 2) == [[1, 6, 11, 16, 21, 26, 31, 36],
+    assert frame_sampling.test_segments(40, 8, 1) == [[2, 7, 12, 17, 22, 27, 32, 37]]
+    assert frame_sampling.test_segments(40, 8, 2) == [[1, 6, 11, 16, 21, 26, 31, 36],
                                                 [3, 8, 13, 18, 23, 28, 33, 38]]
-    short = sampling.test_segments(5, 8, 1)[0]  # shorter than T: frames repeat, in order
+    short = frame_sampling.test_segments(5, 8, 1)[0]  # shorter than T: frames repeat, in order
     assert sorted(short) == short and set(short) == set(range(5))
-    assert sampling.train_frames(40, 8, np.random.default_rng(1), "window") == \
-        sampling.train_window(40, 8, np.random.default_rng(1))
-    assert sampling.test_frames(40, 8, 2, "uniform") == sampling.test_segments(40, 8, 2)
+    assert frame_sampling.train_frames(40, 8, np.random.default_rng(1), "window") == \
+        frame_sampling.train_window(40, 8, np.random.default_rng(1))
+    assert frame_sampling.test_frames(40, 8, 2, "uniform") == frame_sampling.test_segments(40, 8, 2)
     with pytest.raises(ValueError, match="sampling must be one of"):
-        sampling.test_frames(40, 8, 1, "random")
+        frame_sampling.test_frames(40, 8, 1, "random")
 
 
 def test_uniform_views_read_the_planned_frames(suite: Path):
@@ -75,7 +75,7 @@ def test_uniform_views_read_the_planned_frames(suite: Path):
                           num_temporal_views=1, **kw)[0][0][0]       # (3, length, 32, 32)
     uniform = build_dataset("DFEW", suite / "DFEW", "test", num_frames=4, num_temporal_views=2,
                             sampling="uniform", **kw)[0][0]          # (2, 3, 4, 32, 32)
-    for view, picks in zip(uniform, sampling.test_segments(length, 4, 2)):
+    for view, picks in zip(uniform, frame_sampling.test_segments(length, 4, 2)):
         torch.testing.assert_close(view, every[:, picks])
     with pytest.raises(ValueError, match="sampling must be one of"):
         build_dataset("DFEW", suite / "DFEW", "train", sampling="middle")
@@ -176,8 +176,8 @@ def test_skip_corrupt_counts_in_training_only(suite: Path, tmp_path: Path):
 def test_evaluate_reads_the_frames_the_checkpoint_was_trained_on(suite: Path, tmp_path: Path):
     torch.manual_seed(0)
     model = timm.create_model("s2d_tiny_patch8_64", num_classes=7, num_frames=2)
-    model.pretrained_cfg = {**model.pretrained_cfg, "frame_sampling": "uniform"}  # as trained
-    ckpt = save_checkpoint(model, tmp_path / "dfer.safetensors", {"stage": "dfer", "dataset": "DFEW"})
+    ckpt = save_checkpoint(model, tmp_path / "dfer.safetensors",
+                           {"stage": "dfer", "dataset": "DFEW", "frame_sampling": "uniform"})
     kw = dict(dataset="DFEW", data_root=str(suite / "DFEW"), views=(1, 1), batch_size=4,
               progress=False)
     trained = evaluate_checkpoint(ckpt, **kw)

@@ -14,7 +14,7 @@ from s2d_lib.config import load_config
 from s2d_lib.mae import (MaskedAutoencoder, image_files, kept_patches, load_mae, pretrain_mae,
                          random_resized_crop)
 from s2d_lib.mae.__main__ import main
-from s2d_lib.state_dicts import load_vit_backbone
+from s2d_lib.checkpoints import load_vit_backbone
 
 from conftest import REPO
 

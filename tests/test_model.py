@@ -8,7 +8,7 @@ import torch
 import s2d_lib  # noqa: F401  (registers the models)
 from s2d_lib.checkpoints import load_vit_backbone
 from s2d_lib.model import S2D, set_trainable
-from s2d_lib.profile import profile
+from s2d_lib.cost import profile
 
 
 def tiny(**kw) -> S2D:

@@ -12,7 +12,7 @@ from PIL import Image
 
 import s2d_lib  # noqa: F401
 from s2d_lib.checkpoints import load_any_checkpoint
-from s2d_lib.data import sampling
+from s2d_lib.data import frame_sampling
 from s2d_course.synthetic.writers import write_mp4
 from s2d_lib.predict import (NO_FACE, annotate_frame, plan_windows, predict_video, smooth_probs,
                              summary, timeline_figure, training_span, write_outputs)
@@ -25,7 +25,7 @@ def test_span_windows_spread_t_frames_and_slide_on_their_grid():
     assert w.span == pytest.approx(3.0) and w.stride == 2 and w.stride_seconds == pytest.approx(0.75)
     # The first window takes the middle of each of 8 segments of 75 frames, as evaluation's
     # uniform sampling does on a 75-frame clip.
-    assert w.frames[0].tolist() == sampling.test_segments(75, 8, 1)[0]
+    assert w.frames[0].tolist() == frame_sampling.test_segments(75, 8, 1)[0]
     np.testing.assert_array_equal(w.frames[1, :6], w.frames[0, 2:])  # shared with the next
     # 10 s hold 26 grid steps of 0.375 s: windows start at steps 0, 2, ..., 18.
     assert len(w) == 10 and w.end_times[-1] == pytest.approx(18 * 0.375 + 3.0)
@@ -95,7 +95,7 @@ def _render(seed: int, timeline: list[tuple[str, np.ndarray]]) -> list[Image.Ima
 def _train_on_uniform_3s_clips(seed: int = 0, steps: int = 120) -> torch.nn.Module:
     """A small S2D (the tiny architecture, smaller) trained on uniform 8-frame samples of 3 s
     clips of three expressions by 8 identities (about 20 s on two idle CPU cores)."""
-    from s2d_lib.data.sampling import train_segments
+    from s2d_lib.data.frame_sampling import train_segments
     from s2d_lib.data.transforms import normalize
 
     torch.manual_seed(seed)

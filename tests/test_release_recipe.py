@@ -27,7 +27,7 @@ def test_dfer_paper_is_the_release_for_every_dataset(dataset):
     assert (cfg.auto_augment, cfg.crop_scale, cfg.reprob) == \
         ("rand-m7-n4-mstd0.5-inc1", (0.08, 1.0), 0.25)
     assert (cfg.test_clips, cfg.test_crops, cfg.test_resize, cfg.num_frames) == (2, 2, "square", 16)
-    assert not cfg.fresh_tma and cfg.amp and not cfg.landmark_cache
+    assert not cfg.fresh_tma and cfg.precision == "auto" and not cfg.landmark_cache
     if dataset == "FERV39k":
         assert (cfg.mixup, cfg.cutmix, cfg.smoothing, cfg.drop_rate) == (0, 0, 0, 0)
         assert cfg.easdl and (cfg.easdl_top_k, cfg.easdl_queue) == (2, 16)
@@ -87,8 +87,8 @@ def test_release_schedule_warms_up_from_zero_for_two_epochs_then_cosine_to_the_f
     assert all(n.endswith("bias") or model.get_parameter(n).ndim <= 1 or n in
                ("temporal_embedding", "cls_token") for n in no_decay)
     # the release's AMP is float16 autocast on a GPU; on a CPU precision=auto decides
-    assert RELEASE["amp"] and autocast_dtype(cfg.precision, torch.device("cuda"), cfg.amp) == torch.float16
-    assert run.use_amp == (autocast_dtype(cfg.precision, torch.device("cpu"), cfg.amp) is not None)
+    assert autocast_dtype(RELEASE["precision"], torch.device("cuda")) == torch.float16
+    assert run.use_amp == (autocast_dtype(cfg.precision, torch.device("cpu")) is not None)
 
 
 def test_anchors_come_from_the_clean_clips_when_mixup_mixes(tmp_path):

@@ -31,7 +31,7 @@ from s2d_lib.config import load_config
 from s2d_lib.evaluate import evaluate_checkpoint
 from s2d_lib.landmarks import MobileFaceNet
 from s2d_lib.seeding import rng_state, set_rng_state
-from s2d_lib.state_dicts import SAFE_GLOBALS, load_torch_file, read_state_dict
+from s2d_lib.checkpoints import SAFE_GLOBALS, load_torch_file, read_state_dict
 
 from conftest import REPO
 

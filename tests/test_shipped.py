@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from s2d_course import artifacts, paths
 from s2d_course.artifacts import regenerate, shipped
-from s2d_lib.state_dicts import read_state_dict, split_landmark_stream
+from s2d_lib.checkpoints import read_state_dict, split_landmark_stream
 
 pytestmark = pytest.mark.skipif(not (shipped.TRAINED / shipped.MANIFEST).is_file(),
                                 reason="trained/manifest.json not made yet (make weights)")

@@ -158,7 +158,7 @@ def test_older_presets_keep_their_stamps():
 def test_the_course_samples_every_frame_of_a_timed_clip_in_order():
     """The rationale's no-aliasing argument: T = 8 frames from an 8-frame clip are the clip's
     frames in order, in training and in test, under both samplings."""
-    from s2d_lib.data.sampling import test_frames, train_frames
+    from s2d_lib.data.frame_sampling import test_frames, train_frames
 
     rng = np.random.default_rng(0)
     frames = PRESETS["claims3"].frames

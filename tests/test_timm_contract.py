@@ -6,14 +6,17 @@ import json
 import pytest
 import timm
 import torch
+from safetensors.torch import save_file
 from torch.utils.data import TensorDataset
 
 import s2d_lib  # noqa: F401  (registers the models)
-from s2d_lib.checkpoints import load_any_checkpoint, load_checkpoint, save_checkpoint
+from s2d_lib.checkpoints import (RELEASED, CheckpointError, checkpoint_metadata, load_any_checkpoint,
+                                 load_checkpoint, read_header, save_checkpoint,
+                                 with_landmark_stream)
 from s2d_lib.config import load_config
+from s2d_lib.data.video import FRAME_RATE
 from s2d_lib.landmark_cache import landmark_hash
 from s2d_lib.predict.windows import training_span
-from s2d_lib.pretrained import FRAME_RATE, RECORD_KEYS, RELEASED, read_record
 from s2d_lib.splits import DataSplits
 from s2d_lib.trainer import fit
 
@@ -40,9 +43,10 @@ def test_forward_is_forward_head_of_forward_features_and_the_release_pair_agrees
 def test_classifier_access_reset_and_group_matcher():
     model = _model()
     assert model.get_classifier() is model.head.fc_cls
+    cfg = dict(model.pretrained_cfg)
     model.reset_classifier(5)
     assert model.get_classifier().out_features == 5 and model.num_classes == 5
-    assert model.pretrained_cfg["num_classes"] == 5
+    assert model.pretrained_cfg == cfg  # timm's record of where the weights came from
     assert model(torch.randn(1, 3, 2, 64, 64)).shape == (1, 5)
     matcher = model.group_matcher()
     assert set(matcher) == {"stem", "blocks"}
@@ -52,30 +56,35 @@ def test_classifier_access_reset_and_group_matcher():
             "ln_post.weight"} <= grouped
 
 
-def test_every_model_carries_a_pretrained_cfg_new_or_reloaded(tmp_path):
+def test_a_saved_model_names_its_variant_and_comes_back_through_timm(tmp_path):
     model = _model(frames=2)
-    cfg = model.pretrained_cfg
-    assert cfg["input_size"] == (3, 64, 64) and cfg["num_frames"] == 2
-    assert len(cfg["mean"]) == 3 and len(cfg["std"]) == 3 and set(RECORD_KEYS) <= set(cfg)
-    path = save_checkpoint(model, tmp_path / "m.safetensors")
+    path = save_checkpoint(model, tmp_path / "m.safetensors", {"dataset": "DFEW"})
+    assert read_header(path)["s2d.architecture"] == "s2d_tiny_patch8_64"
     again = load_checkpoint(path)
-    assert again.pretrained_cfg["input_size"] == [3, 64, 64]
-    assert {k: again.pretrained_cfg[k] for k in ("num_frames", "num_classes", "frame_sampling")} \
-        == {"num_frames": 2, "num_classes": 3, "frame_sampling": "window"}
+    # timm's pretrained_cfg, as timm.create_model gives it: the run's facts are not in it
+    assert again.pretrained_cfg == timm.create_model("s2d_tiny_patch8_64").pretrained_cfg
+    assert again.pretrained_cfg["input_size"] == (3, 64, 64)
+    assert not {"frame_sampling", "clip_seconds", "label_names", "dataset"} & set(again.pretrained_cfg)
+    assert (again.num_frames, again.num_classes) == (2, 3)
+    assert checkpoint_metadata(path) == {"dataset": "DFEW"}
+    small = timm.create_model("s2d_tiny_patch8_64", img_size=32, landmark_input_size=32)
+    small = load_checkpoint(save_checkpoint(small, tmp_path / "small"))
+    assert small.pretrained_cfg["input_size"] == (3, 32, 32)  # the size the weights were built at
     with torch.no_grad():
         video = torch.randn(1, 3, 2, 64, 64)
         assert torch.equal(again.eval()(video), model(video))
 
 
-def test_a_released_file_gets_the_release_record(tmp_path):
+def test_a_released_file_gets_the_release_facts(tmp_path):
     model = _model(frames=2, classes=7)
     torch.save({"model": model.state_dict()}, tmp_path / "released.pth")
     with pytest.warns(UserWarning, match="landmark"):
         loaded = load_any_checkpoint(tmp_path / "released.pth", "s2d_tiny_patch8_64")
-    assert loaded.pretrained_cfg["clip_seconds"] == RELEASED["clip_seconds"]
-    assert loaded.pretrained_cfg["label_names"] == RELEASED["label_names"]
-    assert loaded.pretrained_cfg["num_frames"] == 2  # what the tensors say wins
-    assert read_record(tmp_path / "released.pth")["clip_seconds"] == RELEASED["clip_seconds"]
+    assert loaded.num_frames == 2  # what the tensors say wins
+    facts = checkpoint_metadata(tmp_path / "released.pth")
+    assert facts["clip_seconds"] == RELEASED["clip_seconds"] == 3.0
+    assert facts["class_names"] == RELEASED["class_names"] and facts["frame_sampling"] == "window"
+    assert training_span(facts, 2) == (3.0, False)
 
 
 class _Clips(TensorDataset):
@@ -97,24 +106,41 @@ def test_the_trainer_writes_the_record_and_prediction_reads_the_span(tmp_path):
                                         device="cpu"))
     model = timm.create_model(cfg.model, num_classes=2, num_frames=2)
     fit(cfg, data, model)
-    record = json.loads((tmp_path / "last.json").read_text())["pretrained_cfg"]
-    assert record["input_size"] == [3, 64, 64] and record["num_frames"] == 2
-    assert record["mean"] == list(model.pretrained_cfg["mean"]) and len(record["std"]) == 3
-    assert record["frame_sampling"] == "uniform"
-    assert record["clip_seconds"] == pytest.approx(35 / FRAME_RATE)
-    assert record["label_names"] == ["calm", "upset"]
-    assert record["landmark_hash"] == landmark_hash(model)
-    reloaded = load_checkpoint(tmp_path / "last.safetensors")
-    assert training_span(reloaded.pretrained_cfg, 2) == (pytest.approx(35 / FRAME_RATE), False)
+    facts = checkpoint_metadata(tmp_path / "last.safetensors")  # the header alone
+    assert facts["frame_sampling"] == "uniform" and facts["stage"] == "dfer"
+    assert facts["clip_seconds"] == pytest.approx(35 / FRAME_RATE)
+    assert facts["class_names"] == ["calm", "upset"]
+    assert facts["landmark_hash"] == landmark_hash(model)
+    assert json.loads((tmp_path / "last.json").read_text())["metadata"] == facts  # for the eye
+    assert training_span(facts, 2) == (pytest.approx(35 / FRAME_RATE), False)
 
 
-def test_a_file_written_before_the_record_reads_its_facts_from_the_metadata(tmp_path):
-    model = _model(frames=2)
-    path = save_checkpoint(model, tmp_path / "old.safetensors",
-                           {"frame_sampling": "uniform", "class_names": ["a", "b", "c"]})
-    info = json.loads(path.with_suffix(".json").read_text())
-    del info["pretrained_cfg"]
+def _older_pair(model, path, info):
+    """A checkpoint as files were written before their header described them."""
+    save_file(with_landmark_stream(model), str(path))
     path.with_suffix(".json").write_text(json.dumps(info))
-    record = load_checkpoint(path).pretrained_cfg
-    assert record["frame_sampling"] == "uniform" and record["label_names"] == ["a", "b", "c"]
-    assert record["input_size"] == [3, 64, 64] and record["clip_seconds"] is None
+
+
+def test_older_files_read_their_model_and_facts_from_the_json_beside_them(tmp_path):
+    model = _model(frames=2)
+    config = dict(model.config)
+    _older_pair(model, tmp_path / "record.safetensors", {
+        "model": "S2D", "config": config, "metadata": {"stage": "dfer", "epoch": 3},
+        "pretrained_cfg": {"architecture": "s2d_tiny_patch8_64", "frame_sampling": "uniform",
+                           "clip_seconds": 1.25, "label_names": ["a", "b", "c"]}})
+    _older_pair(model, tmp_path / "bare.safetensors", {   # before the record existed
+        "model": "S2D", "config": config,
+        "metadata": {"frame_sampling": "uniform", "class_names": ["a", "b", "c"]}})
+    for name in ("record", "bare"):
+        path = tmp_path / f"{name}.safetensors"
+        again = load_checkpoint(path)
+        assert again.pretrained_cfg["architecture"] == "s2d_tiny_patch8_64"
+        with torch.no_grad():
+            video = torch.randn(1, 3, 2, 64, 64)
+            assert torch.equal(again.eval()(video), model(video))
+        facts = checkpoint_metadata(path)
+        assert facts["frame_sampling"] == "uniform" and facts["class_names"] == ["a", "b", "c"]
+    assert checkpoint_metadata(tmp_path / "record.safetensors")["clip_seconds"] == 1.25
+    (tmp_path / "bare.json").unlink()
+    with pytest.raises(CheckpointError, match="bare.json: missing"):
+        load_checkpoint(tmp_path / "bare.safetensors")

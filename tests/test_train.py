@@ -15,7 +15,7 @@ from s2d_lib.checkpoints import checkpoint_metadata, load_checkpoint
 from s2d_lib.config import load_config
 from s2d_lib.model import FROZEN_IN_DYNAMIC
 from s2d_lib.build import build_model
-from s2d_lib.data.samplers import BalancedSampler
+from s2d_lib.data.balanced_sampler import BalancedSampler
 from s2d_lib.evaluate import evaluate, frame_average_baseline
 from s2d_lib.landmark_cache import landmark_cache, landmark_hash
 from s2d_lib.splits import DataSplits

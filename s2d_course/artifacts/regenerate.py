@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 from safetensors.torch import load_file, save_file
 
-from s2d_lib.state_dicts import landmark_stream_by_reference, split_landmark_stream
+from s2d_lib.checkpoints import landmark_stream_by_reference, read_header, split_landmark_stream
 
 from .. import float_path, paths
 from . import landmark_weights, synthetic_data, trained_run
@@ -81,36 +81,39 @@ def _half(src: Path, dst: Path, landmarks: Path | None = None) -> None:
     ``landmarks``: the shipped landmark network's file, which an S2D checkpoint then names instead
     of holding a copy (the frozen network is the same in all three; 2 MB less each)."""
     tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(str(src)).items()}
+    header = read_header(src)  # what the file says of its model and run
     if landmarks is not None and split_landmark_stream(tensors)[1]:
-        landmark_stream_by_reference(tensors, landmarks, dst)
+        landmark_stream_by_reference(tensors, landmarks, dst, header)
     else:
-        save_file(tensors, str(dst))
+        save_file(tensors, str(dst), metadata=header or None)
 
 
 def _record(stage: str, source: Path, target: Path) -> None:
     """Complete the shipped checkpoint's JSON with the record of facts that prediction and
-    evaluation read (:mod:`s2d_lib.pretrained`), when the run predates it: computed from the
-    run's config and training split as the trainer computes it, for the float16 weights."""
+    evaluation read (:func:`s2d_lib.checkpoints.checkpoint_metadata`), when the run predates
+    them: computed from the run's config and training split as the trainer computes them, for
+    the float16 weights."""
     from s2d_lib.checkpoints import load_checkpoint
     from s2d_lib.config import load_config
     from s2d_lib.data.labels import CLASSES
+    from s2d_lib.data.video import clip_seconds
     from s2d_lib.landmark_cache import landmark_hash
-    from s2d_lib.pretrained import record_of, training_record
     from s2d_lib.splits import build_split
 
     if stage == "landmarks":
         return
     info_path = target / "best.json"
     info = json.loads(info_path.read_text())
-    if "pretrained_cfg" in info:
+    if "pretrained_cfg" in info or "landmark_hash" in info.get("metadata", {}):
         return
     cfg = load_config(source / "config.yaml")
     cfg.data_root = str(paths.repo_path(load_config(f"{stage}_tiny").data_root))
     model = load_checkpoint(target / "best.safetensors")
-    names = list(CLASSES[cfg.dataset])[:cfg.classes]
-    model.pretrained_cfg = training_record(model, cfg.frame_sampling, names, build_split(cfg, "train"),
-                                           landmark_hash(model))
-    info["pretrained_cfg"] = record_of(model)
+    uniform = cfg.num_frames > 1 and cfg.frame_sampling == "uniform"
+    info["metadata"] = {
+        **info.get("metadata", {}), "class_names": list(CLASSES[cfg.dataset])[:cfg.classes],
+        "frame_sampling": cfg.frame_sampling, "landmark_hash": landmark_hash(model),
+        "clip_seconds": clip_seconds(build_split(cfg, "train")) if uniform else None}
     info_path.write_text(json.dumps(info, indent=2))
 
 

@@ -305,7 +305,7 @@ def landmark_error(dfew: str | Path, weights: str | Path, fold: int = 1, input_s
 
     from s2d_lib.data.transforms import normalize
     from s2d_lib.landmarks import MobileFaceNet
-    from s2d_lib.state_dicts import load_landmark_weights
+    from s2d_lib.checkpoints import load_landmark_weights
     from s2d_lib.train_landmarks import _predict, nme
 
     net = MobileFaceNet(input_size=input_size)

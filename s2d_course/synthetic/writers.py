@@ -18,7 +18,7 @@ from PIL import Image
 from s2d_lib.data.labels import CLASSES, MAFW_FILE_NAMES, RAFDB_FILE_OFFSET
 from s2d_lib.data.annotations import AFFECTNET_COLUMNS
 from s2d_lib.data.layouts import DFEW_SPLIT_DIRS, FOLDS, RAFDB_LABELS
-from s2d_lib.pretrained import FRAME_RATE
+from s2d_lib.data.video import FRAME_RATE
 
 __all__ = ["LANDMARKS_FILE", "NUISANCE_FILE", "SYNTHETIC_LABELS", "FRAME_PATTERN", "write_frames",
            "write_mp4", "write_rafdb_labels", "write_affectnet_csv", "write_dfew_splits",

@@ -22,7 +22,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from ..pretrained import MEAN, STD
+from timm.data import IMAGENET_DEFAULT_MEAN as MEAN, IMAGENET_DEFAULT_STD as STD
 
 __all__ = ["train_transform", "eval_transform", "normalize", "ClipRandAugment",
            "ClipRandomErasing", "RELEASE_AUTO_AUGMENT"]

@@ -6,7 +6,7 @@
 
 - ``mode="train"``: ``(clip[3, T, H, W], label)`` -- T frames picked by ``sampling`` (a random
   contiguous window, or one random frame per segment of the whole clip; see
-  :mod:`s2d_lib.data.sampling`), augmented by :func:`train_transform`.
+  :mod:`s2d_lib.data.frame_sampling`), augmented by :func:`train_transform`.
 - ``mode="test"``: ``(views[N*M, 3, T, H, W], label)`` -- N temporal views x M spatial crops,
   view ``n * M + m``; frames resized so the short side is ``image_size`` (or ``short_side``),
   or with ``test_resize="square"`` squashed to ``image_size`` x ``image_size`` (the release's).
@@ -32,10 +32,24 @@ from .annotations import Sample, read_dfew_split, read_ferv39k_split, read_mafw_
 from .decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipReader
 from .errors import DatasetError
 from .labels import CLASSES
-from .sampling import check_sampling, spatial_crops, test_frames, train_frames
+from .frame_sampling import check_sampling, spatial_crops, test_frames, train_frames
 from .transforms import normalize, train_transform
 
-__all__ = ["VideoDataset", "DFEW", "FERV39k", "MAFW"]
+__all__ = ["VideoDataset", "DFEW", "FERV39k", "MAFW", "FRAME_RATE", "clip_seconds"]
+
+#: Frame rate of frame folders, which store none: the release's DFEW / FERV39k / MAFW frames and
+#: the synthetic suite's are taken at 25 fps.
+FRAME_RATE = 25.0
+
+
+def clip_seconds(dataset: Dataset) -> float | None:
+    """Mean length in seconds (at :data:`FRAME_RATE`) of the clips of ``dataset`` (wrappers such
+    as ``Subset`` looked through), which T uniform samples spread over; ``None`` when unknown."""
+    while not hasattr(dataset, "clip_frame_counts") and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    if not hasattr(dataset, "clip_frame_counts"):
+        return None
+    return round(float(np.mean(dataset.clip_frame_counts())) / FRAME_RATE, 4)
 
 
 class VideoDataset(Dataset):

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
-from ..pretrained import MEAN, STD
+from timm.data import IMAGENET_DEFAULT_MEAN as MEAN, IMAGENET_DEFAULT_STD as STD
 from ..progress import progress_bar
 
 __all__ = ["IMAGE_SUFFIXES", "image_files", "load_images", "dataset_images", "random_resized_crop",

@@ -1,7 +1,7 @@
 """The masked autoencoder of He et al. (2022), "Masked Autoencoders Are Scalable Vision
 Learners", around S2D's own ViT.
 
-The **encoder** is exactly the part of S2D that :func:`s2d_lib.state_dicts.load_vit_backbone`
+The **encoder** is exactly the part of S2D that :func:`s2d_lib.checkpoints.load_vit_backbone`
 fills: ``patch_embed``, ``cls_token``, the fixed sin-cos ``pos_embed``, ``blocks`` and a final
 ``norm`` (S2D's ``ln_post``). It is taken from a freshly built S2D model of the same timm name,
 so its width, depth, patch and image size always match the model it will start. It sees only
@@ -23,7 +23,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from .. import model as _model  # noqa: F401  (registers the s2d_* models with timm)
-from ..pretrained import MEAN, STD
+from timm.data import IMAGENET_DEFAULT_MEAN as MEAN, IMAGENET_DEFAULT_STD as STD
 
 __all__ = ["MaskedAutoencoder", "ENCODER_PARTS", "kept_patches"]
 

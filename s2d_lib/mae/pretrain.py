@@ -3,7 +3,7 @@
 ``pretrain_mae(images, out)`` writes
 
 * ``out/mae.safetensors``: the encoder alone, under the names
-  :func:`s2d_lib.state_dicts.load_vit_backbone` takes, so that a static run starts from it with
+  :func:`s2d_lib.checkpoints.load_vit_backbone` takes, so that a static run starts from it with
   ``vit_weights=out/mae.safetensors``;
 * ``out/decoder.safetensors``: the rest of the autoencoder (the decoder and its mask token),
   which with the encoder gives reconstructions (:func:`load_mae`);
@@ -29,7 +29,8 @@ from timm.optim import param_groups_weight_decay
 from timm.scheduler import CosineLRScheduler
 from torch.utils.data import Dataset
 
-from ..checkpoints import _atomic_write, file_sha256
+from ..checkpoints.files import _atomic_write
+from ..checkpoints.tensors import file_sha256
 from ..devices import resolve_device
 from ..precision import attention_path, autocast_dtype
 from ..progress import progress_bar
@@ -75,7 +76,7 @@ def _train(model: MaskedAutoencoder, data: torch.Tensor, steps: int, batch_size:
     """``steps`` optimiser steps on batches of ``data``; returns the loss curve."""
     device = data.device
     optimizer, scheduler = _optimisation(model, lr, weight_decay, steps, warmup)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     generator = torch.Generator().manual_seed(seed)  # crops, flips, batches and masks
     batches = IndexStream(len(data), batch_size, generator)
     curve, window = [], []
@@ -128,7 +129,7 @@ def pretrain_mae(images: Sequence[str | Path] | Dataset, out: str | Path,
     start = time.time()
     seed_everything(seed)
     device = resolve_device(device)
-    amp = autocast_dtype(precision, device, amp=True)
+    amp = autocast_dtype(precision, device)
     model = MaskedAutoencoder(model_name).to(device)
     data = _images(images, model.img_size, progress).to(device)
     lr = base_lr * batch_size / 256

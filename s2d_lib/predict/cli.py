@@ -9,8 +9,8 @@ from ..checkpoints import CheckpointError, checkpoint_metadata, load_any_checkpo
 from ..data.decode import VIDEO_EXTENSIONS
 from ..data.errors import DatasetError
 from ..data.labels import CLASSES
+from ..data.video import FRAME_RATE
 from ..face_detection import DETECTORS, FaceDetectionError
-from ..pretrained import FRAME_RATE
 from .engine import PRECISIONS
 from .outputs import check_out, write_outputs
 from .stream import open_video
@@ -99,10 +99,9 @@ def main(argv: Sequence[str] | None = None) -> Prediction:
         reader = open_video(args.video)  # fail on a bad video before loading a model
         model = load_any_checkpoint(args.checkpoint, args.model, args.landmark_weights,
                                     trust=args.trust_checkpoint)
-        record = model.pretrained_cfg  # the facts the checkpoint carries
+        record = checkpoint_metadata(args.checkpoint)  # the facts the checkpoint carries
         try:
-            names = class_names_for(model, args.dataset,
-                                    {**checkpoint_metadata(args.checkpoint), **record})
+            names = class_names_for(model, args.dataset, record)
         except PredictError as exc:
             raise PredictError(f"{args.checkpoint}: {exc}") from None
         span, consecutive = training_span(record, model.num_frames)

@@ -13,10 +13,10 @@ import numpy as np
 
 from ..data.decode import ClipReader
 from ..data.labels import CLASSES
+from ..data.video import FRAME_RATE
 from ..devices import resolve_device
 from ..face_detection import CENTRE_NAME, FaceDetectionError, FaceTrack, square_box, track_face
 from ..model import S2D
-from ..pretrained import FRAME_RATE
 from .engine import prepare_model, resolve_precision, window_probs
 from .stream import VideoStream, open_video, turned
 from .windows import Windows, plan_windows, smooth_probs

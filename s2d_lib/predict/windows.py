@@ -10,7 +10,7 @@ are spans of time:
   point ``g`` takes the frame shown at that time, ``floor((g + 1/2) * step * fps)``;
 - window ``w`` takes the T grid points ``w*k, ..., w*k + T - 1``: its frames spread uniformly
   over ``span`` seconds (the middle of each of T equal segments, as in
-  :func:`s2d_lib.data.sampling.test_segments`), and the next window starts ``k`` grid steps
+  :func:`s2d_lib.data.frame_sampling.test_segments`), and the next window starts ``k`` grid steps
   (``stride``) later, so consecutive windows share ``T - k`` frames (their per-frame work is
   done once);
 - ``consecutive=True`` is the step of one frame (``span = T / fps``): T consecutive frames.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..pretrained import RELEASED
+from ..checkpoints import RELEASED
 
 __all__ = ["Windows", "plan_windows", "training_span", "smooth_probs",
            "RELEASED_CLIP_SECONDS", "LEGACY_UNIFORM_SECONDS", "DEFAULT_STRIDES_PER_WINDOW"]
@@ -115,7 +115,7 @@ def plan_windows(num_frames: int, fps: float, num_window_frames: int,
 
 def training_span(record: dict, num_window_frames: int) -> tuple[float | None, bool]:
     """``(window_seconds, consecutive)`` that match what a checkpoint was trained on, from its
-    record (``model.pretrained_cfg``, :func:`s2d_lib.pretrained.read_record`).
+    metadata (:func:`s2d_lib.checkpoints.checkpoint_metadata`).
 
     - ``record["clip_seconds"]`` when the checkpoint records it (its training clips' span; a
       released checkpoint's is :data:`RELEASED_CLIP_SECONDS`);

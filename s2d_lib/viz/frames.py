@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from ..pretrained import MEAN, STD
+from timm.data import IMAGENET_DEFAULT_MEAN as MEAN, IMAGENET_DEFAULT_STD as STD
 
 __all__ = ["frame_images", "upsample_maps", "save_figure", "plot_frame_maps", "colour_bar", "draw_box",
            "SAVE_DPI", "HEAT_CMAP"]

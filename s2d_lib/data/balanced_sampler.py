@@ -1,4 +1,4 @@
-"""Samplers of training items: class-balanced oversampling for imbalanced datasets."""
+"""Class-balanced oversampling of training items, drawn alike and sharded on every process."""
 from __future__ import annotations
 
 import math
