@@ -4,8 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.s2d-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-# every extra of pyproject.toml: the face detector, JupyterLab, the tests, the book and browser tests
-EXTRAS := face,notebooks,dev,docs
+# every extra of pyproject.toml: JupyterLab and the face detector of notebook 06, the tests, the book and browser tests
+EXTRAS := notebooks,dev,docs
 BOOK_OUT := book/_build/html
 
 # S2D_FLOAT=other make <target>: every process computes as on another CPU type (other vector
