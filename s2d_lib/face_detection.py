@@ -6,8 +6,9 @@ at the peak of an expression and with the head turned, where dlib's HOG frontal-
 (``detector="dlib"``, the classic baseline; ``pip install "s2d-notebooks[notebooks]"``) loses it.
 It runs on every ``every``-th frame. Detections are linked from one detected frame to the next
 by IoU into tracks; tracks that are one face lost for a while (hidden, turned away) and found
-again where it was are joined (:func:`join_tracks`); the joined track with the largest total
-area is the face followed, and the track's note says which of the faces seen it is. Its box and
+again where it was are joined (:func:`join_tracks`); a track whose best detection scores below
+:data:`MIN_TRACK_SCORE` is dropped (a flicker on letters or a pattern); the joined track with the
+largest total area is the face followed, and the track's note says which of the faces seen it is. Its box and
 roll are interpolated between detected frames and held before the first and after the last one.
 A frame counts as showing the face when that face was detected at most ``every`` frames away: a
 face that leaves the picture is not silently replaced by its last box, nor by another face.
@@ -39,10 +40,15 @@ from .extras import require
 from .progress import progress_bar
 
 __all__ = ["FaceDetector", "FaceTrack", "FaceDetectionError", "DETECTORS", "DLIB_NAME",
+           "MIN_TRACK_SCORE",
            "BLAZEFACE_NAME", "CENTRE_NAME", "iou", "link_tracks", "join_tracks", "largest_track",
            "interpolate_boxes", "square_box", "centre_box", "crop_face", "roll_of",
            "face_present", "make_detector", "track_face"]
 
+#: A track whose best detection scores below this is dropped: on the real sample clips BlazeFace
+#: flickers on a title's letters at 0.50-0.61 for a few frames, while faces (real and drawn) score
+#: 0.65 and more per frame and 0.74 or more at their best (dlib gives no score: 1).
+MIN_TRACK_SCORE = 0.7
 #: ``auto``: BlazeFace (a centre crop, with a warning, when its weights are missing);
 #: ``blazeface``; ``dlib``: dlib's HOG detector (the ``notebooks`` extra); ``none``: centre crop.
 DETECTORS = ("auto", "blazeface", "dlib", "none")
@@ -269,17 +275,18 @@ def _where(box: np.ndarray, width: int) -> str:
 
 def _detect_checked(reader, detect, checked: list[int], chunk: int, progress: bool
                     ) -> dict[int, np.ndarray]:
-    """``{frame: (k, 5)}``: each face's box and roll, in the checked frames with a face."""
+    """``{frame: (k, 6)}``: each face's box, roll and score, in the checked frames with a face."""
     detections: dict[int, np.ndarray] = {}
     with progress_bar(total=len(checked), desc="face detection", unit="frame",
                       disable=not progress) as bar:
         for i in range(0, len(checked), chunk):
             indices = checked[i:i + chunk]
             for frame_index, frame in zip(indices, reader.read(indices)):
-                boxes, points = detect(frame)[:2]
+                boxes, points, scores = detect(frame)
                 if len(boxes):
                     rolls = [roll_of(p) for p in points] if points is not None else [0.0] * len(boxes)
-                    detections[frame_index] = np.column_stack([boxes, rolls])
+                    scores = np.ones(len(boxes)) if scores is None else scores
+                    detections[frame_index] = np.column_stack([boxes, rolls, scores])
             bar.update(len(indices))
     return detections
 
@@ -302,11 +309,12 @@ def track_face(reader, detector: str = "auto", every: int = 5, max_side: int = 3
     checked = sorted(set(range(0, n, every)) | {n - 1})
     detections = _detect_checked(reader, detect, checked, chunk, progress)
     what = "BlazeFace" if name == BLAZEFACE_NAME else "dlib's HOG detector"
-    if not detections:
+    faces = [t for t in join_tracks(link_tracks(detections))
+             if max(row[5] for row in t.values()) >= MIN_TRACK_SCORE]
+    if not faces:
         raise FaceDetectionError(f"{reader.path}: no face found in any of the {len(checked)} "
                                  f"frames checked (1 in {every} of {n}) by {what}; "
                                  "use --detector none to run on a centre crop")
-    faces = join_tracks(link_tracks(detections))
     track = largest_track(faces)
     rows = interpolate_boxes(track, n)
     seen = (f"the largest of {len(faces)} faces seen, at the {_where(rows.mean(0), width)} of "
