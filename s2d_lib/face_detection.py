@@ -6,8 +6,9 @@ at the peak of an expression and with the head turned, where dlib's HOG frontal-
 (``detector="dlib"``, the classic baseline; ``pip install "s2d-notebooks[notebooks]"``) loses it.
 It runs on every ``every``-th frame. Detections are linked from one detected frame to the next
 by IoU into tracks; tracks that are one face lost for a while (hidden, turned away) and found
-again where it was are joined (:func:`join_tracks`); a track whose best detection scores below
-:data:`MIN_TRACK_SCORE` is dropped (a flicker on letters or a pattern); the joined track with the
+again where it was are joined (:func:`join_tracks`), after the tracks whose best detection
+scores below :data:`MIN_TRACK_SCORE` are dropped (a flicker on letters or a pattern, which could
+otherwise continue a face that left); the joined track with the
 largest total area is the face followed, and the track's note says which of the faces seen it is. Its box and
 roll are interpolated between detected frames and held before the first and after the last one.
 A frame counts as showing the face when that face was detected at most ``every`` frames away: a
@@ -241,12 +242,33 @@ class FaceTrack:
             self.rolls = np.zeros(len(self.boxes))
 
 
-def face_present(detected: Sequence[int], num_frames: int, reach: int) -> np.ndarray:
+def _distance(frames: np.ndarray, points: Sequence[int]) -> np.ndarray:
+    """Each of ``frames``' distance to the nearest of the sorted ``points`` (inf without any)."""
+    points = np.asarray(points)
+    if not len(points):
+        return np.full(len(frames), np.inf)
+    i = np.clip(np.searchsorted(points, frames), 1, len(points) - 1) if len(points) > 1 else \
+        np.zeros(len(frames), dtype=int)
+    near = np.abs(frames - points[i])
+    return np.minimum(near, np.abs(frames - points[i - 1])) if len(points) > 1 else near
+
+
+def face_present(detected: Sequence[int], num_frames: int, reach: int,
+                 checked: Sequence[int] | None = None) -> np.ndarray:
     """``(num_frames,)`` bool: a face was detected at most ``reach`` frames away (one missed
-    check between two hits does not lose the face; a face gone for longer does)."""
+    check between two hits does not lose the face; a face gone for longer does). With the
+    ``checked`` frames given, a frame nearer to a check that missed the face (other than a single
+    miss between two hits) than to one that found it does not count: a face that leaves is not
+    stretched ``reach`` frames beyond its last detection."""
     present = np.zeros(num_frames, dtype=bool)
     for f in detected:
         present[max(0, f - reach):f + reach + 1] = True
+    if checked is not None:  # misses at the ends of a run of hits, not one between two hits
+        order, hits = sorted(checked), set(detected)
+        missed = [f for k, f in enumerate(order) if f not in hits and not (
+            0 < k < len(order) - 1 and order[k - 1] in hits and order[k + 1] in hits)]
+        t = np.arange(num_frames)
+        present &= _distance(t, sorted(hits)) <= _distance(t, missed)
     return present
 
 
@@ -309,8 +331,8 @@ def track_face(reader, detector: str = "auto", every: int = 5, max_side: int = 3
     checked = sorted(set(range(0, n, every)) | {n - 1})
     detections = _detect_checked(reader, detect, checked, chunk, progress)
     what = "BlazeFace" if name == BLAZEFACE_NAME else "dlib's HOG detector"
-    faces = [t for t in join_tracks(link_tracks(detections))
-             if max(row[5] for row in t.values()) >= MIN_TRACK_SCORE]
+    faces = join_tracks([t for t in link_tracks(detections)  # faint ones go before joining
+                         if max(row[5] for row in t.values()) >= MIN_TRACK_SCORE])
     if not faces:
         raise FaceDetectionError(f"{reader.path}: no face found in any of the {len(checked)} "
                                  f"frames checked (1 in {every} of {n}) by {what}; "
@@ -322,5 +344,6 @@ def track_face(reader, detector: str = "auto", every: int = 5, max_side: int = 3
     note = (f"followed {seen}: detected in {len(track)} of {len(checked)} frames checked"
             + (f" (up-sampled {upsample}x)" if upsample != 1 and name == DLIB_NAME else ""))
     return FaceTrack(rows[:, :4], name, note, detected_frames=len(track),
-                     checked_frames=len(checked), present=face_present(sorted(track), n, every),
+                     checked_frames=len(checked),
+                     present=face_present(sorted(track), n, every, checked),
                      rolls=rows[:, 4], faces=len(faces))

@@ -91,6 +91,13 @@ def test_tracks_keep_the_largest_face_and_fill_gaps():
     # A face is seen up to ``reach`` frames from a detection.
     present = face_present([0, 5, 15], 25, reach=3)
     assert present.tolist() == [True] * 9 + [False] * 3 + [True] * 7 + [False] * 6
+    # Checked every 5th frame: a face that leaves counts up to the midpoint to the check that
+    # missed it; a single miss between two hits (frame 10 in the second case) loses nothing.
+    checks = [0, 5, 10, 15, 20, 24]
+    assert face_present([0, 5, 10], 25, reach=5, checked=checks).tolist() == \
+        [True] * 13 + [False] * 12
+    assert face_present([0, 5, 15], 25, reach=5, checked=checks).tolist() == \
+        [True] * 18 + [False] * 7
     assert iou(big, big + 2) == pytest.approx(38 * 38 / (2 * 40 * 40 - 38 * 38))
     np.testing.assert_allclose(square_box(np.array([10.0, 20, 30, 60]), 0.25), [-10, 10, 50, 70])
     np.testing.assert_allclose(centre_box(320, 240), [40, 0, 280, 240])
