@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.s2d-installed
 # the reference notebooks in teaching order, then the labs (notebooks/labs/L1_... to L4_...)
 LABS := $(sort $(wildcard notebooks/labs/L[0-9]_*.ipynb))
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)) $(LABS)
-# every extra of pyproject.toml: the face detector, JupyterLab, the tests, the book and browser tests
-EXTRAS := face,notebooks,dev,docs
+# every extra of pyproject.toml: JupyterLab and the face detector of notebook 06, the tests, the book and browser tests
+EXTRAS := notebooks,dev,docs
 BOOK_OUT := book/_build/html
 
 # S2D_FLOAT=other make <target>: every process computes as on another CPU type (other vector

@@ -15,7 +15,7 @@ import pytest
 pytestmark = pytest.mark.once
 
 REPO = Path(__file__).resolve().parents[1]
-#: What the extras bring (notebooks, face) and the core must never need.
+#: What the extras bring (notebooks: dlib among them) and the core must never need.
 EXTRAS = ("ipywidgets", "pytorch_grad_cam", "jupyterlab", "nbformat", "nbclient", "dlib")
 
 BLOCK = f"""

@@ -14,8 +14,6 @@ from conftest import REPO
 from s2d_course import setup as course_setup
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-#: Notebooks that still carry their own install cell: expected to fail, strictly.
-OWN_INSTALL = {"06_your_own_video.ipynb": "notebook 06 still has its own install cell"}
 
 
 def test_an_installed_course_is_left_as_it_is():
@@ -41,9 +39,7 @@ def test_a_folder_that_is_no_checkout_is_named(monkeypatch, tmp_path):
         course_setup.setup_notebook(tmp_path, run=subprocess.run)
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(reason=OWN_INSTALL[p.name], strict=True))
-    if p.name in OWN_INSTALL else p for p in NOTEBOOKS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_each_notebook_opens_in_colab_and_installs_in_one_call(path):
     cells = json.loads(path.read_text())["cells"]
     title, params = "".join(cells[0]["source"]), "".join(cells[2]["source"])

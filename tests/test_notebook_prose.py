@@ -96,14 +96,7 @@ def test_typed_numbers_are_found_and_references_and_the_papers_are_not():
     assert typed_numbers("**What to see.** The bars against the uniform line (exercise 3).") == []
 
 
-#: Notebooks whose readings are still typed: each is expected to fail, strictly, so the marker goes
-#: as soon as the notebook computes them.
-TYPED_READINGS = {"06_your_own_video.ipynb": "notebook 06's readings are still typed markdown"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(reason=TYPED_READINGS[p.name], strict=True))
-    if p.name in TYPED_READINGS else p for p in NOTEBOOKS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_markdown_types_no_measured_number(path):
     """A number a reading quotes is computed: typed markdown holds only the paper's numbers."""
     cells = json.loads(path.read_text())["cells"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -90,6 +91,13 @@ def test_tracks_keep_the_largest_face_and_fill_gaps():
     # A face is seen up to ``reach`` frames from a detection.
     present = face_present([0, 5, 15], 25, reach=3)
     assert present.tolist() == [True] * 9 + [False] * 3 + [True] * 7 + [False] * 6
+    # Checked every 5th frame: a face that leaves counts up to the midpoint to the check that
+    # missed it; a single miss between two hits (frame 10 in the second case) loses nothing.
+    checks = [0, 5, 10, 15, 20, 24]
+    assert face_present([0, 5, 10], 25, reach=5, checked=checks).tolist() == \
+        [True] * 13 + [False] * 12
+    assert face_present([0, 5, 15], 25, reach=5, checked=checks).tolist() == \
+        [True] * 18 + [False] * 7
     assert iou(big, big + 2) == pytest.approx(38 * 38 / (2 * 40 * 40 - 38 * 38))
     np.testing.assert_allclose(square_box(np.array([10.0, 20, 30, 60]), 0.25), [-10, 10, 50, 70])
     np.testing.assert_allclose(centre_box(320, 240), [40, 0, 280, 240])
@@ -119,12 +127,22 @@ def test_detector_finds_the_astronaut(tmp_path):
         assert iou(box, ASTRONAUT_FACE) > 0.5, box
 
 
-def test_centre_crop_when_dlib_is_missing(clip, monkeypatch):
-    monkeypatch.setattr(face_detection, "dlib", None)
-    with pytest.warns(UserWarning, match="dlib is not installed: centre crop"):
+def test_centre_crop_when_the_blazeface_weights_are_missing(clip, monkeypatch, tmp_path):
+    from s2d_lib import blazeface
+    monkeypatch.setattr(blazeface, "default_weights", lambda: tmp_path / "absent.safetensors")
+    with pytest.warns(UserWarning, match="BlazeFace weights not found.*centre crop"):
         track = track_face(ClipReader(clip[0]), "auto", progress=False)
     assert track.detector == "centre-crop"
     np.testing.assert_allclose(track.boxes, np.tile([0, 0, CLIP_SIZE, CLIP_SIZE], (CLIP_FRAMES, 1)))
+    with pytest.raises(face_detection.FaceDetectionError, match="absent.safetensors"):
+        track_face(ClipReader(clip[0]), "blazeface", progress=False)
+
+
+def test_dlib_missing_is_named_with_its_extra(clip, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib raises ImportError
+    with pytest.raises(face_detection.FaceDetectionError, match=r"s2d-notebooks\[notebooks\]"):
+        track_face(ClipReader(clip[0]), "dlib", progress=False)
+    assert track_face(ClipReader(clip[0]), "auto", progress=False).detector == "blazeface"
 
 
 def test_end_to_end_tiny_model(clip, tiny_checkpoint, tmp_path):
@@ -136,11 +154,11 @@ def test_end_to_end_tiny_model(clip, tiny_checkpoint, tmp_path):
     np.testing.assert_array_equal(pred.windows.frames, np.array(starts)[:, None] + np.arange(T))
     assert pred.probs.shape == pred.smoothed.shape == (len(starts), 7)
     assert pred.fps == pytest.approx(25) and pred.class_names == CLASSES["DFEW"]
-    assert pred.detector == "dlib-hog" and pred.has_face.all()
+    assert pred.detector == "blazeface" and pred.has_face.all()
     assert np.median([iou(a, b) for a, b in zip(pred.boxes, face_boxes)]) > 0.5
     # The per-frame caches (crops, landmark features) give what one plain forward pass gives.
     window = pred.windows.frames[2]
-    crops = [crop_face(frame, pred.crop_boxes[f], 64)
+    crops = [crop_face(frame, pred.crop_boxes[f], 64, pred.rolls[f])
              for f, frame in zip(window, ClipReader(path).read(window))]
     video = normalize()(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2))
     with torch.inference_mode():
@@ -159,7 +177,8 @@ def test_end_to_end_tiny_model(clip, tiny_checkpoint, tmp_path):
     saved = json.loads(paths["predictions.json"].read_text())
     assert saved["consecutive"] and saved["window_seconds"] == pytest.approx(T / 25)
     assert [w["frames"][0] for w in saved["windows"]] == starts
-    assert saved["detector"] == "dlib-hog" and len(saved["face_boxes"]) == CLIP_FRAMES
+    assert saved["detector"] == "blazeface" and len(saved["face_boxes"]) == CLIP_FRAMES
+    assert len(saved["face_rolls"]) == CLIP_FRAMES
     with Image.open(paths["timeline.png"]) as im:
         assert im.size[0] > 600 and im.size[1] > 300
     annotated = ClipReader(paths["annotated.mp4"])

@@ -3,9 +3,10 @@
 ``python -m s2d_lib.predict VIDEO --checkpoint CKPT [--out DIR] [--window-seconds S]
 [--stride-seconds S | --consecutive] [--precision auto|fp32|bf16|int8|compile]``
 
-The face is found with dlib's HOG detector (:mod:`s2d_lib.face_detection`; a centre crop when
-dlib is missing or with ``--detector none``), cropped square with a margin and resized to the
-model's input. A window is a span of time with the model's T frames spread uniformly inside it,
+The face is found with BlazeFace (:mod:`s2d_lib.face_detection`; dlib's HOG detector with
+``--detector dlib``, a centre crop with ``--detector none``); with several faces the largest
+face track is followed and the summary says which. The crop is turned so that the eyes are level
+and cut square with a margin, as the datasets align theirs, and resized to the model's input. A window is a span of time with the model's T frames spread uniformly inside it,
 by default the span of the checkpoint's training clips (:func:`training_span`: about 3 s for the
 authors' DFEW checkpoints), or T consecutive frames (``--consecutive``, the default for models
 trained on contiguous windows); each window gets a softmax over the classes, and a centred

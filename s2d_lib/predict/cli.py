@@ -52,12 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         help="class order of the checkpoint (default: its metadata, else DFEW for 7 classes, "
              "MAFW for 11)")
     add("--detector", default="auto", choices=DETECTORS,
-        help="auto: dlib if installed, else centre crop; none: centre crop")
+        help="auto / blazeface: BlazeFace (the default; auto takes a centre crop when its weights "
+             "are missing); dlib: dlib's HOG detector (the notebooks extra); none: centre crop")
     add("--detect-every", type=int, default=5,
         help="run the detector on every k-th frame, interpolate between")
     add("--detect-upsample", type=int, default=1,
-        help="dlib doubles each checked frame this often before scanning it (2: finds more "
-             "faces, about four times slower)")
+        help="with --detector dlib: dlib doubles each checked frame this often before scanning "
+             "it (2: finds more faces, about four times slower)")
     add("--margin", type=float, default=0.25,
         help="crop margin on each side, as a fraction of the face box")
     add("--fps", type=float, default=None, help="override the video's frame rate")

@@ -78,23 +78,28 @@ def prepare_model(model: nn.Module, precision: str, device: torch.device
     return run
 
 
-def _frame_features(model: nn.Module, frames: np.ndarray, boxes: np.ndarray, size: int,
-                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _frame_features(model: nn.Module, frames: np.ndarray, boxes: np.ndarray, rolls: np.ndarray,
+                    size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised crops ``(n, 3, S, S)`` of ``frames`` and their landmark view."""
-    crops = np.stack([crop_face(frame, box, size) for frame, box in zip(frames, boxes)])
+    crops = np.stack([crop_face(frame, box, size, roll)
+                      for frame, box, roll in zip(frames, boxes, rolls)])
     x = normalize()(torch.from_numpy(crops).permute(0, 3, 1, 2)).to(device)
     return x, model.landmark_features(x)
 
 
 def window_probs(model: nn.Module, run: Callable, read: Callable[[Sequence[int]], np.ndarray],
                  crop_boxes: np.ndarray, windows: np.ndarray, batch_size: int,
-                 device: torch.device, progress: bool = True) -> np.ndarray:
+                 device: torch.device, progress: bool = True,
+                 rolls: np.ndarray | None = None) -> np.ndarray:
     """Softmax ``(W, K)`` of ``run`` on every row of ``windows`` (frame indices ``(W, T)``).
 
-    ``read(indices)`` returns frames, ``crop_boxes`` the square crop of every frame. A frame's
+    ``read(indices)`` returns frames, ``crop_boxes`` the square crop of every frame, ``rolls``
+    the degrees each crop is turned back by (:func:`~s2d_lib.face_detection.crop_face`; None:
+    0). A frame's
     crop and landmark view are computed once and dropped when no later window needs it.
     """
     size = model.pretrained_cfg["input_size"][-1]  # the input size the weights carry
+    rolls = np.zeros(len(crop_boxes)) if rolls is None else np.asarray(rolls)
     last_use = {}
     for w, row in enumerate(windows):
         for f in row:
@@ -107,7 +112,8 @@ def window_probs(model: nn.Module, run: Callable, read: Callable[[Sequence[int]]
             batch = windows[i:i + batch_size]
             missing = sorted({int(f) for f in batch.flat} - cache.keys())
             if missing:
-                x, lm = _frame_features(model, read(missing), crop_boxes[missing], size, device)
+                x, lm = _frame_features(model, read(missing), crop_boxes[missing], rolls[missing],
+                                        size, device)
                 cache.update(zip(missing, zip(x, lm)))
             video = torch.stack([torch.stack([cache[int(f)][0] for f in row], dim=1)
                                  for row in batch])                        # (B, 3, T, S, S)

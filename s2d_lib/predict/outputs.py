@@ -92,7 +92,7 @@ def timeline_figure(prediction: Prediction, frames=None, num_thumbs: int = 8) ->
     times = (np.arange(num_thumbs) + 0.5) * duration / num_thumbs
     picks = np.minimum((times * p.fps).astype(int), p.num_frames - 1)
     crops = p.crop_boxes
-    strip = np.concatenate([crop_face(frame, crops[f], 96)
+    strip = np.concatenate([crop_face(frame, crops[f], 96, p.rolls[f])
                             for f, frame in zip(picks, _read(frames, picks))], axis=1)
     fig = Figure(figsize=(10, 4.8), layout="constrained")
     strip_ax, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2])

@@ -5,6 +5,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -57,13 +58,18 @@ class Prediction:
     face_present: np.ndarray             # (num_frames,) the tracked face was detected there
     min_face: float                      # face fraction a window needs for an emotion
     margin: float                        # crop = square around the box, + margin on each side
-    detector: str                        # "dlib-hog" or "centre-crop"
+    detector: str                        # "blazeface", "dlib-hog" or "centre-crop"
     detector_note: str
+    rolls: np.ndarray | None = None      # (num_frames,) degrees the face is turned clockwise
     precision: str = "fp32"
     checkpoint: str = ""
     turn: int = 0                        # degrees the frames were turned (counter-clockwise)
     reading: str = ""                    # how the frames were read (size, rotation, turn)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+
+    def __post_init__(self) -> None:
+        if self.rolls is None:  # no keypoints: the crops are not turned
+            self.rolls = np.zeros(self.num_frames)
 
     @property
     def window(self) -> int:
@@ -93,7 +99,8 @@ class Prediction:
 
     @property
     def crop_boxes(self) -> np.ndarray:
-        """(num_frames, 4) square crops fed to the model."""
+        """(num_frames, 4) square crops fed to the model (each turned by :attr:`rolls` about its
+        centre, :func:`~s2d_lib.face_detection.crop_face`)."""
         return np.stack([square_box(b, self.margin) for b in self.boxes])
 
     def most_frequent(self) -> tuple[str | None, int]:
@@ -136,6 +143,7 @@ class Prediction:
                 "smooth": self.smooth, "min_face": self.min_face, "precision": self.precision,
                 "class_names": list(self.class_names), "detector": self.detector,
                 "detector_note": self.detector_note, "margin": self.margin,
+                "face_rolls": np.round(self.rolls, 2).tolist(),
                 "turn_degrees": self.turn, "reading": self.reading,
                 "windows_without_face": int((~self.has_face).sum()),
                 "seconds": self.seconds, "windows": self.rows(),
@@ -192,27 +200,45 @@ def turn_words(degrees: int) -> str:
             270: "turned 90° clockwise"}[degrees % 360]
 
 
+def _lying_turn(face: FaceTrack) -> int:
+    """The quarter turns (counter-clockwise degrees) that stand a face found lying on its side
+    upright: its median roll while seen, rounded to a multiple of 90 (0 for an upright face)."""
+    seen = face.rolls[face.present] if face.present.any() else face.rolls
+    return int(round(float(np.median(seen)) / 90.0)) * 90 % 360
+
+
 def find_face(reader, detector: str = "auto", every: int = 5, progress: bool = True,
               upsample: int = 1) -> tuple[FaceTrack, int]:
     """:func:`~s2d_lib.face_detection.track_face` on ``reader``; when it finds no face upright,
-    again on the frames turned a quarter turn either way (:data:`TURNS`). Returns the track and
-    the turn (counter-clockwise degrees) under which it was found; raises the upright search's
-    ``FaceDetectionError`` when none finds a face."""
+    again on the frames turned a quarter turn either way (:data:`TURNS`), and when the face it
+    finds lies on its side (BlazeFace's roll beyond 45 degrees), again on the frames turned to
+    stand it upright. Returns the track and the turn (counter-clockwise degrees) under which it
+    was found; raises the upright search's ``FaceDetectionError`` when none finds a face."""
+    track = partial(track_face, detector=detector, every=every, progress=progress,
+                    upsample=upsample)
     try:
-        return track_face(reader, detector, every=every, progress=progress,
-                          upsample=upsample), 0
+        face = track(reader)
     except FaceDetectionError as upright:
-        if detector == "none" or "not installed" in str(upright):
+        if detector == "none" or "pip install" in str(upright):
             raise
         for degrees in TURNS:
             try:
-                face = track_face(turned(reader, degrees), detector, every=every,
-                                  progress=progress, upsample=upsample)
+                face = track(turned(reader, degrees))
             except FaceDetectionError:
                 continue
             face.note += f"; no face upright, found with the frames {turn_words(degrees)}"
             return face, degrees
         raise upright
+    degrees = _lying_turn(face)
+    if degrees:
+        roll = float(np.median(face.rolls[face.present]))
+        try:
+            face = track(turned(reader, degrees))
+        except FaceDetectionError:
+            return face, 0
+        face.note += (f"; the face lay on its side upright (roll {roll:.0f}°), found with the "
+                      f"frames {turn_words(degrees)}")
+    return face, degrees
 
 
 def _check_arguments(model: S2D, names: Sequence[str], **counts: int) -> None:
@@ -253,9 +279,12 @@ def predict_video(video: str | os.PathLike | ClipReader | VideoStream, model: S2
     Windows: :func:`~s2d_lib.predict.windows.plan_windows` (T = ``model.num_frames`` frames
     spread over ``window_seconds``, or consecutive; pick the span with
     :func:`~s2d_lib.predict.windows.training_span`). ``smooth``: moving average length in
-    windows; ``detector``: ``auto`` / ``dlib`` / ``none`` (centre crop); ``min_face``: the
+    windows; ``detector``: ``auto`` (BlazeFace) / ``blazeface`` / ``dlib`` (HOG, the classic
+    baseline) / ``none`` (centre crop); the crops are turned so that the eyes are level (the crop
+    rule of :mod:`s2d_lib.face_detection`); ``min_face``: the
     fraction of a window's frames that must show the face for it to get an emotion;
     ``detect_upsample``: dlib's up-sampling of each checked frame (1; 2 finds more faces, slower);
+    with several faces the largest face track is followed and the note says which;
     ``precision``: see :mod:`s2d_lib.predict.engine`. A video file is read forward in constant
     memory, upright and at most :data:`~s2d_lib.predict.stream.WORKING_SIDE` pixels wide
     (:class:`~s2d_lib.predict.stream.VideoStream`); when no face is found upright, the frames
@@ -285,7 +314,7 @@ def predict_video(video: str | os.PathLike | ClipReader | VideoStream, model: S2
     run = prepare_model(model, precision, dev)
     probs = np.full((len(windows), model.num_classes), np.nan)
     probs[keep] = window_probs(model, run, reader.read, crops_at, windows.frames[keep],
-                               batch_size, dev, progress)
+                               batch_size, dev, progress, rolls=face.rolls)
     seconds["model"] = time.perf_counter() - clock
     height, width = reader.read([0]).shape[1:3]
     inner = getattr(reader, "reader", reader)
@@ -296,4 +325,5 @@ def predict_video(video: str | os.PathLike | ClipReader | VideoStream, model: S2
                       smoothed=smooth_probs(probs, smooth), smooth=smooth, class_names=names,
                       boxes=face.boxes, face_present=face.present, min_face=min_face,
                       margin=margin, detector=face.detector, detector_note=face.note,
+                      rolls=face.rolls,
                       precision=precision, seconds=seconds, turn=turn, reading=reading)
