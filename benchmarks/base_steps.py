@@ -26,7 +26,7 @@ from .steps import Case, _build, _inputs, _step_fn, count_gflops
 SECTION = "## Base model steps"
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_scaled_dot_product_flash_attention_for_cpu",
               "aten::mkldnn_convolution", "aten::convolution_backward")
-PRECISIONS = {"float32": {}, "bf16 + math attention": {"bf16": True, "attention": "math"}}
+STEP_SETTINGS = {"float32": {}, "bf16 + math attention": {"bf16": True, "attention": "math"}}
 
 
 def measure(case: Case) -> dict:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> str:
               "bfloat16": matmul_limit(torch.device("cpu"), torch.bfloat16)}
     rows = []
     for step in ("forward", "train"):
-        for name, options in PRECISIONS.items():
+        for name, options in STEP_SETTINGS.items():
             case = Case("base", step, **options)
             rows.append((step, name, count_gflops(case), measure(case)))
     lines = [SECTION, "",

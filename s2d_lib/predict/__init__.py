@@ -28,7 +28,7 @@ result: :mod:`~s2d_lib.predict.confidence` (how sure, and what it says over a st
 from .cli import main, summary
 from .confidence import Confidence, confidence_summary, label_counts, top_probability
 from .detection_misses import DetectionRun, detect_every_frame, miss_runs
-from .engine import PRECISIONS, PROBABILITY_TOLERANCE, prepare_model, resolve_precision
+from .engine import INFERENCE_PRECISIONS, PROBABILITY_TOLERANCE, prepare_model, resolve_precision
 from .outputs import OUTPUT_FILES, annotate_frame, timeline_figure, write_outputs, write_table
 from .video import (MIN_FACE_FRACTION, NO_FACE, Prediction, PredictError,
                     class_names_for, predict_video, probe_fps)
@@ -36,7 +36,7 @@ from .windows import Windows, plan_windows, smooth_probs, training_span
 
 __all__ = ["Prediction", "PredictError", "Windows", "plan_windows", "training_span",
            "smooth_probs", "class_names_for", "predict_video", "timeline_figure",
-           "annotate_frame", "write_table", "write_outputs", "main", "summary", "PRECISIONS",
+           "annotate_frame", "write_table", "write_outputs", "main", "summary", "INFERENCE_PRECISIONS",
            "PROBABILITY_TOLERANCE", "prepare_model", "resolve_precision", "OUTPUT_FILES",
            "MIN_FACE_FRACTION", "NO_FACE", "probe_fps", "Confidence", "confidence_summary",
            "label_counts", "top_probability", "DetectionRun", "detect_every_frame", "miss_runs"]

@@ -11,7 +11,7 @@ from ..data.errors import DatasetError
 from ..data.labels import CLASSES
 from ..data.video import FRAME_RATE
 from ..face_detection import DETECTORS, FaceDetectionError
-from .engine import PRECISIONS
+from .engine import INFERENCE_PRECISIONS
 from .outputs import check_out, write_outputs
 from .stream import open_video
 from .video import (MIN_FACE_FRACTION, Prediction, PredictError, class_names_for,
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--margin", type=float, default=0.25,
         help="crop margin on each side, as a fraction of the face box")
     add("--fps", type=float, default=None, help="override the video's frame rate")
-    add("--precision", default="auto", choices=PRECISIONS,
+    add("--precision", default="auto", choices=INFERENCE_PRECISIONS,
         help="auto: int8 on the CPU, fp32 on a GPU (benchmarks/RESULTS.md, 'Video inference')")
     add("--batch-size", type=int, default=4)
     add("--device", default="auto")

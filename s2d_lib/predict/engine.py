@@ -7,7 +7,7 @@ temporal embedding added per position), so the ViT itself runs once per window. 
 patch embedding as well would save 0.6 % of the base model's FLOPs and needs a hook in the model,
 so it is not done.
 
-Precision options (``PRECISIONS``), measured in ``benchmarks/RESULTS.md`` ("Video inference"):
+Precision options (``INFERENCE_PRECISIONS``), measured in ``benchmarks/RESULTS.md`` ("Video inference"):
 
 - ``fp32``: the reference;
 - ``bf16``: ``torch.autocast`` to bfloat16 (on the CPU it pays where the CPU has AVX512-BF16 or
@@ -35,12 +35,12 @@ from ..data.transforms import normalize
 from ..face_detection import crop_face
 from ..progress import progress_bar
 
-__all__ = ["PRECISIONS", "PROBABILITY_TOLERANCE", "resolve_precision", "prepare_model",
+__all__ = ["INFERENCE_PRECISIONS", "PROBABILITY_TOLERANCE", "resolve_precision", "prepare_model",
            "window_probs"]
 
 log = logging.getLogger("s2d_lib.predict.engine")
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8", "compile")
+INFERENCE_PRECISIONS = ("auto", "fp32", "bf16", "int8", "compile")
 #: Largest change of any class probability against fp32 that a faster option may make to be the
 #: default (measured on the released-format and the tiny trained checkpoints).
 PROBABILITY_TOLERANCE = 0.02
@@ -48,8 +48,8 @@ PROBABILITY_TOLERANCE = 0.02
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``auto`` -> the default for ``device`` (int8 on the CPU, fp32 elsewhere); checks names."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}: expected one of {PRECISIONS}")
+    if precision not in INFERENCE_PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {INFERENCE_PRECISIONS}")
     if precision == "auto":
         return "int8" if device.type == "cpu" else "fp32"
     if precision == "int8" and device.type != "cpu":
