@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from . import artifacts
 from .paths import relative
 
 __all__ = ["LabCheckError", "expect", "compare", "same_parameters", "shipped_model", "lab_data",
@@ -103,35 +104,26 @@ def same_parameters(name: str, got: Sequence[Sequence[torch.nn.Parameter]],
     return f"{name}: the same parameters as the library's groups ({counts})"
 
 
-def _artifacts():
-    """The course's load-or-compute functions (the one place the labs import them from)."""
-    from . import artifacts
-
-    return artifacts
-
-
 def shipped_model(stage: str, device: str = "cpu") -> torch.nn.Module:
     """The trained tiny model of ``stage`` (``static``, ``temporal`` or ``dfer``) that ships in
     ``trained/``, in eval mode: the same weights, so the same numbers, on every machine."""
     if stage not in ("static", "temporal", "dfer"):
         raise ValueError(f"stage must be 'static', 'temporal' or 'dfer', got {stage!r}")
-    art = _artifacts()
     if stage == "static":
-        run = art.static_run("tiny")
+        run = artifacts.static_run("tiny")
     else:
-        run = art.video_run(stage, "tiny")
-    return art.load_best(run, device)
+        run = artifacts.video_run(stage, "tiny")
+    return artifacts.load_best(run, device)
 
 
 def lab_data(dataset: str) -> list[str]:
     """Overrides for ``s2d_lib.config.load_config`` that point a tiny preset at the synthetic
     ``dataset`` (built when missing) and at the shipped MAE and landmark weights."""
-    art = _artifacts()
-    root = Path(art.synthetic_data()) / dataset
+    root = Path(artifacts.synthetic_data()) / dataset
     if not root.is_dir():
         raise ValueError(f"{dataset}: no such synthetic dataset under {relative(root.parent)}")
-    return [f"data_root={root}", f"landmark_weights={art.landmark_weights()}",
-            f"vit_weights={art.mae_weights()}"]
+    return [f"data_root={root}", f"landmark_weights={artifacts.landmark_weights()}",
+            f"vit_weights={artifacts.mae_weights()}"]
 
 
 def train_steps(model: torch.nn.Module, batches, optimizer: torch.optim.Optimizer,
